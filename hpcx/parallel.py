@@ -1,0 +1,160 @@
+"""Communicator helpers, block decomposition and collective error handling.
+
+Every public entry point of hpcx takes ``comm`` (default: ``MPI.COMM_WORLD``
+when mpi4py is importable, else a :class:`SerialComm`).  Nothing else in the
+package touches ``COMM_WORLD``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+
+import numpy as np
+
+from .errors import HpcxError
+
+try:  # mpi4py is optional: without it hpcx runs serially
+    from mpi4py import MPI
+except ImportError:  # pragma: no cover - exercised only without mpi4py
+    MPI = None
+
+
+class SerialComm:
+    """A one-rank stand-in with the subset of the mpi4py interface hpcx uses."""
+
+    rank = 0
+    size = 1
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 1
+
+    def bcast(self, obj, root=0):
+        return obj
+
+    def gather(self, obj, root=0):
+        return [obj]
+
+    def allgather(self, obj):
+        return [obj]
+
+    def allreduce(self, obj, op=None):
+        return obj
+
+    def Allreduce(self, sendbuf, recvbuf, op=None):
+        recvbuf[...] = sendbuf
+
+    def Barrier(self):
+        pass
+
+    def Abort(self, errorcode=1):
+        raise SystemExit(errorcode)
+
+
+def get_comm(comm=None):
+    """Return ``comm``, or COMM_WORLD, or a serial stand-in without mpi4py."""
+    if comm is not None:
+        return comm
+    if MPI is not None:
+        return MPI.COMM_WORLD
+    return SerialComm()
+
+
+def mpi_available():
+    return MPI is not None
+
+
+def block_range(n, size, rank):
+    """[start, stop) of ``rank``'s block when ``n`` items are split over ``size``.
+
+    The first ``n % size`` ranks get one item more, as PETSc's default layout.
+    """
+    base, extra = divmod(n, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+def local_items(items, comm):
+    """The contiguous block of ``items`` this rank owns, with its global offset."""
+    start, stop = block_range(len(items), comm.size, comm.rank)
+    return start, list(items)[start:stop]
+
+
+def allgather_blocks(local, comm):
+    """Concatenate per-rank Python lists in rank order (global item order)."""
+    out = []
+    for part in comm.allgather(local):
+        out.extend(part)
+    return out
+
+
+def max_over_ranks(value, comm):
+    if comm.size == 1:
+        return value
+    return comm.allreduce(value, op=MPI.MAX)
+
+
+def sum_over_ranks(array, comm):
+    """Elementwise sum of a NumPy array over ranks (same shape on each rank)."""
+    array = np.ascontiguousarray(array)
+    if comm.size == 1:
+        return array.copy()
+    out = np.empty_like(array)
+    comm.Allreduce(array, out, op=MPI.SUM)
+    return out
+
+
+class RemoteError(HpcxError):
+    """Raised on ranks that did not fail themselves when another rank failed."""
+
+
+def _portable(exc):
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return RemoteError(f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def all_or_none(comm):
+    """Run a block on every rank; if any rank raises, every rank raises.
+
+    The lowest failing rank's exception is re-raised everywhere (marked
+    ``collective``), so no rank waits forever in a later collective call.
+    Use it around work that may fail on some ranks only (file I/O on rank 0,
+    per-rank computations); every rank must reach the end of the block.
+    """
+    error = None
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - we re-raise below
+        error = exc
+    if comm.size == 1:
+        if error is not None:
+            raise error
+        return
+    errors = comm.allgather(None if error is None else _portable(error))
+    failed = [(rank, e) for rank, e in enumerate(errors) if e is not None]
+    if not failed:
+        return
+    rank, first = failed[0]
+    exc = error if error is not None and rank == comm.rank else first
+    if not isinstance(exc, HpcxError):
+        exc = RemoteError(f"rank {rank}: {type(first).__name__}: {first}")
+    exc.collective = True
+    if exc is error:
+        raise exc
+    raise exc from None
+
+
+def on_root(func, comm, *args, root=0, **kwargs):
+    """Call ``func`` on ``root`` only, broadcast its result; errors reach all ranks."""
+    result = None
+    with all_or_none(comm):
+        if comm.rank == root:
+            result = func(*args, **kwargs)
+    return comm.bcast(result, root=root)
