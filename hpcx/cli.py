@@ -79,7 +79,7 @@ def cmd_run(args, comm):
     with RunWriter(output, comm, workflow=cfg.workflow, config_text=cfg.text,
                    config_source=args.config, overwrite=args.overwrite) as writer:
         workflows.load(cfg.workflow).run(cfg, writer, comm, timer)
-        final = writer.finish(timer.summary(comm))
+        final = writer.finish(timer.seconds)
     wall = time.perf_counter() - start
     logger.info("finished: %s (%.2f s wall, %.4f cpu-hours on %d rank(s))",
                 final, wall, wall * comm.size / 3600.0, comm.size)

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, OutputExistsError
-from .parallel import all_or_none
+from .parallel import all_or_none, max_over_ranks
 
 FORMAT_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
@@ -188,9 +188,14 @@ class RunWriter:
                 self.file = None
 
     def finish(self, timings):
-        """Write timings, close, and rename ``.partial`` to the final name."""
-        for phase, seconds in timings.items():
-            self.write(f"timings/{phase}", float(seconds), units="s")
+        """Write per-phase wall times (max over ranks), close, rename ``.partial``.
+
+        ``timings`` is this rank's {phase: seconds}; every rank must pass the
+        same phase names.
+        """
+        for phase in sorted(timings):
+            seconds = max_over_ranks(float(timings[phase]), self.comm)
+            self.write(f"timings/{phase}", seconds, units="s")
         self._set_attrs("/", {"finished": _now()})
         self.close()
         self.comm.Barrier()
