@@ -1,0 +1,86 @@
+"""PNG figures from run files (``hpcx plot RUN.h5``), written next to the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .io import RunFile
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_run(path):
+    """Write the figures of one run file; returns the PNG paths."""
+    path = Path(path)
+    with RunFile(path) as run:
+        plotter = PLOTTERS.get(run.workflow)
+        if plotter is None:
+            return []
+        return plotter(run, path.with_suffix(""))
+
+
+def _species(run):
+    return sorted(run.file["results/excitons"].keys())
+
+
+def plot_wannier(run, stem):
+    """Wavefunctions |phi(r)|, phi(k), binding-energy levels and 1s form factors."""
+    plt = _pyplot()
+    names = _species(run)
+    outputs = []
+
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], names):
+        states, _ = run.read(f"results/excitons/{name}/states")
+        eb, _ = run.read(f"results/excitons/{name}/binding_energy")
+        for label, e in zip(states, eb):
+            ax.hlines(-e, 0.1, 0.9, color="C0" if label.endswith("s") else "C1")
+            ax.text(0.92, -e, label, va="center", fontsize=8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_xlim(0, 1.2)
+    axes[0][0].set_ylabel("$-E_b$ (meV)")
+    fig.suptitle("exciton levels below the band gap")
+    fig.tight_layout()
+    out = Path(f"{stem}_levels.png")
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    outputs.append(out)
+
+    fig, (ax_r, ax_k, ax_f) = plt.subplots(1, 3, figsize=(11, 3.4))
+    for i, name in enumerate(names):
+        group = f"results/excitons/{name}"
+        r, _ = run.read(f"{group}/r")
+        k, _ = run.read(f"{group}/k")
+        states, _ = run.read(f"{group}/states")
+        phi_r, _ = run.read(f"{group}/phi_r")
+        phi_k, _ = run.read(f"{group}/phi_k")
+        for j, label in enumerate(states):
+            style = "-" if label == "1s" else ":"
+            if label in ("1s", "2s"):
+                ax_r.plot(r, r * phi_r[j] ** 2 * 2 * np.pi, style, color=f"C{i}", label=f"{name} {label}")
+                ax_k.plot(k, np.abs(phi_k[j]) ** 2, style, color=f"C{i}", label=f"{name} {label}")
+        q, _ = run.read(f"{group}/q")
+        ff, _ = run.read(f"{group}/form_factor")
+        ax_f.plot(q, ff, color=f"C{i}", label=name)
+    ax_r.set(xlabel="r (nm)", ylabel=r"$2\pi r|\phi(r)|^2$ (1/nm)", xlim=(0, None))
+    ax_k.set(xlabel="k (1/nm)", ylabel=r"$|\phi(k)|^2$ (nm$^2$)", xscale="log")
+    ax_f.set(xlabel="q (1/nm)", ylabel="1s form factor F(q)", xscale="log")
+    ax_r.legend(fontsize=7)
+    ax_f.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(f"{stem}_wavefunctions.png")
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    outputs.append(out)
+    return outputs
+
+
+PLOTTERS = {"wannier": plot_wannier}
