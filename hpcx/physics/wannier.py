@@ -46,6 +46,7 @@ __all__ = [
     "parse_state",
     "solve_angular_momentum",
     "solve_wannier",
+    "result_from_solutions",
 ]
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,12 @@ def solve_wannier(
         n, m = parse_state(label)
         need[m] = max(need.get(m, 0), n - m)
     sols = {m: solve_angular_momentum(m, reduced_mass_m0, epsilon, k, basis) for m, k in need.items()}
+    return result_from_solutions(states, sols)
+
+
+def result_from_solutions(states: Sequence[str], sols: dict) -> WannierResult:
+    """Collect the requested states from per-|m| solutions (solved anywhere, e.g. on other ranks)."""
+    states = tuple(s.strip().lower() for s in states)
     eb, rms = [], []
     for label in states:
         n, m = parse_state(label)
