@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..log import get_logger
 from ..parallel import allgather_blocks, local_items
 from ..physics import wannier as wannier_physics
-from ..physics.screening import LayeredDielectric
+from ..physics.screening import Environment, LayeredDielectric, SheetLayer, SlabLayer
 
 SPECIES = Section("species", (
     Field("name", str, doc="group name under /results/excitons"),
@@ -100,18 +100,34 @@ def build_stack(cfg):
     hetero = None
     distance = st.interlayer_distance
     if len(tmds) == 2:
-        hetero = materials.find_heterostructure(tmds[0].name, tmds[1].name)
+        hetero = find_heterostructure(tmds[0].name, tmds[1].name)
         if distance is None:
             if hetero is None:
                 raise ConfigError(src, "structure.interlayer_distance",
                                   f"no heterostructure data for {tmds[0].name}/{tmds[1].name}; "
                                   f"give interlayer_distance (nm) or use one of "
-                                  f"{', '.join(materials.heterostructure_names())}")
-            distance = hetero.interlayer_distance
-    layer_models = [t.layer_model(st.screening) for t in tmds]
-    stack = LayeredDielectric(substrate.dielectric(), layer_models, superstrate.dielectric(),
+                                  f"{', '.join(materials.names('heterostructure'))}")
+            distance = hetero.interlayer_distance_nm
+    layer_models = [_layer_model(t, st.screening) for t in tmds]
+    stack = LayeredDielectric(Environment(substrate.eps_par, substrate.eps_perp), layer_models,
+                              Environment(superstrate.eps_par, superstrate.eps_perp),
                               interlayer_distance_nm=distance)
     return stack, tmds, hetero
+
+
+def _layer_model(tmd, screening):
+    if screening == "sheet":
+        return SheetLayer(tmd.chi2d_nm)
+    return SlabLayer(tmd.slab_thickness_nm, tmd.eps_par, tmd.eps_perp)
+
+
+def find_heterostructure(bottom, top):
+    """Heterostructure data for this pair of materials (either order), or None."""
+    for name in materials.names("heterostructure"):
+        hetero = materials.heterostructure(name)
+        if sorted(hetero.layers) == sorted((bottom, top)):
+            return hetero
+    return None
 
 
 def resolve_species(cfg):
@@ -123,10 +139,10 @@ def resolve_species(cfg):
     species = [dict(name=name if layers.count(name) == 1 else f"{name}_{i}", electron_layer=i,
                     hole_layer=i, electron_mass=None, hole_mass=None) for i, name in enumerate(layers)]
     if len(layers) == 2:
-        hetero = materials.find_heterostructure(layers[0], layers[1])
+        hetero = find_heterostructure(layers[0], layers[1])
         if hetero is not None:
-            e = layers.index(hetero.electron_material)
-            h = layers.index(hetero.hole_material)
+            e = layers.index(hetero.electron_layer)
+            h = layers.index(hetero.hole_layer)
             species.append(dict(name=f"{layers[e]}-{layers[h]}", electron_layer=e, hole_layer=h,
                                 electron_mass=None, hole_mass=None))
     return species
@@ -134,11 +150,14 @@ def resolve_species(cfg):
 
 def _band_gap(tmds, hetero, electron_layer, hole_layer):
     """Quasiparticle gap (eV) between the electron's CB and the hole's VB."""
-    if hetero is not None:
-        return hetero.band_gap(tmds[electron_layer].name, tmds[hole_layer].name)
-    if electron_layer != hole_layer:
-        return float("nan")
-    return tmds[electron_layer].band_gap
+    e, h = tmds[electron_layer].name, tmds[hole_layer].name
+    if e == h:
+        gap_meV = hetero.gaps_meV[e] if hetero is not None else tmds[electron_layer].band_gap_meV
+    elif hetero is not None and (e, h) == (hetero.electron_layer, hetero.hole_layer):
+        gap_meV = hetero.interlayer_gap_meV
+    else:
+        gap_meV = float("nan")  # no band alignment data for this pair
+    return 1e-3 * gap_meV
 
 
 def run(cfg, writer, comm, timer):
@@ -149,8 +168,8 @@ def run(cfg, writer, comm, timer):
         stack, tmds, hetero = build_stack(cfg)
         species = resolve_species(cfg)
         for sp in species:
-            sp["electron_mass"] = sp["electron_mass"] or tmds[sp["electron_layer"]].electron_mass
-            sp["hole_mass"] = sp["hole_mass"] or tmds[sp["hole_layer"]].hole_mass
+            sp["electron_mass"] = sp["electron_mass"] or tmds[sp["electron_layer"]].m_e
+            sp["hole_mass"] = sp["hole_mass"] or tmds[sp["hole_layer"]].m_h
             sp["reduced_mass"] = sp["electron_mass"] * sp["hole_mass"] / (sp["electron_mass"] + sp["hole_mass"])
         states = tuple(s.strip().lower() for s in w.states)
         need = {}
