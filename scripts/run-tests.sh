@@ -13,7 +13,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 VENV="${HPCX_VENV:-$ROOT/.venv}"
 VPY="$VENV/bin/python"
@@ -61,6 +61,7 @@ else
     echo "=== hpcx tests: MPI ($n_mpi tests under $MPIRUN -n $NP) ==="
     # timeout_method=thread: a hung test exits its rank, so mpirun aborts the
     # job instead of leaving the other ranks waiting in a collective.
+    # shellcheck disable=SC2016  # the inner script expands on each rank
     "$MPIRUN" "${MPIRUN_FLAGS[@]}" -x OMP_NUM_THREADS -x HPCX_REQUIRE_KERNELS -x MPLBACKEND \
         -n "$NP" bash -c '
             rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"
