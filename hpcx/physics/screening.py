@@ -205,7 +205,7 @@ class LayeredDielectric:
         if np.any(flat <= 0.0):
             raise ValueError("q must be > 0")
         phi = self._solve(flat, self._plane(electron_layer))[:, self._plane(hole_layer)]
-        with np.errstate(divide="ignore"):  # interlayer phi underflows to 0 for q d > ~700
+        with np.errstate(divide="ignore", over="ignore"):  # interlayer phi -> 0 at q d >~ 700
             return (2.0 * np.pi / (flat * phi)).reshape(q.shape)
 
     def potential(self, q_nm: np.ndarray, electron_layer: int = 0, hole_layer: int = 0) -> np.ndarray:
