@@ -20,6 +20,9 @@ class ConfigError(HpcxError):
         where = f"{self.source}: {key}: " if key else f"{self.source}: "
         super().__init__(where + message)
 
+    def __reduce__(self):  # picklable, so it can travel between MPI ranks
+        return (type(self), (self.source, self.key, self.message))
+
 
 class InputError(HpcxError):
     """An input data file (earlier run, Wannier90 file, ...) cannot be used."""

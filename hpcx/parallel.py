@@ -113,7 +113,7 @@ class RemoteError(HpcxError):
 
 def _portable(exc):
     try:
-        pickle.dumps(exc)
+        pickle.loads(pickle.dumps(exc))  # must survive the round trip to other ranks
         return exc
     except Exception:
         return RemoteError(f"{type(exc).__name__}: {exc}")

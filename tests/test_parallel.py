@@ -23,3 +23,9 @@ def test_serial_all_or_none_reraises_original():
 
 def test_on_root_returns_value():
     assert on_root(lambda x: x + 1, SerialComm(), 41) == 42
+
+
+def test_config_error_survives_pickling_between_ranks():
+    import pickle
+    err = pickle.loads(pickle.dumps(ConfigError("f.toml", "a.b", "bad value")))
+    assert str(err) == "f.toml: a.b: bad value" and err.key == "a.b"

@@ -31,8 +31,9 @@ STRUCTURE = Section("structure", (
           "(heterobilayer); names from hpcx/materials/tmd.toml", list_of=True, min_items=1),
     Field("substrate", str, "vacuum", "half-space below the layers (hpcx/materials/environments.toml)"),
     Field("superstrate", str, "vacuum", "half-space above the layers (hpcx/materials/environments.toml)"),
-    Field("screening", str, "sheet", "layer model: 'sheet' = Rytova-Keldysh polarizable sheet (chi2d), "
-          "'slab' = finite slab with the bulk dielectric tensor", choices=("sheet", "slab")),
+    Field("screening", str, "slab", "layer model: 'slab' = finite slab with the bulk dielectric tensor "
+          "(seed 001's two-slab Poisson problem), 'sheet' = Rytova-Keldysh polarizable sheet (chi2d)",
+          choices=("slab", "sheet")),
     Field("interlayer_distance", float, None, "distance of the two layers' mid-planes (sheet model; "
           "default: hpcx/materials/heterostructures.toml)", unit="nm", minimum=0.0, exclusive=True),
 ), doc="The dielectric stack: substrate, TMD layers, superstrate.", required=True)
