@@ -11,7 +11,7 @@ import numpy as np
 from .. import materials
 from ..config import Field, Schema, Section
 from ..errors import ConfigError
-from ..log import get_logger
+from ..log import Progress, get_logger
 from ..parallel import allgather_blocks, local_items
 from ..physics import wannier as wannier_physics
 from ..physics.screening import Environment, LayeredDielectric, SheetLayer, SlabLayer
@@ -184,11 +184,12 @@ def run(cfg, writer, comm, timer):
     with timer.phase("solve"):
         offset, mine = local_items(problems, comm)
         solved = []
+        progress = Progress(len(mine), "eigenproblems (rank 0)", log, unit="problems")
         for i, m, k in mine:
             sp = species[i]
             eps = _epsilon(stack, sp["electron_layer"], sp["hole_layer"])
             solved.append(((i, m), wannier_physics.solve_angular_momentum(m, sp["reduced_mass"], eps, k, basis)))
-            log.debug("solved %s |m|=%d", sp["name"], m)
+            progress.update()
         solutions = dict(allgather_blocks(solved, comm))
 
     with timer.phase("observables"):
