@@ -1,0 +1,126 @@
+"""Carrier-phonon parameters (phonons.toml) as frozen dataclasses in hpcx units.
+
+Units: energies meV, lengths nm, time ps, masses m0.  Sound velocities in nm/ps
+(1 nm/ps = 1000 m/s), deformation potentials D1 in meV and D0 in meV/nm, surface
+mass density ``rho`` in m0/nm^2 (so that hbar^2/(m0) = 2 HBAR2_2M0_MEV_NM2 gives
+|g|^2 in meV^2 without further constants; 1 m0/nm^2 = 9.109e-13 g/cm^2).
+
+``rho`` is computed, not stored: rho = M_formula / (sqrt(3)/2 a^2) with the formula
+mass from phonons.toml and the lattice constant a from tmd.toml (INFERRED).
+Every source string, and its confidence tag, is kept in ``.sources`` and
+``.confidence``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from scipy import constants as _c
+
+from hpcx.materials import UnknownMaterialError, _table, tmd
+
+__all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "names", "ATOMIC_MASS_UNIT_M0"]
+
+#: atomic mass unit in m0
+ATOMIC_MASS_UNIT_M0 = _c.atomic_mass / _c.m_e
+
+_SCALE = {"meV": 1.0, "eV": 1e3, "eV/nm": 1e3, "m/s": 1e-3, "u": ATOMIC_MASS_UNIT_M0, "m0": 1.0}
+_FILE = "phonons.toml"
+
+
+@dataclass(frozen=True)
+class PhononParams:
+    """Phonons of one TMD monolayer and their coupling to K-valley electrons (e) and holes (h).
+
+    Attributes (hpcx units): ``rho`` m0/nm^2; ``v_LA, v_TA`` nm/ps; ``D1_*`` meV
+    (acoustic, D~ = D1 q); ``E_*`` meV (Einstein energies); ``D0_*`` meV/nm.
+    ``E_opt/D0_opt_*``: intravalley optical (Gamma) mode; ``E_KKp_*``: K-K' intervalley
+    (K-point phonons, acoustic-branch ``ac`` and optical-branch ``op``); ``E_KQ_*``:
+    K-Q(Lambda) intervalley (Q-point phonons).
+    """
+
+    name: str
+    formula_mass: float
+    lattice_constant_nm: float
+    rho: float
+    v_LA: float
+    v_TA: float
+    D1_LA_e: float
+    D1_TA_e: float
+    D1_LA_h: float
+    D1_TA_h: float
+    E_opt: float
+    D0_opt_e: float
+    D0_opt_h: float
+    E_KKp_ac: float
+    D0_KKp_ac_e: float
+    E_KKp_op: float
+    D0_KKp_op_e: float
+    E_KQ_ac: float
+    D0_KQ_ac_e: float
+    E_KQ_op: float
+    D0_KQ_op_e: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+    confidence: Mapping[str, str] = field(repr=False, compare=False)
+
+    @property
+    def rho_g_per_cm2(self) -> float:
+        """Surface mass density in g/cm^2 (for comparison with the literature)."""
+        return self.rho * _c.m_e * 1e3 / 1e-14
+
+
+@dataclass(frozen=True)
+class Valley:
+    """One exciton valley of a multi-valley parabolic model: offset (meV), masses (m0)."""
+
+    name: str
+    offset: float
+    m_e: float
+    m_h: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+
+    @property
+    def mass(self) -> float:
+        """Total exciton mass M = m_e + m_h, m0."""
+        return self.m_e + self.m_h
+
+
+def _convert(raw: Mapping[str, Mapping]) -> tuple[dict, dict, dict]:
+    values, src, conf = {}, {}, {}
+    for key, item in raw.items():
+        values[key] = float(item["value"]) * _SCALE[item["unit"]]
+        src[key] = item["source"]
+        conf[key] = item["confidence"]
+    return values, src, conf
+
+
+def names() -> list[str]:
+    """Materials with phonon parameters."""
+    return sorted(k for k in _table(_FILE) if k != "valleys")
+
+
+def phonon_params(name: str) -> PhononParams:
+    """Phonon parameters by TMD name ('MoS2', 'MoSe2', 'WS2', 'WSe2')."""
+    table = _table(_FILE)
+    if name not in names():
+        raise UnknownMaterialError(name, "phonon material", names())
+    v, src, conf = _convert(table[name])
+    a = tmd(name).lattice_constant_nm
+    rho = v["formula_mass"] / (math.sqrt(3.0) / 2.0 * a * a)
+    src["rho"] = f"INFERRED: formula mass / (sqrt(3)/2 a^2), a = {a} nm from tmd.toml"
+    conf["rho"] = "INFERRED"
+    return PhononParams(name=name, lattice_constant_nm=a, rho=rho, sources=src, confidence=conf, **v)
+
+
+def multivalley_model(name: str = "WS2") -> dict[str, Valley]:
+    """Valleys of the seed-002 multi-valley exciton model ({'KK', 'KKp', 'KL'} for WS2)."""
+    table = _table(_FILE).get("valleys", {})
+    if name not in table:
+        raise UnknownMaterialError(name, "multi-valley model", sorted(table))
+    out = {}
+    for vname, raw in table[name].items():
+        v, src, _ = _convert(raw)
+        out[vname] = Valley(vname, v["offset"], v["m_e"], v["m_h"], src)
+    return out
