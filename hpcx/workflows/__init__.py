@@ -9,6 +9,7 @@ import importlib
 
 WORKFLOW_MODULES = {
     "wannier": "hpcx.workflows.wannier",
+    "moire": "hpcx.workflows.moire",
 }
 
 

@@ -1,0 +1,51 @@
+"""Moiré heterobilayer data (moire.toml): first-shell exciton potential and mass.
+
+Lattice constants come from tmd.toml for the electron and hole layers, so
+one source of truth holds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from . import _entry, _table, tmd
+
+__all__ = ["MoireSystem", "moire_system", "moire_names"]
+
+_FILE = "moire.toml"
+
+
+@dataclass(frozen=True)
+class MoireSystem:
+    """Interlayer exciton in a moiré heterobilayer.
+
+    A, B (meV): M(r) = sum_n [A cos(g_n.r) + B sin(g_n.r)] (seed 003 Eq. 20);
+    exciton_mass (m0); lattice constants (nm) of the electron's and the hole's layer.
+    """
+
+    name: str
+    electron_layer: str
+    hole_layer: str
+    environment: str
+    stacking: str
+    A_meV: float
+    B_meV: float
+    exciton_mass: float
+    a_electron_nm: float
+    a_hole_nm: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+
+
+def moire_system(name: str) -> MoireSystem:
+    """Moiré system by name ('MoSe2-WSe2/hBN')."""
+    v, src = _entry(_FILE, "moire system", name)
+    e, h = tmd(v["electron_layer"]), tmd(v["hole_layer"])
+    src = dict(src, a_electron=e.sources["lattice_constant"], a_hole=h.sources["lattice_constant"])
+    return MoireSystem(name, e.name, h.name, v["environment"], v["stacking"], v["A"], v["B"],
+                       v["exciton_mass"], e.lattice_constant_nm, h.lattice_constant_nm, src)
+
+
+def moire_names() -> list[str]:
+    """Known moiré system names."""
+    return sorted(_table(_FILE))
