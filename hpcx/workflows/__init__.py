@@ -10,6 +10,7 @@ import importlib
 WORKFLOW_MODULES = {
     "wannier": "hpcx.workflows.wannier",
     "moire": "hpcx.workflows.moire",
+    "scattering": "hpcx.workflows.scattering",
 }
 
 

@@ -1,0 +1,302 @@
+"""Exciton-phonon scattering tensors for moiré and multi-valley excitons, sampling tables, RTA.
+
+Physics only (no files, no configs), vectorised NumPy.  Units: meV, nm, ps, m0, K.
+Conventions as in :mod:`hpcx.physics.phonons` and docs/theory/scattering.md.
+
+States are flattened ``i = iQ * n_bands + eta``.  A moiré state is
+``|eta Q> = sum_g omega_g^eta(Q) |Q + g>`` (free-exciton plane waves, hpcx.physics.moire).
+A phonon of momentum q takes the free component Q + g' to Q + g' + q; with
+``q = Q' - Q + g_u`` the final component is Q' + g' + g_u, so the moiré-basis element
+(seed 000 SI Eq. 11, with the plane-wave index convention of hpcx.physics.moire) is
+``Dt_X(q) O_u``, ``O_u(i, f) = sum_g' conj(omega_g'^eta(Q)) omega_{g'+g_u}^xi(Q')``.
+Different umklapp vectors g_u are different phonons and add incoherently:
+``A |D|^2 = sum_u g2A(|Q' - Q + g_u|) |O_u|^2``.  The final-state weight of a
+Monkhorst-Pack point is ``1 / (N_Q A_cell)`` (= d^2k/(2 pi)^2 of the unfolded plane).
+
+The exciton vertex of every mode is ``Dt_e F(beta q) - Dt_h F(alpha q)`` (SI Eq. 2,
+no mass imbalance); for the interlayer exciton each mode belongs to one layer, so
+one of Dt_e, Dt_h is 0 (no interference between the layers' phonons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpcx.units import HBAR_MEV_PS as _HBAR
+from hpcx.units import KB_MEV_PER_K as _KB
+
+from . import phonons as ph
+
+__all__ = ["Mode", "layer_modes", "Terms", "moire_terms", "channel_terms", "rates",
+           "self_consistent_gamma", "detailed_balance", "sampling_table", "rta_curve"]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One phonon branch coupling to the exciton.
+
+    kind: "debye" (Omega = hbar v q, Dt = D q; ``param`` = v in nm/ps, D in meV) or
+    "einstein" (Omega = ``param`` in meV, Dt = D in meV/nm).  D_e, D_h: electron and
+    valence-band elements (0 for a carrier living in another layer); rho in m0/nm^2.
+    """
+
+    name: str
+    kind: str
+    param: float
+    D_e: float
+    D_h: float
+    rho: float
+
+    def omega(self, q):
+        """Phonon energy (meV) at |q| (1/nm), shape of q."""
+        if self.kind == "debye":
+            return ph.debye_energy(q, self.param)
+        return ph.einstein_energy(q, self.param)
+
+    def g2A(self, q, form_factor, m_e, m_h):
+        """A |g_X(q)|^2 (meV^2 nm^2) of the exciton at |q| (1/nm) (phonons.exciton_vertex, s = 0)."""
+        q = np.asarray(q, dtype=float)
+        scale = q if self.kind == "debye" else 1.0
+        qv = np.stack([q, np.zeros_like(q)], axis=-1)
+        vert = ph.exciton_vertex(qv, self.D_e * scale, self.D_h * scale, form_factor, m_e, m_h)
+        om = self.omega(q)
+        return np.where(om > 0.0, ph.coupling_g2A(vert, self.rho, np.where(om > 0.0, om, 1.0)), 0.0)
+
+
+def layer_modes(params, carrier: str, tag: str = ""):
+    """LA, TA (Debye) and Gamma-optical (Einstein) modes of one layer coupling to one carrier.
+
+    params: :class:`hpcx.materials.phonons.PhononParams`; carrier "e", "h" or "eh" (both,
+    an intralayer exciton).
+    """
+    e, h = "e" in carrier, "h" in carrier
+    tag = tag or params.name
+    return [Mode(f"{tag}:LA", "debye", params.v_LA, params.D1_LA_e * e, params.D1_LA_h * h, params.rho),
+            Mode(f"{tag}:TA", "debye", params.v_TA, params.D1_TA_e * e, params.D1_TA_h * h, params.rho),
+            Mode(f"{tag}:opt", "einstein", params.E_opt, params.D0_opt_e * e, params.D0_opt_h * h,
+                 params.rho)]
+
+
+@dataclass
+class Terms:
+    """Couplings of the local initial states ``rows [start, stop)`` to all n final states.
+
+    dense: list of (omega, g2w) with g2w [n_loc, n] meV^2 (coupling x final weight) and
+    omega broadcastable to it (meV); sparse: flat arrays row (local), col, g2w, omega for
+    couplings whose phonon energy differs per term (Debye modes summed over umklapp).
+    Every coupling is symmetric under i <-> f, so the reverse rates follow from it.
+    """
+
+    start: int
+    stop: int
+    n: int
+    dense: list = field(default_factory=list)
+    row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    col: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    g2w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    omega: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def n_terms(self):
+        return len(self.row) + sum(int(np.count_nonzero(g)) for _, g in self.dense)
+
+
+def _umklapp(s, weight_max, cut):
+    """Integer shifts u (and index maps a -> index of s_a + u, -1 if absent) with some overlap."""
+    lookup = {tuple(v): i for i, v in enumerate(s)}
+    diffs = np.unique((s[None, :, :] - s[:, None, :]).reshape(-1, 2), axis=0)
+    out = []
+    for u in diffs:
+        idx = np.array([lookup.get((a + u[0], b + u[1]), -1) for a, b in s])
+        ok = idx >= 0
+        if ok.any() and np.max(weight_max[ok] * weight_max[idx[ok]]) > cut:
+            out.append((u, idx))
+    return out
+
+
+def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e, m_h,
+                start, stop, overlap_cut=1e-8, coupling_cut=1e-6):
+    """Moiré-basis coupling terms (SI Eq. 11) for initial states [start, stop).
+
+    Q [n_Q, 2] 1/nm (Monkhorst-Pack grid of the mBZ), energy [n_Q, n_b] meV (only its
+    shape is used), vectors [n_Q, n_b, n_g] omega_g^eta(Q), s [n_g, 2] integer plane-wave
+    labels g = s1 b1 + s2 b2, basis [2, 2] rows b1, b2 (1/nm), cell_area (nm^2),
+    modes: list of :class:`Mode`, form_factor F(|p|), m_e, m_h (m0) of the exciton.
+    Terms with |O_u|^2 <= overlap_cut are dropped (|O_u| <= 1), and terms whose coupling
+    is below ``coupling_cut`` times the mode's largest possible one, w max_q g2A(q) (a
+    bound independent of the rank layout), are dropped.
+    """
+    n_Q, n_b = energy.shape
+    n = n_Q * n_b
+    V = vectors.reshape(n, -1)
+    Qs = np.repeat(Q, n_b, axis=0)                                    # [n, 2]
+    w = 1.0 / (n_Q * cell_area)
+    Vloc = np.conj(V[start:stop])
+    n_loc = stop - start
+    terms = Terms(start, stop, n)
+    ein = [m for m in modes if m.kind == "einstein"]
+    deb = [m for m in modes if m.kind == "debye"]
+    dense = [np.zeros((n_loc, n)) for _ in ein]
+    rows, cols, g2ws, oms = [], [], [], []
+    dQ = Qs[None, :, :] - Qs[start:stop, None, :]                     # [n_loc, n, 2]
+    wmax = np.max(np.abs(V) ** 2, axis=0)
+    qs = np.linspace(0.0, 4.0 * np.max(np.linalg.norm(basis, axis=1)) * (1 + np.abs(s).max()), 4001)
+    floor = {m.name: coupling_cut * w * float(np.max(m.g2A(qs, form_factor, m_e, m_h))) for m in modes}
+    for u, idx in _umklapp(np.asarray(s), wmax, overlap_cut):
+        shifted = np.where(idx[None, :] >= 0, V[:, np.maximum(idx, 0)], 0.0)   # omega_{g'+g_u}(Q')
+        o2 = np.abs(Vloc @ shifted.T) ** 2                                     # [n_loc, n]
+        keep = o2 > overlap_cut
+        if not keep.any():
+            continue
+        r, c = np.nonzero(keep)
+        q = np.linalg.norm(dQ[r, c] + u @ basis, axis=-1)
+        ov = o2[r, c] * w
+        for d, mode in zip(dense, ein):
+            g = mode.g2A(q, form_factor, m_e, m_h) * ov
+            np.add.at(d, (r, c), np.where(g > floor[mode.name], g, 0.0))
+        for mode in deb:
+            g = mode.g2A(q, form_factor, m_e, m_h) * ov
+            nz = g > floor[mode.name]
+            rows.append(r[nz])
+            cols.append(c[nz])
+            g2ws.append(g[nz])
+            oms.append(mode.omega(q[nz]))
+    terms.dense = [(m.param, d) for m, d in zip(ein, dense)]
+    if rows:
+        terms.row, terms.col = np.concatenate(rows), np.concatenate(cols)
+        terms.g2w, terms.omega = np.concatenate(g2ws), np.concatenate(oms)
+    return terms
+
+
+def channel_terms(channels, start, stop):
+    """Terms of dense :class:`hpcx.physics.phonons.Channel` tables (e.g. multivalley_channels), rows [start, stop)."""
+    n = channels[0].g2w.shape[1]
+    dense = []
+    for ch in channels:
+        om = np.broadcast_to(ch.omega, ch.g2w.shape)[start:stop]
+        dense.append((np.array(om), np.array(ch.g2w[start:stop])))
+    return Terms(start, stop, n, dense=dense)
+
+
+def _pdf(x, hwhm, beta):
+    """phonons.gennorm_pdf, with the Gaussian case beta = 2 without the slow power."""
+    if beta != 2.0:
+        return ph.gennorm_pdf(x, hwhm, beta)
+    inv = 1.0 / ph.hwhm_to_scale(hwhm, 2.0)
+    y = x * inv
+    return (inv / np.sqrt(np.pi)) * np.exp(-y * y)
+
+
+def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False):
+    """Golden-rule rates (1/ps) of the local rows: (W[i, f], and W[f, i] if reverse), [n_loc, n].
+
+    E [n] meV; gamma [n] dephasing (meV); broadening HWHM max(Gamma_i + Gamma_f, width_min),
+    generalised normal of shape beta; emission (n+1) L(E_f - E_i + Omega) and absorption
+    n L(E_f - E_i - Omega).  W[f, i] uses the same coupling (symmetric in i <-> f).
+    """
+    E = np.asarray(E, dtype=float)
+    gamma = np.asarray(gamma, dtype=float)
+    sl = slice(terms.start, terms.stop)
+    dE = E[None, :] - E[sl, None]
+    width = np.maximum(gamma[sl, None] + gamma[None, :], width_min)
+    pref = 2.0 * np.pi / _HBAR
+    fwd = np.zeros(dE.shape)
+    bwd = np.zeros(dE.shape) if reverse else None
+
+    def both(x, om, g2, wid):
+        nb = ph.bose(om, T)
+        f = g2 * ((nb + 1.0) * _pdf(x + om, wid, beta) + nb * _pdf(x - om, wid, beta))
+        b = None
+        if reverse:
+            b = g2 * ((nb + 1.0) * _pdf(-x + om, wid, beta) + nb * _pdf(-x - om, wid, beta))
+        return f, b
+
+    for om, g2 in terms.dense:
+        f, b = both(dE, om, g2, width)
+        fwd += f
+        if reverse:
+            bwd += b
+    if len(terms.row):
+        r, c = terms.row, terms.col
+        f, b = both(dE[r, c], terms.omega, terms.g2w, width[r, c])
+        flat = r * terms.n + c
+        fwd += np.bincount(flat, f, minlength=fwd.size).reshape(fwd.shape)
+        if reverse:
+            bwd += np.bincount(flat, b, minlength=fwd.size).reshape(fwd.shape)
+    return (pref * fwd, pref * bwd) if reverse else pref * fwd
+
+
+def _allgather(local, comm):
+    if comm is None or comm.size == 1:
+        return np.asarray(local)
+    return np.concatenate(comm.allgather(np.asarray(local)))
+
+
+def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6, max_iter=200,
+                          mixing=0.5, comm=None):
+    """Fixed point of SI Eq. 24, Gamma_i = (hbar/2) sum_f W_if(Gamma), rows split over ranks.
+
+    Damped iteration as :func:`hpcx.physics.phonons.self_consistent_dephasing` (same
+    residual max|new - old| / max new); the new Gamma is allgathered every iteration.
+    Returns (gamma [n] meV, iterations, residual); RuntimeError after max_iter.
+    """
+    g = np.zeros(len(E))
+    if width_min <= 0.0:
+        raise ValueError("self_consistent_gamma needs width_min > 0 (the start is Gamma = 0)")
+    residual = np.inf
+    for it in range(1, max_iter + 1):
+        loc = 0.5 * _HBAR * rates(E, terms, T, g, beta, width_min).sum(axis=1)
+        new = _allgather(loc, comm)
+        scale = max(float(np.max(np.abs(new))), np.finfo(float).tiny)
+        residual = float(np.max(np.abs(new - g))) / scale
+        g = (1.0 - mixing) * g + mixing * new
+        if residual < tol:
+            return new, it, residual
+    raise RuntimeError(f"self-consistent dephasing: no convergence in {max_iter} iterations "
+                       f"(residual {residual:.3e})")
+
+
+def detailed_balance(W_fwd, W_bwd, E, start, T):
+    """Local rows of phonons.enforce_detailed_balance: sqrt(W_if W_fi) exp(-(E_f - E_i)/2kT), 1/ps."""
+    E = np.asarray(E, dtype=float)
+    dE = E[None, :] - E[start:start + W_fwd.shape[0], None]
+    return np.sqrt(W_fwd * W_bwd) * np.exp(-dE / (2.0 * _KB * T))
+
+
+def sampling_table(W, threshold=0.0):
+    """Monte Carlo tables of the rows of W [n_loc, n] (1/ps), CSR.
+
+    Keeps W_if >= threshold * sum_f W_if.  Returns dict: total_rate [n_loc] (1/ps, all
+    final states), counts [n_loc], indices (final states, concatenated rows),
+    cumulative (per row increasing, last entry exactly 1), dropped [n_loc] (fraction of
+    the total rate dropped).  W_if = diff(cumulative) * total_rate * (1 - dropped).
+    """
+    total = W.sum(axis=1)
+    keep = W >= threshold * total[:, None]
+    keep &= W > 0.0
+    kept = np.where(keep, W, 0.0).sum(axis=1)
+    counts = keep.sum(axis=1)
+    idx, cum = [], []
+    for i in range(W.shape[0]):
+        cols = np.nonzero(keep[i])[0]
+        c = np.cumsum(W[i, cols]) / kept[i] if len(cols) else np.zeros(0)
+        if len(c):
+            c[-1] = 1.0
+        idx.append(cols)
+        cum.append(c)
+    lost = np.where(keep, 0.0, W).sum(axis=1)
+    dropped = np.where(total > 0, lost / np.where(total > 0, total, 1.0), 0.0)
+    return dict(total_rate=total, counts=counts.astype(np.int64),
+                indices=np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64),
+                cumulative=np.concatenate(cum) if cum else np.zeros(0), dropped=dropped)
+
+
+def rta_curve(E, v, tau, T, weight=None):
+    """RTA diffusion (SI Eq. 23) for a Boltzmann distribution: (D cm^2/s, v2_eff nm^2/ps^2, tau_eff ps).
+
+    Wraps :func:`hpcx.physics.phonons.rta_diffusion`; 1 nm^2/ps = 0.01 cm^2/s.
+    """
+    D, v2, t = ph.rta_diffusion(E, v, tau, T, weight)
+    return 0.01 * D, v2, t
