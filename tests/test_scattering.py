@@ -204,3 +204,24 @@ def test_example_config_is_valid():
     cfg = validate(text, "examples/scattering.toml", workflows.schemas())
     workflows.load("scattering").check(cfg)
     assert cfg.scattering.twist_deg == 3.0
+
+
+def test_bands_from_moire_run_file_equal_in_process(tmp_path):
+    # the same bands read from a `moire` run file (input = ...) give the same tables
+    from test_moire import SMALL as MOIRE_SMALL
+    moire_file = run_config(MOIRE_SMALL.replace("twist_scan = [2.0, 4.0, 6.0]", ""), tmp_path / "m.h5")
+    own = SMALL.replace("shells = 4", "shells = 6").replace("n_bands = 2", "n_bands = 4").replace(
+        "grid = 5", "grid = 6").replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]\ntol = 1e-3")
+    a = run_config(own, tmp_path / "a.h5")
+    b = run_config(own + f'input = "{moire_file}"\n', tmp_path / "b.h5")
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for name in ("rates/energy", "rates/total_rate", "rates/cumulative", "rta/diffusion"):
+            np.testing.assert_allclose(fb[f"results/{name}"][()], fa[f"results/{name}"][()], rtol=1e-12,
+                                       err_msg=name)
+        np.testing.assert_array_equal(fb["results/rates/indices"][()], fa["results/rates/indices"][()])
+
+
+def test_plot(tmp_path):
+    from hpcx.plotting import plot_run
+    out = run_config(SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]"), tmp_path / "p.h5")
+    assert all(Path(p).exists() for p in plot_run(out))
