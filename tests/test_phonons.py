@@ -178,3 +178,13 @@ def test_multivalley_channels_and_interlayer_vertex():
     same = P.exciton_vertex(q, 1.0, 1.0, F, 0.5, 0.7)
     assert same == pytest.approx(e_only + h_only, rel=1e-14)
     assert abs(same) < 0.1 * abs(e_only)
+
+
+def test_fixed_point_iteration_converges_or_raises_user_error():
+    from hpcx.errors import ConvergenceError
+    # x = cos(x): the Dottie number 0.7390851332151607
+    x, iterations, residual = P.damped_fixed_point(np.cos, np.zeros(1), 1e-12, 200, 0.5, "dottie")
+    assert x[0] == pytest.approx(0.7390851332151607, abs=1e-10) and residual < 1e-12
+    # undamped x <- 1 - x oscillates between 0 and 1 and never converges
+    with pytest.raises(ConvergenceError, match="no convergence in 50 iterations"):
+        P.damped_fixed_point(lambda v: 1.0 - v, np.zeros(1), 1e-12, 50, 1.0, "oscillator")

@@ -36,6 +36,7 @@ import numpy as np
 from scipy.special import gamma as _gamma_fn
 from scipy.special import gammainc
 
+from hpcx.errors import ConvergenceError
 from hpcx.units import HBAR2_2M0_MEV_NM2 as _H
 from hpcx.units import HBAR_MEV_PS as _HBAR
 from hpcx.units import KB_MEV_PER_K as _KB
@@ -194,22 +195,33 @@ def self_consistent_dephasing(E, channels: Sequence[Channel], T, beta: float = 2
     mixing F(Gamma) converges to its unique fixed point.  ``width_min`` (meV) is a
     numerical floor of the broadening (of the order of the grid's energy spacing) so
     that a discrete grid resolves the resonance; it must be > 0 if gamma0 is 0.
-    Raises RuntimeError when max_iter is reached.
+    Raises ConvergenceError when max_iter is reached.
     """
     E = np.asarray(E, dtype=float)
     g = np.zeros(E.size) if gamma0 is None else np.array(gamma0, dtype=float)
     if width_min <= 0.0 and not np.all(g > 0.0):
         raise ValueError("self_consistent_dephasing needs width_min > 0 or gamma0 > 0")
+    return damped_fixed_point(lambda gamma: dephasing(E, channels, T, gamma, beta, width_min),
+                              g, tol, max_iter, mixing, "self-consistent dephasing")
+
+
+def damped_fixed_point(update, start, tol, max_iter, mixing, what):
+    """Fixed point of x = update(x) by x <- (1 - mixing) x + mixing update(x).
+
+    Returns (x, iterations, residual) with residual max|new - old| / max|new|;
+    raises ConvergenceError (with the residual) after max_iter iterations.
+    """
+    x = np.array(start, dtype=float)
     residual = np.inf
     for it in range(1, max_iter + 1):
-        new = dephasing(E, channels, T, g, beta, width_min)
+        new = update(x)
         scale = max(float(np.max(np.abs(new))), np.finfo(float).tiny)
-        residual = float(np.max(np.abs(new - g))) / scale
-        g = (1.0 - mixing) * g + mixing * new
+        residual = float(np.max(np.abs(new - x))) / scale
+        x = (1.0 - mixing) * x + mixing * new
         if residual < tol:
             return new, it, residual
-    raise RuntimeError(f"self_consistent_dephasing: no convergence in {max_iter} iterations "
-                       f"(residual {residual:.3e})")
+    raise ConvergenceError(f"{what}: no convergence in {max_iter} iterations "
+                           f"(residual {residual:.3e} > tol {tol:.1e})")
 
 
 def enforce_detailed_balance(W, E, T):

@@ -240,22 +240,15 @@ def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6,
 
     Damped iteration as :func:`hpcx.physics.phonons.self_consistent_dephasing` (same
     residual max|new - old| / max new); the new Gamma is allgathered every iteration.
-    Returns (gamma [n] meV, iterations, residual); RuntimeError after max_iter.
+    Returns (gamma [n] meV, iterations, residual); ConvergenceError after max_iter.
     """
-    g = np.zeros(len(E))
     if width_min <= 0.0:
         raise ValueError("self_consistent_gamma needs width_min > 0 (the start is Gamma = 0)")
-    residual = np.inf
-    for it in range(1, max_iter + 1):
-        loc = 0.5 * _HBAR * rates(E, terms, T, g, beta, width_min).sum(axis=1)
-        new = _allgather(loc, comm)
-        scale = max(float(np.max(np.abs(new))), np.finfo(float).tiny)
-        residual = float(np.max(np.abs(new - g))) / scale
-        g = (1.0 - mixing) * g + mixing * new
-        if residual < tol:
-            return new, it, residual
-    raise RuntimeError(f"self-consistent dephasing: no convergence in {max_iter} iterations "
-                       f"(residual {residual:.3e})")
+
+    def update(gamma):
+        return _allgather(0.5 * _HBAR * rates(E, terms, T, gamma, beta, width_min).sum(axis=1), comm)
+
+    return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing")
 
 
 def detailed_balance(W_fwd, W_bwd, E, start, T):
