@@ -103,6 +103,7 @@ class RunWriter:
         self.overwrite = overwrite
         self.parallel = comm.size > 1 and h5py_has_mpi()
         self.file = None
+        self.timings = {}
         with all_or_none(comm):
             if comm.rank == 0:
                 check_output_path(self.final, overwrite)
@@ -188,13 +189,14 @@ class RunWriter:
                 self.file = None
 
     def finish(self, timings):
-        """Write per-phase wall times (max over ranks), close, rename ``.partial``.
+        """Write per-phase wall times (max over ranks, kept in ``self.timings``), close, rename ``.partial``.
 
         ``timings`` is this rank's {phase: seconds}; every rank must pass the
         same phase names.
         """
-        for phase in sorted(timings):
-            seconds = max_over_ranks(float(timings[phase]), self.comm)
+        self.timings = {phase: max_over_ranks(float(timings[phase]), self.comm)
+                        for phase in sorted(timings)}
+        for phase, seconds in self.timings.items():
             self.write(f"timings/{phase}", seconds, units="s")
         self._set_attrs("/", {"finished": _now()})
         self.close()

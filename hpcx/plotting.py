@@ -16,6 +16,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, stem, suffix, dpi=100):
+    """Lay out, write ``<stem>_<suffix>.png``, close; returns the path."""
+    fig.tight_layout()
+    out = Path(f"{stem}_{suffix}.png")
+    fig.savefig(out, dpi=dpi)
+    _pyplot().close(fig)
+    return out
+
+
 def plot_run(path):
     """Write the figures of one run file; returns the PNG paths."""
     path = Path(path)
@@ -48,11 +57,7 @@ def plot_wannier(run, stem):
         ax.set_xlim(0, 1.2)
     axes[0][0].set_ylabel("$-E_b$ (meV)")
     fig.suptitle("exciton levels below the band gap")
-    fig.tight_layout()
-    out = Path(f"{stem}_levels.png")
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    outputs.append(out)
+    outputs.append(_save(fig, stem, "levels", dpi=130))
 
     fig, (ax_r, ax_k, ax_f) = plt.subplots(1, 3, figsize=(11, 3.4))
     for i, name in enumerate(names):
@@ -75,11 +80,7 @@ def plot_wannier(run, stem):
     ax_f.set(xlabel="q (1/nm)", ylabel="1s form factor F(q)", xlim=(0, 6))
     ax_r.legend(fontsize=7)
     ax_f.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(f"{stem}_wavefunctions.png")
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    outputs.append(out)
+    outputs.append(_save(fig, stem, "wavefunctions", dpi=130))
     return outputs
 
 
@@ -99,11 +100,7 @@ def plot_moire(run, stem):
         ax.axvline(t, color="0.7", lw=0.6)
     ax.set_xticks(ticks, [names.get(lab, lab) for lab in labels])
     ax.set(xlim=(x[0], x[-1]), ylabel="E (meV)", title=f"moiré exciton bands, {float(theta):g}°")
-    fig.tight_layout()
-    out = Path(f"{stem}_bands.png")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    outputs.append(out)
+    outputs.append(_save(fig, stem, "bands", dpi=100))
 
     if "results/twist_scan" in run.file:
         th, _ = run.read("results/twist_scan/theta_deg")
@@ -114,11 +111,7 @@ def plot_moire(run, stem):
         ax.plot(th, gap, "o-", color="C4", ms=3, label="gap to 2nd band")
         ax.set(xlabel="twist angle (deg)", ylabel="energy (meV)", ylim=(0, None))
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        out = Path(f"{stem}_twist_scan.png")
-        fig.savefig(out, dpi=100)
-        plt.close(fig)
-        outputs.append(out)
+        outputs.append(_save(fig, stem, "twist_scan", dpi=100))
 
     px, _ = run.read("results/potential/x")
     py, _ = run.read("results/potential/y")
@@ -129,11 +122,7 @@ def plot_moire(run, stem):
     fig.colorbar(im, ax=ax, label="M(r) (meV)")
     ax.set(xlabel="x / $a_M$", ylabel="y / $a_M$", aspect="equal",
            title=f"moiré potential, $a_M$ = {float(period):.2f} nm")
-    fig.tight_layout()
-    out = Path(f"{stem}_potential.png")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    outputs.append(out)
+    outputs.append(_save(fig, stem, "potential", dpi=100))
     return outputs
 
 
@@ -147,20 +136,14 @@ def plot_scattering(run, stem):
         y, _ = run.read(f"results/rta/{key}")
         a.plot(T, y, "o-", ms=3)
         a.set(xlabel="T (K)", ylabel=label)
-    fig.tight_layout()
-    out_rta = Path(f"{stem}_rta.png")
-    fig.savefig(out_rta, dpi=100)
-    plt.close(fig)
+    out_rta = _save(fig, stem, "rta", dpi=100)
     E, _ = run.read("results/rates/energy")
     rate, _ = run.read("results/rates/total_rate")
     T_tab = run.file["results/rates"].attrs["temperature_K"]
     fig, ax = plt.subplots(figsize=(4.0, 3.2))
     ax.semilogy(E, rate, ".", ms=3)
     ax.set(xlabel="E (meV)", ylabel="out-scattering rate (1/ps)", title=f"T = {float(T_tab):g} K")
-    fig.tight_layout()
-    out_rate = Path(f"{stem}_rates.png")
-    fig.savefig(out_rate, dpi=100)
-    plt.close(fig)
+    out_rate = _save(fig, stem, "rates", dpi=100)
     return [out_rta, out_rate]
 
 

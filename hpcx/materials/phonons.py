@@ -19,6 +19,7 @@ from typing import Mapping
 
 from scipy import constants as _c
 
+from hpcx.materials import _SCALE as _BASE_SCALE
 from hpcx.materials import UnknownMaterialError, _table, tmd
 
 __all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "names", "ATOMIC_MASS_UNIT_M0"]
@@ -26,7 +27,8 @@ __all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "name
 #: atomic mass unit in m0
 ATOMIC_MASS_UNIT_M0 = _c.atomic_mass / _c.m_e
 
-_SCALE = {"meV": 1.0, "eV": 1e3, "eV/nm": 1e3, "m/s": 1e-3, "u": ATOMIC_MASS_UNIT_M0, "m0": 1.0}
+#: the shared unit table plus the units only phonon data use
+_SCALE = {**_BASE_SCALE, "eV/nm": 1e3, "m/s": 1e-3, "u": ATOMIC_MASS_UNIT_M0}
 _FILE = "phonons.toml"
 
 
