@@ -1,4 +1,4 @@
-"""The ``hpcx`` command: run | validate | info | plot | config-docs.
+"""The ``hpcx`` command: run | validate | info | plot | bench | config-docs.
 
 Errors a user can fix are printed as one line from rank 0 with a non-zero
 exit code; ``--debug`` adds the traceback.  An error raised on only some MPI
@@ -36,6 +36,15 @@ def _parser():
 
     plot = sub.add_parser("plot", help="PNG figures of a run file, written next to it")
     plot.add_argument("runfile")
+
+    bench = sub.add_parser("bench", help="performance benchmarks (docs/performance.md); never part of the tests")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    from .bench import BENCH_MODULES, load as load_bench
+    for name in BENCH_MODULES:
+        module = load_bench(name)
+        one = bench_sub.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
+        one.add_argument("--json", metavar="FILE", help="also write the measurements and the machine as JSON")
+        module.add_arguments(one)
 
     docs = sub.add_parser("config-docs", help="print the config reference (docs/config.md)")
     docs.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -113,6 +122,18 @@ def cmd_plot(args, comm):
     return 0
 
 
+def cmd_bench(args, comm):
+    from . import bench
+    from .log import setup_logging
+    setup_logging(comm, "DEBUG" if args.debug else "INFO")
+    result = bench.load(args.benchmark).run(args, comm)
+    if args.json:
+        bench.write_json(args.json, args.benchmark, result, comm)
+        if comm.rank == 0:
+            print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_config_docs(args, comm):
     from . import workflows
     from .config import render_markdown
@@ -126,7 +147,7 @@ def cmd_config_docs(args, comm):
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "info": cmd_info,
-            "plot": cmd_plot, "config-docs": cmd_config_docs}
+            "plot": cmd_plot, "bench": cmd_bench, "config-docs": cmd_config_docs}
 
 
 def main(argv=None):

@@ -29,10 +29,18 @@ def plot_run(path):
     """Write the figures of one run file; returns the PNG paths."""
     path = Path(path)
     with RunFile(path) as run:
-        plotter = PLOTTERS.get(run.workflow)
+        plotter = PLOTTERS.get(run.workflow) or _workflow_plotter(run.workflow)
         if plotter is None:
             return []
         return plotter(run, path.with_suffix(""))
+
+
+def _workflow_plotter(name):
+    """The ``plot(run, stem)`` of workflow module ``name``, if it defines one."""
+    from . import workflows
+    if name not in workflows.WORKFLOW_MODULES:
+        return None
+    return getattr(workflows.load(name), "plot", None)
 
 
 def _species(run):

@@ -38,6 +38,17 @@ def run_hpcx(args, cwd, ranks=1, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def require_kernel(name):
+    """Import ``hpcx._kernels.<name>``; fail under HPCX_REQUIRE_KERNELS=1 (make test), else skip."""
+    import importlib
+    try:
+        return importlib.import_module(f"hpcx._kernels.{name}")
+    except ImportError as exc:
+        if os.environ.get("HPCX_REQUIRE_KERNELS") == "1":
+            pytest.fail(f"hpcx._kernels.{name} is not built but HPCX_REQUIRE_KERNELS=1: {exc}")
+        pytest.skip(f"hpcx._kernels.{name} not built")
+
+
 @pytest.fixture
 def comm():
     from hpcx.parallel import get_comm

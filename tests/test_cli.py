@@ -105,3 +105,18 @@ def test_plot_writes_pngs_next_to_the_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["q_levels.png", "q_wavefunctions.png"]
+
+
+def test_bench_lists_every_benchmark_module(tmp_path):
+    from hpcx.bench import BENCH_MODULES
+    proc = run_hpcx(["bench", "--help"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in BENCH_MODULES:
+        assert name in proc.stdout
+
+
+def test_every_workflow_module_is_registered():
+    from hpcx import workflows
+    for name in workflows.WORKFLOW_MODULES:
+        module = workflows.load(name)
+        assert module.SCHEMA is not None and callable(module.run) and callable(module.check)

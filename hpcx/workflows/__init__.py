@@ -1,16 +1,20 @@
 """Workflow registry: config -> physics -> output.
 
-A workflow module defines ``SCHEMA`` (a :class:`hpcx.config.Schema`),
-``check(config)`` (semantic validation that needs data files, before any
-computation; raises ConfigError) and ``run(config, writer, comm, timer)``.
+Every module in this package is a workflow named after the module.  It defines
+``SCHEMA`` (a :class:`hpcx.config.Schema`), ``check(config)`` (semantic
+validation that needs data files, before any computation; raises ConfigError),
+``run(config, writer, comm, timer)`` and optionally ``plot(run, stem)`` (PNG
+figures of a finished run file; returns the paths).  Adding a workflow means
+adding one module: nothing here needs editing.
 """
 
 import importlib
+import pkgutil
 
 WORKFLOW_MODULES = {
-    "wannier": "hpcx.workflows.wannier",
-    "moire": "hpcx.workflows.moire",
-    "scattering": "hpcx.workflows.scattering",
+    info.name: f"{__name__}.{info.name}"
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
+    if not info.name.startswith("_")
 }
 
 
