@@ -1,0 +1,59 @@
+"""TBModel: Bloch sums, gauges and derivatives of a small hexagonal model."""
+
+import numpy as np
+
+from hpcx.bse.tbmodel import TBModel, monkhorst_pack
+
+
+def _graphene_like(t=-2.7, delta=0.4, a=2.46):
+    """Two orbitals (A, B) on a honeycomb lattice, nearest-neighbour hopping t, gap 2*delta."""
+    lattice = np.array([[a, 0, 0], [a / 2, a * np.sqrt(3) / 2, 0], [0, 0, 20.0]])
+    pos = np.array([[0, 0, 0], (lattice[0] + lattice[1]) / 3])
+    R, H = [], []
+    def add(r, i, j, v):
+        for rr, hh in zip(R, H):
+            if tuple(rr) == tuple(r):
+                hh[i, j] += v
+                return
+        h = np.zeros((2, 2), complex)
+        h[i, j] = v
+        R.append(r)
+        H.append(h)
+    add((0, 0, 0), 0, 0, delta)
+    add((0, 0, 0), 1, 1, -delta)
+    for r in [(0, 0, 0), (-1, 0, 0), (0, -1, 0)]:       # B at tau_B + R next to A at 0
+        add(r, 0, 1, t)
+        add(tuple(-x for x in r), 1, 0, t)
+    return TBModel(lattice, pos, np.array(R), np.array(H))
+
+
+def test_hermitian_and_gauge_independent_eigenvalues():
+    m = _graphene_like()
+    assert m.hermiticity_error() == 0.0
+    k = monkhorst_pack(6, 6)
+    e_lat, _ = m.bands(k, "lattice")
+    e_atm, _ = m.bands(k, "atomic")
+    np.testing.assert_allclose(e_lat, e_atm, atol=1e-12)
+
+
+def test_gapped_dirac_point():
+    """At K (fractional (1/3, -1/3) for 60-degree lattice vectors) E = +-delta exactly; at Gamma
+    E = +-sqrt(delta^2 + 9 t^2)."""
+    m = _graphene_like(t=-2.7, delta=0.4)
+    e, _ = m.bands([[1 / 3, -1 / 3, 0], [0, 0, 0]])
+    np.testing.assert_allclose(e[0], [-0.4, 0.4], atol=1e-12)
+    np.testing.assert_allclose(e[1], [-np.hypot(0.4, 8.1), np.hypot(0.4, 8.1)], atol=1e-12)
+
+
+def test_derivative_matches_finite_difference():
+    m = _graphene_like()
+    k = np.array([[0.13, 0.27, 0.0]])
+    h = 1e-6
+    for gauge in ("lattice", "atomic"):
+        d = m.dhk(k, gauge)[0]
+        for alpha in range(2):
+            dk = np.zeros(3)
+            dk[alpha] = h
+            dk_frac = dk @ np.linalg.inv(m.reciprocal)
+            fd = (m.hk(k + dk_frac, gauge)[0] - m.hk(k - dk_frac, gauge)[0]) / (2 * h)
+            np.testing.assert_allclose(d[alpha], fd, atol=1e-7)
