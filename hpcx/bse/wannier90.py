@@ -1,0 +1,381 @@
+"""Wannier90 output -> :class:`~hpcx.bse.tbmodel.TBModel`.
+
+Reads the standard files of one seedname (Wannier90 user guide, "Files"):
+
+- ``SEED_hr.dat``    H_mn(R) in eV with the Wigner-Seitz degeneracies ``ndegen(R)``
+- ``SEED_wsvec.dat`` the shifts T of use_ws_distance: H_mn(R) acts between m in cell 0
+  and n in cells R + T, each with weight 1/(ndegen * n_shifts)
+- ``SEED.win``       unit_cell_cart, atoms_cart / atoms_frac, mp_grid, projections
+- ``SEED.wout``      final Wannier centres (Angstrom)
+
+Flattening the shifts gives an equivalent TBModel, H'(R') = sum over (R, T) with
+R + T = R' of H(R) / (ndegen(R) n_shifts), so H(k) = sum_R' exp(i k.R') H'(R') is
+exactly Wannier90's interpolation (plot.F90).  Any inconsistency between the files
+raises :class:`~hpcx.errors.InputError` naming the file, line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .tbmodel import TBModel
+
+BOHR_ANGSTROM = 0.529177210903
+
+# Wannier90 real-harmonic names by (l, mr), user guide Table 3.1
+_ORBITALS = {
+    0: ("s",),
+    1: ("pz", "px", "py"),
+    2: ("dz2", "dxz", "dyz", "dx2-y2", "dxy"),
+    3: ("fz3", "fxz2", "fyz2", "fz(x2-y2)", "fxyz", "fx(x2-3y2)", "fy(3x2-y2)"),
+}
+_ANGULAR = {"s": (0, None), "p": (1, None), "d": (2, None), "f": (3, None),
+            "pz": (1, 1), "px": (1, 2), "py": (1, 3),
+            "dz2": (2, 1), "dxz": (2, 2), "dyz": (2, 3), "dx2-y2": (2, 4), "dxy": (2, 5)}
+
+
+@dataclass(frozen=True)
+class WinData:
+    """What the BSE needs from ``SEED.win``: lattice (3, 3) Angstrom rows, atoms, grid, orbitals."""
+
+    lattice: np.ndarray
+    species: tuple
+    atoms: np.ndarray          # (n_atoms, 3) Angstrom, Cartesian
+    mp_grid: tuple
+    num_wann: int | None
+    projections: tuple         # (species, orbital name) per Wannier function, or () if absent
+
+
+def _lines(path):
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+
+
+def _ints(path, lineno, text, count=None):
+    try:
+        values = [int(x) for x in text.split()]
+    except ValueError:
+        raise InputError(f"{path}: line {lineno}: expected integers, got {text.strip()!r}") from None
+    if count is not None and len(values) != count:
+        raise InputError(f"{path}: line {lineno}: expected {count} integers, got {len(values)}")
+    return values
+
+
+def read_hr(path):
+    """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``."""
+    lines = _lines(path)
+    if len(lines) < 3:
+        raise InputError(f"{path}: too short for a Wannier90 _hr.dat file ({len(lines)} lines)")
+    nw = _ints(path, 2, lines[1], 1)[0]
+    nr = _ints(path, 3, lines[2], 1)[0]
+    if nw < 1 or nr < 1:
+        raise InputError(f"{path}: line 2-3: num_wann = {nw}, nrpts = {nr} must be positive")
+    n_deg_lines = -(-nr // 15)
+    deg = []
+    for n in range(n_deg_lines):
+        if 3 + n >= len(lines):
+            raise InputError(f"{path}: ends inside the degeneracy list (need {nr} values)")
+        try:
+            deg += [int(x) for x in lines[3 + n].split()]
+        except ValueError:
+            raise InputError(f"{path}: line {4 + n}: expected {nr} integer degeneracy weights "
+                             f"(15 per line), got {lines[3 + n].strip()!r}") from None
+    if len(deg) != nr:
+        raise InputError(f"{path}: {len(deg)} degeneracy weights, expected nrpts = {nr}")
+    deg = np.array(deg)
+    if np.any(deg < 1):
+        raise InputError(f"{path}: degeneracy weights must be >= 1")
+    body = [ln for ln in lines[3 + n_deg_lines:] if ln.strip()]
+    if len(body) != nr * nw * nw:
+        raise InputError(f"{path}: {len(body)} matrix-element lines, expected nrpts * num_wann^2 = "
+                         f"{nr} * {nw}^2 = {nr * nw * nw} (truncated or wrong num_wann?)")
+    table = np.empty((len(body), 7))
+    for i, ln in enumerate(body):
+        try:
+            table[i] = [float(x) for x in ln.split()]
+        except ValueError:
+            raise InputError(f"{path}: line {4 + n_deg_lines + i}: expected 'R1 R2 R3 m n Re Im', "
+                             f"got {ln.strip()!r}") from None
+    blocks = table.reshape(nr, nw * nw, 7)
+    R = blocks[:, 0, :3].astype(int)
+    if np.any(blocks[:, :, :3] != blocks[:, :1, :3]):
+        r = int(np.argwhere(np.any(blocks[:, :, :3] != blocks[:, :1, :3], axis=(1, 2)))[0, 0])
+        raise InputError(f"{path}: R block {r + 1} ({tuple(R[r])}) is incomplete: its {nw}^2 lines do "
+                         "not share one lattice vector")
+    m = blocks[:, :, 3].astype(int) - 1
+    n = blocks[:, :, 4].astype(int) - 1
+    if m.min() < 0 or n.min() < 0 or m.max() >= nw or n.max() >= nw:
+        raise InputError(f"{path}: orbital index outside 1..num_wann = {nw}")
+    H = np.zeros((nr, nw, nw), complex)
+    rows = np.repeat(np.arange(nr), nw * nw)
+    H[rows, m.ravel(), n.ravel()] = blocks[:, :, 5].ravel() + 1j * blocks[:, :, 6].ravel()
+    filled = np.zeros((nr, nw, nw), int)
+    np.add.at(filled, (rows, m.ravel(), n.ravel()), 1)
+    if np.any(filled != 1):
+        raise InputError(f"{path}: some (R, m, n) elements are missing or repeated")
+    if len({tuple(r) for r in R}) != nr:
+        raise InputError(f"{path}: a lattice vector R appears in more than one block")
+    return nw, R, deg, H
+
+
+def read_wsvec(path, num_wann=None):
+    """{(R tuple, m, n) (0-based): shifts T [n_T, 3] int} of ``SEED_wsvec.dat``."""
+    lines = _lines(path)
+    out = {}
+    i = 1 if lines and not lines[0].split()[0].lstrip("-").isdigit() else 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        head = _ints(path, i + 1, lines[i], 5)
+        if i + 1 >= len(lines):
+            raise InputError(f"{path}: line {i + 1}: entry without a shift count")
+        count = _ints(path, i + 2, lines[i + 1], 1)[0]
+        if count < 1:
+            raise InputError(f"{path}: line {i + 2}: shift count must be >= 1, got {count}")
+        if i + 2 + count > len(lines):
+            raise InputError(f"{path}: line {i + 2}: {count} shifts announced, file ends first")
+        shifts = np.array([_ints(path, i + 3 + s, lines[i + 2 + s], 3) for s in range(count)])
+        m, n = head[3] - 1, head[4] - 1
+        if num_wann is not None and not (0 <= m < num_wann and 0 <= n < num_wann):
+            raise InputError(f"{path}: line {i + 1}: orbital index outside 1..num_wann = {num_wann}")
+        out[(tuple(head[:3]), m, n)] = shifts
+        i += 2 + count
+    if not out:
+        raise InputError(f"{path}: no entries")
+    return out
+
+
+def _strip(line):
+    return re.split(r"[!#]", line, maxsplit=1)[0].strip()
+
+
+def _block(path, lines, name):
+    """Content lines of ``begin NAME ... end NAME`` (case-insensitive) or None."""
+    start = None
+    for i, raw in enumerate(lines):
+        words = _strip(raw).lower().replace(":", " ").split()
+        if words[:2] == ["begin", name]:
+            start = i
+        elif words[:2] == ["end", name] and start is not None:
+            return [(j + 1, _strip(lines[j])) for j in range(start + 1, i) if _strip(lines[j])]
+    if start is not None:
+        raise InputError(f"{path}: block '{name}' opened on line {start + 1} is never closed")
+    return None
+
+
+def _keyword(lines, name):
+    for i, raw in enumerate(lines):
+        text = _strip(raw)
+        m = re.match(rf"^{name}\s*[=:\s]\s*(.*)$", text, flags=re.IGNORECASE)
+        if m:
+            return i + 1, m.group(1).strip()
+    return None, None
+
+
+def _units_factor(path, content, block):
+    """Strip an optional 'ang'/'bohr' first line; returns (factor, lines)."""
+    if content and content[0][1].lower() in ("ang", "angstrom", "bohr"):
+        return (BOHR_ANGSTROM if content[0][1].lower() == "bohr" else 1.0), content[1:]
+    return 1.0, content
+
+
+def _floats(path, lineno, words, count):
+    try:
+        values = [float(x.replace("d", "e").replace("D", "e")) for x in words]
+    except ValueError:
+        raise InputError(f"{path}: line {lineno}: expected numbers, got {' '.join(words)!r}") from None
+    if len(values) != count:
+        raise InputError(f"{path}: line {lineno}: expected {count} numbers, got {len(values)}")
+    return values
+
+
+def read_win(path):
+    """Lattice, atoms, mp_grid, num_wann and projections of ``SEED.win``."""
+    lines = _lines(path)
+    cell = _block(path, lines, "unit_cell_cart")
+    if cell is None:
+        raise InputError(f"{path}: no 'begin unit_cell_cart' block (only Cartesian cells are supported)")
+    factor, cell = _units_factor(path, cell, "unit_cell_cart")
+    if len(cell) != 3:
+        raise InputError(f"{path}: unit_cell_cart must have 3 lattice vectors, got {len(cell)}")
+    lattice = factor * np.array([_floats(path, n, t.split(), 3) for n, t in cell])
+    if abs(np.linalg.det(lattice)) < 1e-8:
+        raise InputError(f"{path}: unit_cell_cart is singular")
+    species, pos = [], []
+    cart = _block(path, lines, "atoms_cart")
+    frac = _block(path, lines, "atoms_frac")
+    if cart is None and frac is None:
+        raise InputError(f"{path}: no atoms_cart or atoms_frac block")
+    if cart is not None:
+        factor, cart = _units_factor(path, cart, "atoms_cart")
+        for n, t in cart:
+            w = t.split()
+            species.append(w[0])
+            pos.append(factor * np.array(_floats(path, n, w[1:], 3)))
+    else:
+        for n, t in frac:
+            w = t.split()
+            species.append(w[0])
+            pos.append(np.array(_floats(path, n, w[1:], 3)) @ lattice)
+    lineno, grid = _keyword(lines, "mp_grid")
+    if grid is None:
+        raise InputError(f"{path}: no mp_grid keyword")
+    mp = tuple(_ints(path, lineno, grid, 3))
+    if min(mp) < 1:
+        raise InputError(f"{path}: line {lineno}: mp_grid must be positive, got {mp}")
+    lineno, nw = _keyword(lines, "num_wann")
+    num_wann = _ints(path, lineno, nw, 1)[0] if nw is not None else None
+    proj = _projections(path, _block(path, lines, "projections"), species)
+    return WinData(lattice, tuple(species), np.array(pos), mp, num_wann, proj)
+
+
+def _projections(path, content, species):
+    """(species, orbital) per Wannier function, in Wannier90's order (block lines, atoms, m)."""
+    if not content:
+        return ()
+    out = []
+    for lineno, text in content:
+        if ":" not in text:
+            raise InputError(f"{path}: line {lineno}: projection without ':' ({text!r})")
+        site, spec = (s.strip() for s in text.split(":", 1))
+        if site.lower() == "random":
+            return ()
+        orbitals = []
+        for part in spec.split(";"):
+            part = part.strip()
+            m = re.match(r"l\s*=\s*(\d)\s*(?:,\s*mr\s*=\s*([\d,\s]+))?$", part)
+            if m:
+                l = int(m.group(1))
+                mrs = [int(x) for x in m.group(2).split(",")] if m.group(2) else range(1, 2 * l + 2)
+                if l not in _ORBITALS or any(not 1 <= r <= 2 * l + 1 for r in mrs):
+                    raise InputError(f"{path}: line {lineno}: unsupported projection {part!r}")
+                orbitals += [_ORBITALS[l][r - 1] for r in mrs]
+                continue
+            for name in part.split(","):
+                name = name.strip().lower()
+                if name not in _ANGULAR:
+                    raise InputError(f"{path}: line {lineno}: unsupported projection {name!r}")
+                l, mr = _ANGULAR[name]
+                orbitals += list(_ORBITALS[l]) if mr is None else [_ORBITALS[l][mr - 1]]
+        atoms = [s for s in species if s.lower() == site.lower()]
+        if not atoms:
+            return ()          # site given by coordinates: leave the order to the .wout centres
+        for _ in atoms:
+            out += [(site, o) for o in orbitals]
+    return tuple(out)
+
+
+def read_wout_centres(path):
+    """(n_wann, 3) Angstrom: the centres of the last 'Final State' block of ``SEED.wout``."""
+    lines = _lines(path)
+    starts = [i for i, ln in enumerate(lines) if "Final State" in ln]
+    if not starts:
+        raise InputError(f"{path}: no 'Final State' block (did the Wannier90 run finish?)")
+    centres = []
+    for i in range(starts[-1] + 1, len(lines)):
+        m = re.match(r"\s*WF centre and spread\s+(\d+)\s+\(\s*([^)]*)\)", lines[i])
+        if not m:
+            break
+        if int(m.group(1)) != len(centres) + 1:
+            raise InputError(f"{path}: line {i + 1}: Wannier centres out of order")
+        centres.append(_floats(path, i + 1, m.group(2).replace(",", " ").split(), 3))
+    if not centres:
+        raise InputError(f"{path}: 'Final State' block has no 'WF centre and spread' lines")
+    return np.array(centres)
+
+
+def _nearest_atoms(centres, atoms, lattice):
+    """Index of the atom (any periodic image in-plane) nearest to each centre, and that image."""
+    images = np.array([(i, j, 0) for i in (-1, 0, 1) for j in (-1, 0, 1)]) @ lattice
+    out, where = [], []
+    for c in centres:
+        d = c[None, None, :] - (atoms[:, None, :] + images[None, :, :])
+        dist = np.linalg.norm(d, axis=-1)
+        a, im = np.unravel_index(np.argmin(dist), dist.shape)
+        out.append(a)
+        where.append(atoms[a] + images[im])
+    return np.array(out), np.array(where)
+
+
+def flatten_ws(R, deg, H, wsvec=None, path="wsvec"):
+    """(R', H') with the degeneracy weights and WS shifts folded into the hoppings."""
+    nw = H.shape[1]
+    acc = {}
+    for r, d, h in zip(R, deg, H):
+        for m in range(nw):
+            for n in range(nw):
+                if wsvec is None:
+                    shifts = np.zeros((1, 3), int)
+                else:
+                    shifts = wsvec.get((tuple(r), m, n))
+                    if shifts is None:
+                        raise InputError(f"{path}: no entry for R = {tuple(r)}, m = {m + 1}, n = {n + 1} "
+                                         "(wsvec and hr files do not belong together)")
+                w = h[m, n] / (d * len(shifts))
+                for t in shifts:
+                    key = tuple(r + t)
+                    if key not in acc:
+                        acc[key] = np.zeros((nw, nw), complex)
+                    acc[key][m, n] += w
+    keys = sorted(acc)
+    return np.array(keys, int), np.array([acc[k] for k in keys])
+
+
+def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
+    """TBModel of a Wannier90 run in ``directory`` with files ``seedname*``.
+
+    centres: "atoms" puts each Wannier function on the atom nearest to its final
+    centre (seed 004 / PyMEX "atom_centered"; orbitals of one atom share a site),
+    "wannier" uses the final centres of the .wout file.
+    Returns (model, info) with info = {mp_grid, species, atom_of_orbital, wannier_centres}.
+    """
+    d = Path(directory)
+    win = read_win(d / f"{seedname}.win")
+    nw, R, deg, H = read_hr(d / f"{seedname}_hr.dat")
+    if win.num_wann is not None and win.num_wann != nw:
+        raise InputError(f"{d / (seedname + '_hr.dat')}: num_wann = {nw} but {seedname}.win says "
+                         f"num_wann = {win.num_wann}")
+    if win.projections and len(win.projections) != nw:
+        raise InputError(f"{d / (seedname + '.win')}: projections give {len(win.projections)} orbitals, "
+                         f"num_wann = {nw}")
+    n_k = int(np.prod(win.mp_grid))
+    weight = float(np.sum(1.0 / deg))
+    if abs(weight - n_k) > 1e-6 * n_k:
+        raise InputError(f"{d / (seedname + '_hr.dat')}: sum of 1/ndegen = {weight:.6g} differs from the "
+                         f"{n_k} k-points of mp_grid {win.mp_grid} in {seedname}.win")
+    wc = read_wout_centres(d / f"{seedname}.wout")
+    if len(wc) != nw:
+        raise InputError(f"{d / (seedname + '.wout')}: {len(wc)} final Wannier centres, num_wann = {nw}")
+    wsvec = None
+    if use_ws_distance:
+        ws_path = d / f"{seedname}_wsvec.dat"
+        wsvec = read_wsvec(ws_path, nw)
+        if len(wsvec) != len(R) * nw * nw:
+            raise InputError(f"{ws_path}: {len(wsvec)} entries, the hr file needs nrpts * num_wann^2 = "
+                             f"{len(R) * nw * nw}")
+    Rf, Hf = flatten_ws(R, deg, H, wsvec, path=str(d / f"{seedname}_wsvec.dat"))
+    atom, site_pos = _nearest_atoms(wc, win.atoms, win.lattice)
+    if centres == "atoms":
+        positions = site_pos
+    elif centres == "wannier":
+        positions = wc
+    else:
+        raise ValueError(f"centres must be 'atoms' or 'wannier', got {centres!r}")
+    if win.projections:
+        labels = tuple(f"{win.species[a]}{a + 1}:{orb}" for a, (_, orb) in zip(atom, win.projections))
+    else:
+        labels = tuple(f"{win.species[a]}{a + 1}:wf{i + 1}" for i, a in enumerate(atom))
+    model = TBModel(win.lattice, positions, Rf, Hf, labels)
+    info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
+    return model, info

@@ -1,0 +1,102 @@
+"""Wannier90 reader: reproduces Wannier90's own band interpolation; corrupt files fail clearly."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpcx.bse.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
+from hpcx.errors import InputError
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "data" / "wse2-wannier90"
+pytestmark = pytest.mark.skipif(not FIXTURE.is_dir(), reason="WSe2 Wannier90 fixture not present")
+
+
+@pytest.fixture(scope="module")
+def wse2():
+    return load_wannier90(FIXTURE, "WSe2")
+
+
+def test_reproduces_wannier90_band_interpolation(wse2):
+    """WSe2_band.dat is Wannier90's interpolation (use_ws_distance) along G-M-K-G: all 11
+    bands agree to 1e-4 eV (hr.dat stores 6 decimals, so ~1e-5 is the floor).  The x axis
+    of band.dat is the cumulative path length |dk| in 1/Angstrom including the 2 pi."""
+    model, info = wse2
+    kpt = np.loadtxt(FIXTURE / "WSe2_band.kpt", skiprows=1)[:, :3]
+    raw = np.loadtxt(FIXTURE / "WSe2_band.dat")
+    n_k = len(kpt)
+    ref = raw[:, 1].reshape(-1, n_k).T
+    assert ref.shape == (n_k, model.n_orb) == (274, 11)
+    e, _ = model.bands(kpt)
+    assert np.abs(e - ref).max() < 1e-4
+    k_cart = model.cartesian(kpt)
+    path = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(k_cart, axis=0), axis=1))])
+    np.testing.assert_allclose(path, raw[:n_k, 0], atol=1e-5)
+    assert info["mp_grid"] == (9, 9, 1)
+    assert model.hermiticity_error() < 1e-12
+
+
+def test_sum_rule_and_centres(wse2):
+    """sum_R 1/ndegen = number of k-points; atom-mapped centres are the W and Se sites."""
+    nw, R, deg, H = read_hr(FIXTURE / "WSe2_hr.dat")
+    assert nw == 11 and np.sum(1.0 / deg) == pytest.approx(81)
+    model, info = wse2
+    win = read_win(FIXTURE / "WSe2.win")
+    assert win.species == ("W", "Se", "Se")
+    assert [p[1] for p in win.projections[:5]] == ["dz2", "dxz", "dyz", "dx2-y2", "dxy"]
+    np.testing.assert_allclose(model.positions[:5], np.repeat(win.atoms[:1], 5, axis=0))
+    wc = read_wout_centres(FIXTURE / "WSe2.wout")
+    assert np.abs(wc[:5] - win.atoms[0]).max() < 0.13     # W d centres sit on the W atom
+    assert model.labels[0] == "W1:dz2" and model.labels[5].startswith("Se2:")
+
+
+def test_without_ws_shifts_differs(wse2):
+    """The WS shifts matter at the 10 meV level, so the test above really checks them."""
+    model, _ = wse2
+    plain, _ = load_wannier90(FIXTURE, "WSe2", use_ws_distance=False)
+    k = np.array([[1 / 3, 1 / 3, 0], [0.5, 0, 0]])
+    assert np.abs(model.bands(k)[0] - plain.bands(k)[0]).max() > 1e-3
+
+
+def _copy(tmp_path):
+    for f in FIXTURE.glob("WSe2*"):
+        shutil.copy(f, tmp_path / f.name)
+        (tmp_path / f.name).chmod(0o644)
+    return tmp_path
+
+
+def _edit(path, fn):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(fn(lines)) + "\n")
+
+
+@pytest.mark.parametrize("name, edit, fragment", [
+    ("WSe2_hr.dat", lambda ls: ls[:-5], "matrix-element lines, expected"),
+    ("WSe2_hr.dat", lambda ls: [ls[0], "12"] + ls[2:], "matrix-element lines, expected"),
+    ("WSe2_hr.dat", lambda ls: ls[:3] + ls[4:], "degeneracy weights"),
+    ("WSe2_hr.dat", lambda ls: ls[:10] + [ls[10].replace("0.001626", "abc")] + ls[11:], "expected 'R1 R2 R3"),
+    ("WSe2_hr.dat", lambda ls: ls[:3] + [ls[3].replace("3", "4", 1)] + ls[4:], "sum of 1/ndegen"),
+    ("WSe2_wsvec.dat", lambda ls: ls[:1] + ls[4:], "wsvec"),
+    ("WSe2.win", lambda ls: [l for l in ls if "mp_grid" not in l], "no mp_grid"),
+    ("WSe2.win", lambda ls: [l.replace("num_wann          =  11", "num_wann = 10") for l in ls], "num_wann"),
+    ("WSe2.win", lambda ls: [l for l in ls if "End Unit_Cell_Cart" not in l], "never closed"),
+    ("WSe2.win", lambda ls: [l for l in ls if not l.startswith("W ")], "projections give"),
+    ("WSe2.wout", lambda ls: [l for l in ls if "WF centre and spread   11" not in l], "11"),
+    ("WSe2.wout", lambda ls: [l for l in ls if "Final State" not in l], "no 'Final State'"),
+])
+def test_corrupt_files_raise_clear_errors(tmp_path, name, edit, fragment):
+    d = _copy(tmp_path)
+    _edit(d / name, edit)
+    with pytest.raises(InputError) as info:
+        load_wannier90(d, "WSe2")
+    message = str(info.value)
+    assert fragment in message
+    assert str(d) in message                  # names the file
+
+
+def test_missing_file(tmp_path):
+    d = _copy(tmp_path)
+    (d / "WSe2_wsvec.dat").unlink()
+    with pytest.raises(InputError, match="WSe2_wsvec.dat: no such file"):
+        load_wannier90(d, "WSe2")
