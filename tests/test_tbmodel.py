@@ -57,3 +57,31 @@ def test_derivative_matches_finite_difference():
             dk_frac = dk @ np.linalg.inv(m.reciprocal)
             fd = (m.hk(k + dk_frac, gauge)[0] - m.hk(k - dk_frac, gauge)[0]) / (2 * h)
             np.testing.assert_allclose(d[alpha], fd, atol=1e-7)
+
+
+def test_rehome_keeps_bands_and_shifts_coefficient_phase():
+    """Assigning orbital B to the neighbouring cell: same bands; the lattice-gauge
+    coefficient of B picks up exp(i k.a1) (atomic-gauge coefficients are unchanged)."""
+    m = _graphene_like()
+    m2 = m.rehome(1, (1, 0, 0))
+    np.testing.assert_allclose(m2.positions[1] - m.positions[1], m.lattice[0])
+    k = np.array([[0.13, 0.27, 0.0], [0.4, -0.1, 0.0]])
+    e1, u1 = m.bands(k)
+    e2, u2 = m2.bands(k)
+    np.testing.assert_allclose(e1, e2, atol=1e-12)
+    phase = np.exp(1j * m.cartesian(k) @ m.lattice[0])
+    for n in range(len(k)):
+        for b in range(2):
+            ratio = u2[n, :, b] / u1[n, :, b]
+            np.testing.assert_allclose(ratio[1] / ratio[0], phase[n], atol=1e-10)
+    np.testing.assert_allclose(m2.rehome(1, (-1, 0, 0)).hk(k), m.hk(k), atol=1e-12)
+
+
+def test_blocks_of_a_decoupled_model():
+    m = _graphene_like()
+    assert [list(b) for b in m.blocks()] == [[0, 1]]
+    H = np.zeros((len(m.R), 4, 4), complex)
+    H[:, :2, :2] = m.H_Rij
+    H[:, 2:, 2:] = m.H_Rij
+    two = TBModel(m.lattice, np.vstack([m.positions, m.positions]), m.R, H)
+    assert [list(b) for b in two.blocks()] == [[0, 1], [2, 3]]

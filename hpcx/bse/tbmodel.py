@@ -110,6 +110,42 @@ class TBModel:
         """Eigenvalues (n_k, n_orb) eV ascending and eigenvectors (n_k, n_orb, n_orb), columns."""
         return np.linalg.eigh(self.hk(k_frac, gauge))
 
+    def blocks(self, tol=0.0):
+        """Orbital index arrays of the decoupled blocks of H (e.g. the two spins of a
+        spin-diagonal model): connected components of |H_ij(R)| > tol over all R."""
+        from scipy.sparse.csgraph import connected_components
+        coupled = (np.abs(self.H_Rij) > tol).any(axis=0)
+        n, label = connected_components(coupled | coupled.T, directed=False)
+        return [np.flatnonzero(label == b) for b in range(n)]
+
+    def rehome(self, orbital, shift):
+        """The same crystal with orbital ``orbital`` assigned to the cell at integer ``shift``.
+
+        Its centre moves by shift @ lattice and its hoppings are relabelled,
+        H'_mj(R) = H_mj(R - shift), H'_im(R) = H_im(R + shift); physical observables
+        (band energies, BSE eigenvalues) are unchanged, lattice-gauge coefficients
+        pick up the phase exp(i k.shift) on that orbital.
+        """
+        m = int(orbital)
+        shift = np.asarray(shift, dtype=int)
+        acc = {}
+
+        def add(r, i, j, value):
+            key = tuple(int(x) for x in r)
+            if key not in acc:
+                acc[key] = np.zeros((self.n_orb, self.n_orb), complex)
+            acc[key][i, j] += value
+
+        for r, h in zip(self.R, self.H_Rij):
+            for i, j in zip(*np.nonzero(h)):
+                new_r = r + (i == m) * shift - (j == m) * shift
+                add(new_r, i, j, h[i, j])
+        add((0, 0, 0), 0, 0, 0.0)
+        keys = sorted(acc)
+        pos = self.positions.copy()
+        pos[m] = pos[m] + shift @ self.lattice
+        return TBModel(self.lattice, pos, np.array(keys, int), np.array([acc[k] for k in keys]), self.labels)
+
 
 def monkhorst_pack(n1, n2, shift=False):
     """(n1*n2, 3) fractional k-points of a 2D n1 x n2 grid including Gamma (shift=False)."""

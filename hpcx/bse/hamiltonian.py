@@ -1,0 +1,99 @@
+"""Tamm-Dancoff BSE Hamiltonian at zero exciton momentum in the Wannier basis (seed 004).
+
+    H[S, S'] = (E_c(k) - E_v(k)) delta_SS' + K^d[S, S'] + K^x[S, S'],   S = (k, v, c)
+
+    K^d = -(1/N_k) sum_{s,t} X_s(kv, k'v') W_st(k - k') Y_t(kc, k'c')       (SI Eq. 18)
+    K^x = +(f_x/N_k) sum_{s,t} D_s(kvc) V^x_st conj(D_t(k'v'c'))           (SI Eq. 19)
+
+with site sums of coefficient products (lattice gauge, see hpcx.bse.bands)
+X_s = sum_{i in s} c_i^vk conj(c_i^v'k'), Y_t = sum_{i in t} conj(c_i^ck) c_i^c'k',
+D_s = sum_{i in s} conj(c_i^ck) c_i^vk, and W, V^x from hpcx.bse.interaction.
+f_x = 2 for singlet excitons of a spin-degenerate (spinless) basis, 1 in a
+spin-explicit basis.  The direct term's phase convention, exp(-i q.R) with
+|R + tau_e - tau_h|, makes H invariant when a Wannier function is assigned to
+another home cell (tests/test_bse.py).
+
+Rows are distributed: :func:`assemble_rows` fills rows [start, stop) only, so a
+rank's memory is proportional to its rows.  The direct term is the Cython kernel
+``hpcx._kernels.bse_assembly`` (two ZGEMMs per k-pair); the exchange term is a
+rank-n_site product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..log import get_logger
+
+try:
+    from .._kernels import bse_assembly as _kernel
+except ImportError:  # pragma: no cover - depends on the build
+    _kernel = None
+
+
+def site_sums(C_a, C_b, site, n_site, conj_a):
+    """P[s, a, b] = sum_{i in s} f(C_a[i, a]) g(C_b[i, b]) with the conjugate on a (conj_a) or b."""
+    prod = (C_a.conj()[:, :, None] * C_b[:, None, :]) if conj_a else (C_a[:, :, None] * C_b.conj()[:, None, :])
+    out = np.zeros((n_site,) + prod.shape[1:], complex)
+    np.add.at(out, site, prod)
+    return out
+
+
+def exchange_amplitudes(window, sites):
+    """D [n_k * n_v * n_c, n_site]: D_s(kvc) = sum_{i in s} conj(c_i^ck) c_i^vk."""
+    prod = window.C_c.conj()[:, :, None, :] * window.C_v[:, :, :, None]          # [k, i, v, c]
+    D = np.zeros((window.n_k, sites.n_site, window.n_v, window.n_c), complex)
+    np.add.at(D, (slice(None), sites.site_of_orbital), prod)
+    return D.transpose(0, 2, 3, 1).reshape(-1, sites.n_site)
+
+
+def _direct_numpy(window, inter, k_start, k_stop, out):
+    """NumPy version of the kernel (used only without the compiled kernel)."""
+    s, n_s = inter.sites.site_of_orbital, inter.sites.n_site
+    nv, nc, nk = window.n_v, window.n_c, window.n_k
+    for k in range(k_start, k_stop):
+        for kp in range(nk):
+            X = site_sums(window.C_v[k], window.C_v[kp], s, n_s, conj_a=False)
+            Y = site_sums(window.C_c[k], window.C_c[kp], s, n_s, conj_a=True)
+            K = np.einsum("svw,st,tcd->vcwd", X, inter.W[inter.q_of[k, kp]], Y) * (-1.0 / nk)
+            out[(k - k_start) * nv * nc:(k - k_start + 1) * nv * nc, kp * nv * nc:(kp + 1) * nv * nc] += \
+                K.reshape(nv * nc, nv * nc)
+
+
+def direct_rows(window, inter, k_start, k_stop):
+    """[(k_stop - k_start) n_v n_c, N] complex eV: the direct term of the rows of k-points
+    k_start <= k < k_stop (all their v, c)."""
+    n_b = window.n_v * window.n_c
+    out = np.zeros(((k_stop - k_start) * n_b, window.size), complex)
+    if _kernel is None:
+        get_logger("bse").warning("hpcx._kernels.bse_assembly not built; using NumPy (slow)")
+        _direct_numpy(window, inter, k_start, k_stop, out)
+        return out
+    _kernel.direct_rows(np.ascontiguousarray(window.C_v), np.ascontiguousarray(window.C_c),
+                        np.ascontiguousarray(inter.sites.site_of_orbital, dtype=np.intc), inter.sites.n_site,
+                        np.ascontiguousarray(inter.W, dtype=complex), np.ascontiguousarray(inter.q_of, np.intc),
+                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out)
+    return out
+
+
+def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True):
+    """H[start:stop, :] (complex eV) of the TDA BSE Hamiltonian.
+
+    exchange_factor f_x multiplies K^x (0 or inter.V_x None: no exchange); direct=False
+    leaves out K^d (independent-particle limit plus exchange).
+    """
+    n_b = window.n_v * window.n_c
+    k_lo, k_hi = start // n_b, -(-stop // n_b)
+    H = np.zeros((stop - start, window.size), complex)
+    if direct and stop > start:
+        H[:] = direct_rows(window, inter, k_lo, k_hi)[start - k_lo * n_b:stop - k_lo * n_b]
+    if inter.V_x is not None and exchange_factor != 0.0 and stop > start:
+        D = exchange_amplitudes(window, inter.sites)
+        H += (exchange_factor / window.n_k) * (D[start:stop] @ inter.V_x) @ D.conj().T
+    H[np.arange(stop - start), np.arange(start, stop)] += window.transition_energies()[start:stop]
+    return H
+
+
+def assemble_dense(window, inter, exchange_factor=2.0, direct=True):
+    """The full N x N Hamiltonian on one process (small problems, tests)."""
+    return assemble_rows(window, inter, 0, window.size, exchange_factor, direct)

@@ -1,0 +1,162 @@
+"""BSE kernel assembly: Cython == slow NumPy reference, gauge invariance, WSe2 binding energy."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_kernel
+from hpcx.bse import bands as bb
+from hpcx.bse import hamiltonian as hh
+from hpcx.bse import interaction as it
+from hpcx.bse.tbmodel import TBModel, monkhorst_pack
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "data" / "wse2-wannier90"
+
+
+# ---------------------------------------------------------------- slow reference (kept here)
+def reference_W(lattice, grid, pos, V):
+    """Orbital-level W_ij(q) = sum_R exp(-i q.R) V(min over supercell images |R + tau_j - tau_i|),
+    by brute force over R and images (independent of hpcx.bse.interaction)."""
+    n1, n2 = grid
+    n = len(pos)
+    sup = [s1 * n1 * lattice[0] + s2 * n2 * lattice[1] for s1 in range(-2, 3) for s2 in range(-2, 3)]
+    W = np.zeros((n1 * n2, n, n), complex)
+    for q1 in range(n1):
+        for q2 in range(n2):
+            for a in range(n1):
+                for b in range(n2):
+                    R = a * lattice[0] + b * lattice[1]
+                    phase = np.exp(-2j * np.pi * (q1 * a / n1 + q2 * b / n2))
+                    for i in range(n):
+                        for j in range(n):
+                            d = min(np.linalg.norm(R + pos[j] - pos[i] + s) for s in sup)
+                            W[q1 * n2 + q2, i, j] += phase * V(np.array(d))
+    return W
+
+
+def reference_H(window, W, grid, V_x_orb=None, f_x=2.0):
+    """Dense TDA Hamiltonian from SI Eqs. 18-19 at orbital level, einsum over all (k, k')."""
+    n1, n2 = grid
+    nk, nv, nc = window.n_k, window.n_v, window.n_c
+    ik = np.array([(i, j) for i in range(n1) for j in range(n2)])
+    q = ((ik[:, None, 0] - ik[None, :, 0]) % n1) * n2 + (ik[:, None, 1] - ik[None, :, 1]) % n2
+    Cv, Cc = window.C_v, window.C_c
+    X = np.einsum("kiv,Kiw->kKivw", Cv, Cv.conj())
+    Y = np.einsum("kic,Kid->kKicd", Cc.conj(), Cc)
+    Kd = -np.einsum("kKivw,kKij,kKjcd->kvcKwd", X, W[q], Y) / nk
+    H = Kd.reshape(nk * nv * nc, -1)
+    if V_x_orb is not None:
+        D = np.einsum("kic,kiv->kvci", Cc.conj(), Cv).reshape(nk * nv * nc, -1)
+        H = H + f_x / nk * D @ V_x_orb @ D.conj().T
+    return H + np.diag(window.transition_energies())
+
+
+def two_band_model(a=3.3):
+    """Gapped honeycomb model (two orbitals on different sites), plus a third orbital on site A."""
+    lattice = np.array([[a, 0, 0], [a / 2, a * np.sqrt(3) / 2, 0], [0, 0, 20.0]])
+    pos = np.array([[0, 0, 0], (lattice[0] + lattice[1]) / 3, [0, 0, 0]])
+    H = {}
+
+    def add(r, i, j, v):
+        H.setdefault(r, np.zeros((3, 3), complex))[i, j] += v
+        H.setdefault(tuple(-x for x in r), np.zeros((3, 3), complex))[j, i] += np.conj(v)
+
+    H.setdefault((0, 0, 0), np.zeros((3, 3), complex))
+    H[(0, 0, 0)][0, 0], H[(0, 0, 0)][1, 1], H[(0, 0, 0)][2, 2] = 0.9, -0.9, 2.5
+    for r in [(0, 0, 0), (-1, 0, 0), (0, -1, 0)]:
+        add(r, 0, 1, -1.1)
+        add(r, 2, 1, 0.3 + 0.2j)
+    add((1, 0, 0), 0, 0, 0.05j)
+    add((1, 0, 0), 0, 2, 0.1)
+    R = sorted(H)
+    return TBModel(lattice, pos, np.array(R), np.array([H[r] for r in R]))
+
+
+def _setup(model, grid, n_occ, nv, nc, V, Vx=None):
+    k = monkhorst_pack(*grid)
+    E, C = bb.bands_on_grid(model, k)
+    w = bb.band_window(E, C, k, n_occ, nv, nc, scissor=0.3)
+    sites = it.group_sites(model.positions)
+    inter = it.build_interaction(model.lattice, grid, sites, V, Vx)
+    return w, sites, inter
+
+
+V_KELDYSH = it.keldysh(45.09, 1.0, 3.32)
+V_BARE = it.coulomb(1.0, 3.32)
+
+
+def test_kernel_equals_numpy_reference():
+    require_kernel("bse_assembly")
+    model = two_band_model()
+    grid = (4, 3)
+    w, sites, inter = _setup(model, grid, 1, 1, 2, V_KELDYSH, V_BARE)
+    assert sites.n_site == 2                       # orbitals 0 and 2 share site A
+    W_orb = reference_W(model.lattice, grid, model.positions, V_KELDYSH)
+    Vx_orb = np.real(reference_W(model.lattice, grid, model.positions, V_BARE)[0])  # q = 0
+    ref = reference_H(w, W_orb, grid, Vx_orb, f_x=2.0)
+    H = hh.assemble_dense(w, inter, exchange_factor=2.0)
+    assert np.abs(H - ref).max() < 1e-10
+    assert np.abs(H - H.conj().T).max() < 1e-12
+    # row blocks that cut through k-blocks give the same rows
+    rows = np.concatenate([hh.assemble_rows(w, inter, a, b) for a, b in [(0, 5), (5, 6), (6, w.size)]])
+    np.testing.assert_allclose(rows, H, atol=1e-14)
+
+
+def test_direct_term_gauge_invariance():
+    """Moving orbital 1 (site B) to the neighbouring home cell changes the lattice-gauge
+    coefficients by exp(i k.a1) but not the physics: eigenvalues agree to round-off.  With
+    the opposite sign of the phase in W (exp(+i q.R)) they would not."""
+    model = two_band_model()
+    grid = (4, 4)
+    ev = []
+    for m in (model, model.rehome(1, (1, 0, 0)), model.rehome(1, (-1, 2, 0))):
+        w, _, inter = _setup(m, grid, 1, 1, 2, V_KELDYSH, V_BARE)
+        ev.append(np.linalg.eigvalsh(hh.assemble_dense(w, inter)))
+    np.testing.assert_allclose(ev[1], ev[0], atol=1e-10)
+    np.testing.assert_allclose(ev[2], ev[0], atol=1e-10)
+    # the check has teeth: the conjugate phase convention breaks the invariance
+    bad = []
+    for m in (model, model.rehome(1, (1, 0, 0))):
+        w, _, inter = _setup(m, grid, 1, 1, 2, V_KELDYSH)
+        inter = it.Interaction(inter.sites, inter.W.conj(), None, inter.q_of)
+        bad.append(np.linalg.eigvalsh(hh.assemble_dense(w, inter)))
+    assert np.abs(bad[1] - bad[0]).max() > 1e-4
+
+
+def test_site_grouping_and_layers():
+    pos = np.array([[0, 0, 4.5], [0, 0, 4.5], [1.6, 0.9, 6.2], [1.6, 0.9, 2.8], [0, 0, 11.0]])
+    s = it.group_sites(pos)
+    np.testing.assert_array_equal(s.site_of_orbital, [0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(s.layer, [0, 0, 0, 1])
+
+
+def test_lattice_sum_is_home_cell_independent():
+    lattice = np.array([[3.3, 0, 0], [1.65, 2.858, 0], [0, 0, 20]])
+    pos = np.array([[0.3, 0.1, 0], [1.9, 1.2, 1.0]])
+    V = it.keldysh(45.0, 1.0, 3.3)
+    s1 = it.group_sites(pos)
+    s2 = it.group_sites(pos + np.array([[0, 0, 0], lattice[0] * 3 - lattice[1] * 2]))
+    W1 = it.build_interaction(lattice, (5, 5), s1, V).W
+    W2 = it.build_interaction(lattice, (5, 5), s2, V).W
+    q = np.array([(i / 5, j / 5) for i in range(5) for j in range(5)]) @ np.linalg.inv(lattice[:2, :2]).T * 2 * np.pi
+    phase = np.exp(1j * q @ (3 * lattice[0] - 2 * lattice[1])[:2])
+    np.testing.assert_allclose(W2[:, 0, 1], W1[:, 0, 1] * phase, atol=1e-11)
+
+
+@pytest.mark.skipif(not FIXTURE.is_dir(), reason="WSe2 Wannier90 fixture not present")
+def test_wse2_binding_energy_in_published_range():
+    """A exciton of free-standing WSe2 (fixture bands, seed 004 Keldysh: rho0 = 45.09 A,
+    a0 = 3.32 A, U = 1, eps = 1, direct term only as in seed 004's main results), 27 x 27
+    grid where E_b is converged to < 1 meV (0.4745 eV; 0.4739 eV at 39 x 39).  Published:
+    Berkelbach et al., PRB 88, 045318 (2013), Keldysh model of free-standing WSe2,
+    E_b = 0.45 eV (variational, i.e. a lower bound of that model), and the measured 0.37 eV
+    of He et al., PRL 113, 026803 (2014) on SiO2 (extra substrate screening lowers E_b);
+    accepted range 0.37-0.55 eV."""
+    from hpcx.bse.wannier90 import load_wannier90
+    model, _ = load_wannier90(FIXTURE, "WSe2")
+    w, _, inter = _setup(model, (27, 27), 7, 1, 1, V_KELDYSH)
+    e = np.linalg.eigvalsh(hh.assemble_dense(w, inter, exchange_factor=0.0))
+    eb = (w.qp_gap - w.scissor) - (e[0] - w.scissor)
+    assert 0.37 <= eb <= 0.55
+    assert abs(e[1] - e[0]) < 1e-4               # K and K' valleys
