@@ -29,8 +29,8 @@ from hpcx.units import KB_MEV_PER_K as _KB
 
 from . import phonons as ph
 
-__all__ = ["Mode", "layer_modes", "Terms", "moire_terms", "channel_terms", "rates",
-           "self_consistent_gamma", "detailed_balance", "sampling_table", "rta_curve"]
+__all__ = ["Mode", "layer_modes", "Terms", "moire_terms", "channel_terms", "rates", "out_rates",
+           "kernel", "self_consistent_gamma", "detailed_balance", "sampling_table", "rta_curve"]
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,25 @@ class Mode:
     def g2A(self, q, form_factor, m_e, m_h):
         """A |g_X(q)|^2 (meV^2 nm^2) of the exciton at |q| (1/nm) (phonons.exciton_vertex, s = 0)."""
         q = np.asarray(q, dtype=float)
+        return self.g2A_from(q, *form_factors(q, form_factor, m_e, m_h))
+
+    def g2A_from(self, q, F_e, F_h):
+        """:meth:`g2A` from the form factors F_e = F(beta q), F_h = F(alpha q) (:func:`form_factors`)."""
         scale = q if self.kind == "debye" else 1.0
-        qv = np.stack([q, np.zeros_like(q)], axis=-1)
-        vert = ph.exciton_vertex(qv, self.D_e * scale, self.D_h * scale, form_factor, m_e, m_h)
+        vert = 0.0
+        if self.D_e:
+            vert = self.D_e * scale * F_e
+        if self.D_h:
+            vert = vert - self.D_h * scale * F_h
         om = self.omega(q)
         return np.where(om > 0.0, ph.coupling_g2A(vert, self.rho, np.where(om > 0.0, om, 1.0)), 0.0)
+
+
+def form_factors(q, form_factor, m_e, m_h):
+    """(F(beta |q|), F(alpha |q|)) with beta = m_h/M, alpha = m_e/M: the electron and hole
+    factors of the vertex Dt_e F(beta q) - Dt_h F(alpha q) (phonons.exciton_vertex, s = 0)."""
+    M = m_e + m_h
+    return form_factor(m_h / M * q), form_factor(m_e / M * q)
 
 
 def layer_modes(params, carrier: str, tag: str = ""):
@@ -84,8 +98,10 @@ class Terms:
     """Couplings of the local initial states ``rows [start, stop)`` to all n final states.
 
     dense: list of (omega, g2w) with g2w [n_loc, n] meV^2 (coupling x final weight) and
-    omega broadcastable to it (meV); sparse: flat arrays row (local), col, g2w, omega for
-    couplings whose phonon energy differs per term (Debye modes summed over umklapp).
+    omega broadcastable to it (meV); sparse: flat arrays row (local, int32), col (int32),
+    g2w, omega for couplings whose phonon energy differs per term (Debye modes summed over
+    umklapp).  indptr [n_loc + 1] (int64) is set when the sparse terms are sorted by row
+    (CSR, as :func:`moire_terms` builds them; :meth:`csr` sorts otherwise).
     Every coupling is symmetric under i <-> f, so the reverse rates follow from it.
     """
 
@@ -93,14 +109,25 @@ class Terms:
     stop: int
     n: int
     dense: list = field(default_factory=list)
-    row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    col: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    col: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     g2w: np.ndarray = field(default_factory=lambda: np.zeros(0))
     omega: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    indptr: np.ndarray | None = None
 
     @property
     def n_terms(self):
         return len(self.row) + sum(int(np.count_nonzero(g)) for _, g in self.dense)
+
+    def csr(self):
+        """These terms with the sparse part sorted by row (stable) and ``indptr`` set."""
+        if self.indptr is not None:
+            return self
+        order = np.argsort(self.row, kind="stable")
+        counts = np.bincount(self.row, minlength=self.stop - self.start)
+        return Terms(self.start, self.stop, self.n, self.dense, self.row[order].astype(np.int32),
+                     self.col[order].astype(np.int32), self.g2w[order], self.omega[order],
+                     np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
 def _umklapp(s, weight_max, cut):
@@ -117,7 +144,7 @@ def _umklapp(s, weight_max, cut):
 
 
 def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e, m_h,
-                start, stop, overlap_cut=1e-8, coupling_cut=1e-6):
+                start, stop, overlap_cut=1e-8, coupling_cut=1e-6, chunk_pairs=1 << 18):
     """Moiré-basis coupling terms (SI Eq. 11) for initial states [start, stop).
 
     Q [n_Q, 2] 1/nm (Monkhorst-Pack grid of the mBZ), energy [n_Q, n_b] meV (only its
@@ -126,58 +153,80 @@ def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e
     modes: list of :class:`Mode`, form_factor F(|p|), m_e, m_h (m0) of the exciton.
     Terms with |O_u|^2 <= overlap_cut are dropped (|O_u| <= 1), and terms whose coupling
     is below ``coupling_cut`` times the mode's largest possible one, w max_q g2A(q) (a
-    bound independent of the rank layout), are dropped.
+    bound independent of the rank layout), are dropped.  Rows are processed in blocks of
+    about ``chunk_pairs`` (i, f) pairs (memory); the sparse terms come out in CSR order,
+    within a row ordered by (umklapp vector, mode, final state) whatever the rank layout.
     """
     n_Q, n_b = energy.shape
     n = n_Q * n_b
     V = vectors.reshape(n, -1)
     Qs = np.repeat(Q, n_b, axis=0)                                    # [n, 2]
     w = 1.0 / (n_Q * cell_area)
-    Vloc = np.conj(V[start:stop])
     n_loc = stop - start
-    terms = Terms(start, stop, n)
     ein = [m for m in modes if m.kind == "einstein"]
     deb = [m for m in modes if m.kind == "debye"]
     dense = [np.zeros((n_loc, n)) for _ in ein]
-    rows, cols, g2ws, oms = [], [], [], []
-    dQ = Qs[None, :, :] - Qs[start:stop, None, :]                     # [n_loc, n, 2]
     wmax = np.max(np.abs(V) ** 2, axis=0)
     qs = np.linspace(0.0, 4.0 * np.max(np.linalg.norm(basis, axis=1)) * (1 + np.abs(s).max()), 4001)
     floor = {m.name: coupling_cut * w * float(np.max(m.g2A(qs, form_factor, m_e, m_h))) for m in modes}
-    for u, idx in _umklapp(np.asarray(s), wmax, overlap_cut):
-        shifted = np.where(idx[None, :] >= 0, V[:, np.maximum(idx, 0)], 0.0)   # omega_{g'+g_u}(Q')
-        o2 = np.abs(Vloc @ shifted.T) ** 2                                     # [n_loc, n]
-        keep = o2 > overlap_cut
-        if not keep.any():
-            continue
-        r, c = np.nonzero(keep)
-        q = np.linalg.norm(dQ[r, c] + u @ basis, axis=-1)
-        ov = o2[r, c] * w
-        for d, mode in zip(dense, ein):
-            g = mode.g2A(q, form_factor, m_e, m_h) * ov
-            np.add.at(d, (r, c), np.where(g > floor[mode.name], g, 0.0))
-        for mode in deb:
-            g = mode.g2A(q, form_factor, m_e, m_h) * ov
-            nz = g > floor[mode.name]
-            rows.append(r[nz])
-            cols.append(c[nz])
-            g2ws.append(g[nz])
-            oms.append(mode.omega(q[nz]))
-    terms.dense = [(m.param, d) for m, d in zip(ein, dense)]
+    shifts = [(u @ basis, np.where(idx[None, :] >= 0, V[:, np.maximum(idx, 0)], 0.0).T.copy())
+              for u, idx in _umklapp(np.asarray(s), wmax, overlap_cut)]  # omega_{g'+g_u}(Q'), [n_g, n]
+    rows, cols, g2ws, oms = [], [], [], []
+    step = max(1, chunk_pairs // n)
+    for a in range(start, stop, step):
+        b = min(a + step, stop)
+        Vc = np.conj(V[a:b])
+        dQ = Qs[None, :, :] - Qs[a:b, None, :]                        # [b - a, n, 2]
+        part = []
+        for gu, shifted in shifts:
+            o = Vc @ shifted
+            o2 = o.real ** 2 + o.imag ** 2                                         # |O_u|^2, [b - a, n]
+            r, c = np.nonzero(o2 > overlap_cut)
+            if not len(r):
+                continue
+            p = dQ[r, c] + gu
+            q = np.sqrt(p[:, 0] ** 2 + p[:, 1] ** 2)
+            ov = o2[r, c] * w
+            rl = r + (a - start)
+            F = form_factors(q, form_factor, m_e, m_h)
+            for d, mode in zip(dense, ein):
+                g = mode.g2A_from(q, *F) * ov
+                d[rl, c] += np.where(g > floor[mode.name], g, 0.0)    # (r, c) unique within one u
+            for mode in deb:
+                g = mode.g2A_from(q, *F) * ov
+                nz = g > floor[mode.name]
+                part.append((rl[nz].astype(np.int32), c[nz].astype(np.int32), g[nz], mode.omega(q[nz])))
+        if part:
+            order = np.argsort(np.concatenate([p[0] for p in part]), kind="stable")
+            for k, lst in enumerate((rows, cols, g2ws, oms)):
+                lst.append(np.concatenate([p[k] for p in part])[order])
+    terms = Terms(start, stop, n, dense=[(m.param, d) for m, d in zip(ein, dense)])
     if rows:
         terms.row, terms.col = np.concatenate(rows), np.concatenate(cols)
         terms.g2w, terms.omega = np.concatenate(g2ws), np.concatenate(oms)
+    counts = np.bincount(terms.row, minlength=n_loc)
+    terms.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return terms
 
 
 def channel_terms(channels, start, stop):
-    """Terms of dense :class:`hpcx.physics.phonons.Channel` tables (e.g. multivalley_channels), rows [start, stop)."""
+    """CSR terms of :class:`hpcx.physics.phonons.Channel` tables (e.g. multivalley_channels), rows [start, stop).
+
+    Every nonzero coupling of every channel becomes one sparse term (its own phonon
+    energy); within a row the terms are ordered by (channel, final state).
+    """
     n = channels[0].g2w.shape[1]
-    dense = []
+    parts = []
     for ch in channels:
+        g = np.asarray(ch.g2w)[start:stop]
         om = np.broadcast_to(ch.omega, ch.g2w.shape)[start:stop]
-        dense.append((np.array(om), np.array(ch.g2w[start:stop])))
-    return Terms(start, stop, n, dense=dense)
+        r, c = np.nonzero(g)
+        parts.append((r.astype(np.int32), c.astype(np.int32), g[r, c], np.array(om[r, c], dtype=float)))
+    row = np.concatenate([p[0] for p in parts])
+    order = np.argsort(row, kind="stable")
+    col, g2w, om = (np.concatenate([p[k] for p in parts])[order] for k in (1, 2, 3))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=stop - start))]).astype(np.int64)
+    return Terms(start, stop, n, row=row[order], col=col, g2w=g2w, omega=om, indptr=indptr)
 
 
 def _pdf(x, hwhm, beta):
@@ -189,13 +238,33 @@ def _pdf(x, hwhm, beta):
     return (inv / np.sqrt(np.pi)) * np.exp(-y * y)
 
 
-def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False):
+def kernel():
+    """The compiled rate kernel (hpcx._kernels.scattering_rates), or None if not built."""
+    try:
+        from hpcx._kernels import scattering_rates
+    except ImportError:
+        return None
+    return scattering_rates
+
+
+def _use_kernel(use_kernel):
+    k = kernel()
+    if use_kernel and k is None:
+        raise ImportError("hpcx._kernels.scattering_rates is not built (make setup)")
+    return k if use_kernel in (None, True) else None
+
+
+def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False, use_kernel=None):
     """Golden-rule rates (1/ps) of the local rows: (W[i, f], and W[f, i] if reverse), [n_loc, n].
 
     E [n] meV; gamma [n] dephasing (meV); broadening HWHM max(Gamma_i + Gamma_f, width_min),
     generalised normal of shape beta; emission (n+1) L(E_f - E_i + Omega) and absorption
     n L(E_f - E_i - Omega).  W[f, i] uses the same coupling (symmetric in i <-> f).
+    use_kernel: None = the Cython kernel if built, False = the NumPy reference, True = kernel.
     """
+    k = _use_kernel(use_kernel)
+    if k is not None:
+        return _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table=True)
     E = np.asarray(E, dtype=float)
     gamma = np.asarray(gamma, dtype=float)
     sl = slice(terms.start, terms.stop)
@@ -219,13 +288,49 @@ def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False):
         if reverse:
             bwd += b
     if len(terms.row):
-        r, c = terms.row, terms.col
+        r, c = terms.row.astype(np.int64), terms.col
         f, b = both(dE[r, c], terms.omega, terms.g2w, width[r, c])
         flat = r * terms.n + c
         fwd += np.bincount(flat, f, minlength=fwd.size).reshape(fwd.shape)
         if reverse:
             bwd += np.bincount(flat, b, minlength=fwd.size).reshape(fwd.shape)
     return (pref * fwd, pref * bwd) if reverse else pref * fwd
+
+
+def out_rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, use_kernel=None, nb=None):
+    """Total out-scattering rates sum_f W[i, f] (1/ps) of the local rows, [n_loc].
+
+    With the kernel the tables are never formed (nb: optional Bose factors of the CSR
+    terms at T, ``phonons.bose(terms.csr().omega, T)``, to reuse over iterations); the
+    NumPy reference sums :func:`rates`.
+    """
+    k = _use_kernel(use_kernel)
+    if k is None:
+        return rates(E, terms, T, gamma, beta, width_min, use_kernel=False).sum(axis=1)
+    return _kernel_rates(k, E, terms, T, gamma, beta, width_min, False, table=False, nb=nb)
+
+
+def _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table, nb=None):
+    E = np.ascontiguousarray(E, dtype=float)
+    gamma = np.ascontiguousarray(gamma, dtype=float)
+    n_loc = terms.stop - terms.start
+    shape = (n_loc, terms.n)
+    out = dict(fwd=np.zeros(shape), bwd=np.zeros(shape) if reverse else None) if table else \
+        dict(rowsum=np.zeros(n_loc))
+    for om, g2 in terms.dense:
+        if np.ndim(om) != 0:
+            raise ValueError("the rate kernel needs one phonon energy per dense mode (use sparse terms)")
+        k.dense_rates(E, gamma, terms.start, np.ascontiguousarray(g2, dtype=float), float(om), T, _KB,
+                      beta, width_min, **out)
+    if len(terms.row):
+        t = terms.csr()
+        k.sparse_rates(E, gamma, terms.start, t.indptr, np.ascontiguousarray(t.col, dtype=np.int32),
+                       np.ascontiguousarray(t.g2w, dtype=float), np.ascontiguousarray(t.omega, dtype=float),
+                       T, _KB, beta, width_min, nb=nb, **out)
+    pref = 2.0 * np.pi / _HBAR
+    if not table:
+        return pref * out["rowsum"]
+    return (pref * out["fwd"], pref * out["bwd"]) if reverse else pref * out["fwd"]
 
 
 def _allgather(local, comm):
@@ -235,7 +340,7 @@ def _allgather(local, comm):
 
 
 def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6, max_iter=200,
-                          mixing=0.5, comm=None):
+                          mixing=0.5, comm=None, use_kernel=None):
     """Fixed point of SI Eq. 24, Gamma_i = (hbar/2) sum_f W_if(Gamma), rows split over ranks.
 
     Damped iteration as :func:`hpcx.physics.phonons.self_consistent_dephasing` (same
@@ -244,9 +349,13 @@ def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6,
     """
     if width_min <= 0.0:
         raise ValueError("self_consistent_gamma needs width_min > 0 (the start is Gamma = 0)")
+    nb = None
+    if _use_kernel(use_kernel) is not None:
+        terms = terms.csr()
+        nb = ph.bose(terms.omega, T)     # fixed during the iteration
 
     def update(gamma):
-        return _allgather(0.5 * _HBAR * rates(E, terms, T, gamma, beta, width_min).sum(axis=1), comm)
+        return _allgather(0.5 * _HBAR * out_rates(E, terms, T, gamma, beta, width_min, use_kernel, nb), comm)
 
     return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing")
 
