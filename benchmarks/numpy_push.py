@@ -1,0 +1,131 @@
+"""Pure-NumPy reference of the Monte Carlo push kernel (kernels/mc_push.pyx).
+
+Same functions and signatures as ``hpcx._kernels.mc_push`` (``uniforms``, ``initialise``,
+``push``; ``philox4x32`` for the known-answer test) and the same random numbers: Philox4x32-10
+of the counter (draw_lo, draw_hi, particle_lo, particle_hi) under the key (seed_lo, seed_hi).
+Vectorised over particles: each pass treats every particle whose next event lies before
+``t_end``.  Used by tests/test_transport_kernel.py (trajectories equal the Cython kernel's
+to round-off) and by ``hpcx bench transport`` (events per second of NumPy vs Cython).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLER_SEARCH = 0
+SAMPLER_ALIAS = 1
+
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_MASK = np.uint64(0xFFFFFFFF)
+_S32, _S11 = np.uint64(32), np.uint64(11)
+
+
+def _philox(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on uint64 arrays holding 32-bit words; k0, k1 Python ints."""
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
+        p0, p1 = _M0 * c0, _M1 * c2
+        c0, c1, c2, c3 = ((p1 >> _S32) ^ c1 ^ np.uint64(k0), p1 & _MASK,
+                          (p0 >> _S32) ^ c3 ^ np.uint64(k1), p0 & _MASK)
+    return c0, c1, c2, c3
+
+
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """One block, as the kernel's: tuple of 4 ints."""
+    out = _philox(*(np.uint64(v) for v in (c0, c1, c2, c3)), int(k0), int(k1))
+    return tuple(int(v) for v in out)
+
+
+def uniforms(seed, pid, ctr):
+    """(u1, u2): draw ctr[i] of particle pid[i], 53-bit uniforms in [0, 1)."""
+    pid = np.asarray(pid).astype(np.uint64)
+    ctr = np.asarray(ctr, dtype=np.uint64)
+    seed = int(seed)
+    c0, c1, c2, c3 = _philox(ctr & _MASK, ctr >> _S32, pid & _MASK, pid >> _S32,
+                             seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF)
+    scale = 2.0 ** -53
+    u1 = (((c0 << _S32) | c1) >> _S11).astype(np.float64) * scale
+    u2 = (((c2 << _S32) | c3) >> _S11).astype(np.float64) * scale
+    return u1, u2
+
+
+def _flight(t, u2, g):
+    with np.errstate(divide="ignore"):
+        return np.where(g > 0.0, t - np.log(1.0 - u2) / np.where(g > 0.0, g, 1.0), np.inf)
+
+
+def _search(cum, lo, hi, u):
+    """Smallest k in [lo, hi) with cum[k] > u, vectorised bisection (as the kernel's)."""
+    lo, hi = lo.copy(), hi.copy()
+    while True:
+        go = lo < hi - 1
+        if not go.any():
+            return lo
+        mid = lo + (hi - lo - 1) // 2
+        right = cum[np.where(go, mid, 0)] > u
+        hi = np.where(go & right, mid + 1, hi)
+        lo = np.where(go & ~right, mid + 1, lo)
+
+
+def initialise(seed, p0, sigma, cdf, gout, state, x, y, t, tn, ctr):
+    """As mc_push.initialise: Gaussian spot, state from cdf, first flight; fills the arrays."""
+    n = len(state)
+    pid = p0 + np.arange(n, dtype=np.int64)
+    u1, u2 = uniforms(seed, pid, np.zeros(n, dtype=np.uint64))
+    r = sigma * np.sqrt(-2.0 * np.log(1.0 - u1))
+    x[:] = r * np.cos(6.283185307179586 * u2)
+    y[:] = r * np.sin(6.283185307179586 * u2)
+    u1, u2 = uniforms(seed, pid, np.ones(n, dtype=np.uint64))
+    s = _search(np.asarray(cdf), np.zeros(n, dtype=np.int64), np.full(n, len(cdf), dtype=np.int64), u1)
+    state[:] = s
+    t[:] = 0.0
+    tn[:] = _flight(np.zeros(n), u2, np.asarray(gout)[s])
+    ctr[:] = 2
+
+
+def push(seed, p0, t_end, state, x, y, t, tn, ctr, vx, vy, gout, decay, indptr, indices, cumulative,
+         prob, alias, sampler):
+    """As mc_push.push; returns (scattering events, decays)."""
+    events = decays = 0
+    active = (state >= 0) & (tn <= t_end)
+    while active.any():
+        i = np.nonzero(active)[0]
+        s = state[i]
+        dt = tn[i] - t[i]
+        x[i] = x[i] + vx[s] * dt
+        y[i] = y[i] + vy[s] * dt
+        t[i] = tn[i]
+        u1, u2 = uniforms(seed, p0 + i, ctr[i])
+        ctr[i] += np.uint64(1)
+        d = decay[s]
+        p = np.where(d > 0.0, d / np.where(gout[s] > 0, gout[s], 1.0), 0.0)
+        dead = (d > 0.0) & (u1 < p)
+        u1 = np.where(d > 0.0, (u1 - p) / (1.0 - p), u1)
+        decays += int(dead.sum())
+        a, b = indptr[s], indptr[s + 1]
+        has = (b > a) & ~dead
+        new = s.copy()
+        if sampler == SAMPLER_ALIAS:
+            m = b - a
+            xs = u1 * m
+            j = np.minimum(xs.astype(np.int64), np.maximum(m - 1, 0))
+            f = xs - j
+            k = np.where(has, a + j, 0)
+            pick = np.where(f < prob[k], indices[k], alias[k])
+            new = np.where(has, pick, new)
+        else:
+            k = _search(cumulative, np.where(has, a, 0), np.where(has, b, 1), u1)
+            new = np.where(has, indices[np.where(has, k, 0)], new)
+        events += int((~dead).sum())
+        new = np.where(dead, -1, new)
+        state[i] = new
+        tn[i] = np.where(dead, np.inf, _flight(t[i], u2, gout[np.maximum(new, 0)]))
+        active[i] = (new >= 0) & (tn[i] <= t_end)
+    live = state >= 0
+    s = state[live]
+    x[live] = x[live] + vx[s] * (t_end - t[live])
+    y[live] = y[live] + vy[s] * (t_end - t[live])
+    t[live] = t_end
+    return events, decays
