@@ -1,0 +1,214 @@
+"""Ensemble Monte Carlo of the exciton Boltzmann equation over MPI ranks (seed 000 SI).
+
+Physics only (no files, no configs).  Units: nm, ps, meV.  The N particles are cut into B
+batches of consecutive global indices (``block_range(N, B, b)``); ranks own whole batches
+(``block_range(B, size, rank)``), so every float moment is summed inside one batch on one
+rank in particle order and batches are combined in batch order: the moments are bit-identical
+on any number of ranks (<= B), and the batches give the statistical errors.  Trajectories
+come from the Cython kernel ``hpcx._kernels.mc_push`` (one counter-based random stream per
+particle, see kernels/mc_push.pyx).
+
+At every sampling time the ensemble records, per batch b and group g (band/valley):
+MOMENTS = count, sum x, sum y, sum x^2, sum y^2 (positions), sum dx, sum dy, sum dx^2,
+sum dy^2 (displacements from the initial position) and sum E (meV); the occupation of every
+state; the x-profile (marginal over y) per group in fixed bins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpcx.parallel import block_range, sum_over_ranks
+
+from .mc_table import McTable
+
+__all__ = ["MOMENTS", "McParams", "Record", "Ensemble", "simulate", "batch_bounds"]
+
+MOMENTS = ("n", "x", "y", "xx", "yy", "dx", "dy", "dxdx", "dydy", "energy")
+PARTICLE_FIELDS = ("state", "x", "y", "x0", "y0", "t", "tn", "ctr")
+SAMPLERS = {"search": 0, "alias": 1}
+
+
+@dataclass(frozen=True)
+class McParams:
+    """particles N, batches B, seed (uint64), sigma: spot standard deviation per axis (nm),
+    sampler "alias" | "search", profile_edges: x-bin edges (nm, increasing)."""
+
+    particles: int
+    batches: int
+    seed: int
+    sigma: float
+    sampler: str = "alias"
+    profile_edges: np.ndarray = None
+
+    def __post_init__(self):
+        if self.batches < 1 or self.particles < self.batches:
+            raise ValueError(f"need particles ({self.particles}) >= batches ({self.batches}) >= 1")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}")
+        if not 0 <= self.seed < 2 ** 64:
+            raise ValueError("seed must fit in 64 bits")
+
+
+def batch_bounds(particles, batches):
+    """Global particle index where each batch starts, [B + 1]."""
+    return np.array([block_range(particles, batches, b)[0] for b in range(batches)] + [particles], dtype=np.int64)
+
+
+@dataclass
+class Record:
+    """Sampled data at times [n_t] (ps): moments [n_t, B, G, len(MOMENTS)], occupation [n_t, n]
+    (particles per state), profiles [n_t, G, n_bins] (particles per x-bin), events and decays
+    [n_t] (cumulative counts over all particles)."""
+
+    times: np.ndarray
+    moments: np.ndarray
+    occupation: np.ndarray
+    profiles: np.ndarray
+    events: np.ndarray
+    decays: np.ndarray
+
+    @classmethod
+    def empty(cls, times, batches, groups, states, bins):
+        nt = len(times)
+        return cls(np.asarray(times, dtype=float), np.zeros((nt, batches, groups, len(MOMENTS))),
+                   np.zeros((nt, states), dtype=np.int64), np.zeros((nt, groups, bins), dtype=np.int64),
+                   np.zeros(nt, dtype=np.int64), np.zeros(nt, dtype=np.int64))
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in ("times", "moments", "occupation", "profiles", "events", "decays")}
+
+
+def _kernel():
+    try:
+        from hpcx._kernels import mc_push
+    except ImportError as exc:  # pragma: no cover - a build problem, reported by hpcx info
+        raise ImportError("hpcx._kernels.mc_push is not built (run `make setup` or "
+                          "`python setup.py build_ext --inplace`)") from exc
+    return mc_push
+
+
+class Ensemble:
+    """This rank's particles (whole batches) and their push/sampling on a :class:`McTable`.
+
+    ``kernel`` is a module with the functions of kernels/mc_push.pyx (default: the compiled
+    kernel; benchmarks/numpy_push.py is the NumPy reference).
+    """
+
+    def __init__(self, table: McTable, params: McParams, comm, kernel=None):
+        if comm.size > params.batches:
+            raise ValueError(f"{comm.size} ranks but only {params.batches} batches: every rank needs a batch")
+        self.table, self.params, self.comm = table, params, comm
+        self.kernel = kernel or _kernel()
+        self.bounds = batch_bounds(params.particles, params.batches)
+        self.b0, self.b1 = block_range(params.batches, comm.size, comm.rank)
+        self.p0, self.p1 = int(self.bounds[self.b0]), int(self.bounds[self.b1])
+        n = self.p1 - self.p0
+        self.batch = (np.repeat(np.arange(self.b0, self.b1), np.diff(self.bounds[self.b0:self.b1 + 1]))
+                      .astype(np.int64))
+        self.state = np.zeros(n, dtype=np.int64)
+        self.x, self.y, self.x0, self.y0 = (np.zeros(n) for _ in range(4))
+        self.t, self.tn = np.zeros(n), np.zeros(n)
+        self.ctr = np.zeros(n, dtype=np.uint64)
+        self._tables = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices,
+                        table.cumulative)
+        if params.sampler == "alias":
+            self._alias = table.alias()
+        else:
+            self._alias = (np.zeros(0), np.zeros(0, dtype=np.int64))
+        edges = params.profile_edges
+        self.edges = np.asarray(edges if edges is not None else [-1.0, 1.0], dtype=float)
+
+    @property
+    def n_local(self):
+        return self.p1 - self.p0
+
+    def initialise(self, cdf):
+        """Gaussian spot, states from cdf (initial_cdf), first flights; t = 0."""
+        self.kernel.initialise(self.params.seed, self.p0, self.params.sigma, np.ascontiguousarray(cdf, dtype=float),
+                               self.table.gout, self.state, self.x, self.y, self.t, self.tn, self.ctr)
+        self.x0[:] = self.x
+        self.y0[:] = self.y
+
+    def push(self, t_end):
+        """Advance to t_end (ps); returns (events, decays) summed over ranks."""
+        vx, vy, gout, decay, indptr, indices, cum = self._tables
+        prob, alias = self._alias
+        ev, dec = self.kernel.push(self.params.seed, self.p0, float(t_end), self.state, self.x, self.y, self.t,
+                                   self.tn, self.ctr, vx, vy, gout, decay, indptr, indices, cum, prob, alias,
+                                   SAMPLERS[self.params.sampler])
+        tot = sum_over_ranks(np.array([ev, dec], dtype=np.int64), self.comm)
+        return int(tot[0]), int(tot[1])
+
+    def sample(self):
+        """(moments [B, G, M], occupation [n], profiles [G, n_bins]) over all ranks."""
+        tab, B, G = self.table, self.params.batches, len(self.table.group_names)
+        live = self.state >= 0
+        s = self.state[live]
+        g = tab.group[s]
+        bin_ = self.batch[live] * G + g
+        x, y = self.x[live], self.y[live]
+        dx, dy = x - self.x0[live], y - self.y0[live]
+        cols = (np.ones_like(x), x, y, x * x, y * y, dx, dy, dx * dx, dy * dy, tab.energy[s])
+        mom = np.zeros((B * G, len(MOMENTS)))
+        for c, w in enumerate(cols):
+            # bincount adds in particle order: a batch's sum does not depend on the rank layout
+            mom[:, c] = np.bincount(bin_, weights=w, minlength=B * G)
+        mom = sum_over_ranks(mom, self.comm)     # each row is non-zero on one rank only: exact
+        occ = sum_over_ranks(np.bincount(s, minlength=tab.n).astype(np.int64), self.comm)
+        nb = len(self.edges) - 1
+        j = np.searchsorted(self.edges, x, side="right") - 1
+        ok = (j >= 0) & (j < nb)
+        prof = np.bincount(g[ok] * nb + j[ok], minlength=G * nb).astype(np.int64)
+        prof = sum_over_ranks(prof, self.comm).reshape(G, nb)
+        return mom.reshape(B, G, len(MOMENTS)), occ, prof
+
+    # -- checkpoints -----------------------------------------------------------------
+    def gather_state(self):
+        """Global particle arrays {field: [N]} on rank 0 (None elsewhere); collective."""
+        parts = self.comm.gather({f: getattr(self, f) for f in PARTICLE_FIELDS}, root=0)
+        if self.comm.rank != 0:
+            return None
+        return {f: np.concatenate([p[f] for p in parts]) for f in PARTICLE_FIELDS}
+
+    def restore(self, arrays):
+        """Take this rank's slice of global particle arrays {field: [N]}."""
+        for f in PARTICLE_FIELDS:
+            a = np.asarray(arrays[f])
+            if a.shape != (self.params.particles,):
+                raise ValueError(f"checkpoint field {f} has shape {a.shape}, expected ({self.params.particles},)")
+            getattr(self, f)[:] = a[self.p0:self.p1]
+
+
+def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, start=0, particles=None,
+             on_sample=None, kernel=None):
+    """Run the ensemble through the sampling times (ps, increasing, >= 0); returns a Record.
+
+    Fresh start: particles placed from ``cdf`` and sampled at times[0].  Resume: ``record``
+    (filled up to start - 1) and global ``particles`` arrays (Ensemble.gather_state) at
+    times[start - 1].  ``on_sample(k, record, ensemble)`` is called after sample k (for
+    checkpoints); it is collective.
+    """
+    times = np.asarray(times, dtype=float)
+    if np.any(np.diff(times) <= 0) or times[0] < 0:
+        raise ValueError("sampling times must increase from >= 0")
+    ens = Ensemble(table, params, comm, kernel)
+    G, nb = len(table.group_names), len(ens.edges) - 1
+    if record is None:
+        record = Record.empty(times, params.batches, G, table.n, nb)
+    if start == 0:
+        ens.initialise(cdf)
+    else:
+        ens.restore(particles)
+    events = int(record.events[start - 1]) if start else 0
+    decays = int(record.decays[start - 1]) if start else 0
+    for k in range(start, len(times)):
+        ev, dec = ens.push(times[k])
+        events, decays = events + ev, decays + dec
+        record.moments[k], record.occupation[k], record.profiles[k] = ens.sample()
+        record.events[k], record.decays[k] = events, decays
+        if on_sample is not None:
+            on_sample(k, record, ens)
+    return record

@@ -1,0 +1,112 @@
+"""Transport observables from Monte Carlo records: variances, diffusion, profiles, occupations.
+
+Physics only.  Units: nm, ps, meV; diffusion returned in cm^2/s (1 nm^2/ps = 0.01 cm^2/s).
+Definitions (seed 000 main text and SI Eq. 17, seed 002 Eq. 3 ff.):
+
+* sigma^2(t) = <|r - <r>|^2> = var(x) + var(y), the variance of the 2D distribution, so that
+  Fick's law gives sigma^2 = sigma_0^2 + 4 D t and D = (1/4) d sigma^2 / dt.
+* The same variance of the displacements r(t) - r(0) (the mean squared displacement about
+  its mean) has the same slope in expectation (rates do not depend on position, so r(0) and
+  r(t) - r(0) are independent) without the noise of the initial spot; diffusion
+  coefficients are taken from it.
+* transient D(t) = (1/4) d sigma^2/dt (second-order finite differences); stationary D =
+  slope / 4 of a least-squares line over the late window t >= t_fit; its error is the
+  standard error of the same fit done batch by batch (independent particles).
+* v2_eff = sum_i N_i |v_i|^2, tau_eff = sum_i N_i tau_i and D_occ = (1/2) sum_i N_i
+  |v_i|^2 tau_i with the Monte Carlo occupation N_i: seed 000 Eq. 1 / Fig. 4b,c evaluated
+  with the actual (possibly non-Boltzmann) distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hpcx.units import NM2_PER_PS_IN_CM2_PER_S as _CM2
+
+from .mc_engine import MOMENTS
+
+__all__ = ["variances", "transient_diffusion", "linear_fit", "stationary_diffusion", "profile_density",
+           "energy_histogram", "occupation_averages"]
+
+_I = {name: i for i, name in enumerate(MOMENTS)}
+
+
+def _var(m, a, aa, b, bb):
+    n = m[..., _I["n"]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = m[..., _I[a]] / n, m[..., _I[b]] / n
+        return (m[..., _I[aa]] / n - mx * mx) + (m[..., _I[bb]] / n - my * my)
+
+
+def variances(moments):
+    """Position and displacement variances (nm^2) per group and in total.
+
+    moments [..., B, G, M] (Record.moments) -> (sigma2 [..., G + 1], msd [..., G + 1]); the last
+    column is the whole ensemble.  Groups without particles give NaN.
+    """
+    m = np.asarray(moments).sum(axis=-3)                       # over batches, in batch order
+    full = np.concatenate([m, m.sum(axis=-2, keepdims=True)], axis=-2)
+    return _var(full, "x", "xx", "y", "yy"), _var(full, "dx", "dxdx", "dy", "dydy")
+
+
+def batch_variances(moments):
+    """Displacement variance of every batch, all groups together: [..., B] (nm^2)."""
+    m = np.asarray(moments).sum(axis=-2)
+    return _var(m, "dx", "dxdx", "dy", "dydy")
+
+
+def transient_diffusion(times, sigma2):
+    """D(t) = (1/4) d sigma^2/dt in cm^2/s along axis 0 (np.gradient, second order inside)."""
+    return 0.25 * np.gradient(np.asarray(sigma2, dtype=float), np.asarray(times, dtype=float), axis=0) * _CM2
+
+
+def linear_fit(t, y):
+    """Least-squares (slope, intercept) of y(t); y may have trailing axes."""
+    t = np.asarray(t, dtype=float)
+    A = np.stack([t, np.ones_like(t)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, np.asarray(y, dtype=float).reshape(len(t), -1), rcond=None)
+    return coef[0].reshape(np.shape(y)[1:]), coef[1].reshape(np.shape(y)[1:])
+
+
+def stationary_diffusion(times, msd, msd_batches, t_fit):
+    """Stationary D (cm^2/s) = slope/4 of msd(t) for t >= t_fit, and its batch standard error.
+
+    msd [n_t] (ensemble), msd_batches [n_t, B].  Returns (D, error, slope, intercept).
+    """
+    t = np.asarray(times, dtype=float)
+    late = t >= t_fit
+    if late.sum() < 2:
+        raise ValueError(f"the fit window t >= {t_fit} ps holds fewer than 2 sampling times")
+    slope, icpt = linear_fit(t[late], np.asarray(msd)[late])
+    sb, _ = linear_fit(t[late], np.asarray(msd_batches)[late])
+    B = sb.shape[-1]
+    err = np.std(sb, ddof=1) / np.sqrt(B) if B > 1 else np.nan
+    return 0.25 * float(slope) * _CM2, 0.25 * float(err) * _CM2, float(slope), float(icpt)
+
+
+def profile_density(counts, edges, total):
+    """Particle density along x (1/nm) from bin counts [..., n_bins]: counts / (total * width)."""
+    width = np.diff(np.asarray(edges, dtype=float))
+    return np.asarray(counts, dtype=float) / (float(total) * width)
+
+
+def energy_histogram(energy, occupation, edges):
+    """Fraction of particles per energy bin (meV edges) from state occupations [..., n]."""
+    occ = np.asarray(occupation, dtype=float)
+    idx = np.clip(np.searchsorted(edges, energy, side="right") - 1, 0, len(edges) - 2)
+    out = np.zeros(occ.shape[:-1] + (len(edges) - 1,))
+    for b in range(len(edges) - 1):
+        out[..., b] = occ[..., idx == b].sum(axis=-1)
+    tot = occ.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return out / tot
+
+
+def occupation_averages(velocity, total_rate, occupation):
+    """(v2_eff nm^2/ps^2, tau_eff ps, D_occ cm^2/s) of occupations [..., n] (seed 000 Eq. 1)."""
+    occ = np.asarray(occupation, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        N = occ / occ.sum(axis=-1, keepdims=True)
+        tau = np.where(total_rate > 0, 1.0 / np.where(total_rate > 0, total_rate, 1.0), np.inf)
+    v2 = np.sum(np.asarray(velocity) ** 2, axis=-1)
+    return N @ v2, N @ np.where(np.isfinite(tau), tau, 0.0), 0.5 * (N @ (v2 * np.where(np.isfinite(tau), tau, 0.0))) * _CM2
