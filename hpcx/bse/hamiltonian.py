@@ -60,9 +60,9 @@ def _direct_numpy(window, inter, k_start, k_stop, out):
                 K.reshape(nv * nc, nv * nc)
 
 
-def direct_rows(window, inter, k_start, k_stop):
+def direct_rows(window, inter, k_start, k_stop, mode=-1):
     """[(k_stop - k_start) n_v n_c, N] complex eV: the direct term of the rows of k-points
-    k_start <= k < k_stop (all their v, c)."""
+    k_start <= k < k_stop (all their v, c).  mode: kernel path (-1 by size, 0 loops, 1 ZGEMM)."""
     n_b = window.n_v * window.n_c
     out = np.zeros(((k_stop - k_start) * n_b, window.size), complex)
     if _kernel is None:
@@ -72,7 +72,7 @@ def direct_rows(window, inter, k_start, k_stop):
     _kernel.direct_rows(np.ascontiguousarray(window.C_v), np.ascontiguousarray(window.C_c),
                         np.ascontiguousarray(inter.sites.site_of_orbital, dtype=np.intc), inter.sites.n_site,
                         np.ascontiguousarray(inter.W, dtype=complex), np.ascontiguousarray(inter.q_of, np.intc),
-                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out)
+                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out, int(mode))
     return out
 
 

@@ -82,7 +82,7 @@ def solve_slepc(rows, start, n, nev, comm=None, tol=1e-10, max_it=1000, eps_type
     from petsc4py import PETSc
     from slepc4py import SLEPc
     comm = get_comm(comm)
-    pcomm = PETSc.COMM_WORLD if comm.size == PETSc.COMM_WORLD.getSize() else PETSc.Comm(comm)
+    pcomm = PETSc.COMM_SELF if comm.size == 1 else PETSc.Comm(comm)
     n_loc = rows.shape[0]
     A = PETSc.Mat().createDense(((n_loc, n), (n_loc, n)), comm=pcomm)
     A.setUp()

@@ -1,0 +1,88 @@
+"""Optical observables of the Wannier-basis BSE (seed 004 Eqs. 6-7, SI Eqs. 38-41).
+
+Velocity matrix elements from the Wannier Hamiltonian, with the centre term that
+makes them independent of the home cell of each Wannier function (lattice gauge):
+
+    P_vc(k) = <v k| dH/dk + i (tau_j - tau_i) H_ij(k) |c k>        (eV Angstrom; v = P / hbar)
+
+Exciton amplitudes P_S = sum_{kvc} A^S_{kvc} P_vc(k).  Real part of the sheet
+conductivity in units of e^2/hbar (Kubo, Gaussian broadening of width sigma):
+
+    sigma_aa(E) = pi g_s / (N_k A_cell) sum_S |P_S,a|^2 / Omega_S  g(E - Omega_S)
+
+and the independent-particle sigma_ip the same with S -> (k v c), Omega -> E_c - E_v.
+g_s = 2 for singlet excitons of a spinless basis, 1 for a spin-explicit one.
+Oscillator strength per unit cell (dimensionless, in-plane average):
+f_S = g_s 2 m_e |P_S|^2 / (hbar^2 N_k Omega_S).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import constants as _c
+
+#: hbar^2 / (2 m_e) in eV Angstrom^2
+HBAR2_2M_EV_A2 = _c.hbar ** 2 / (2 * _c.m_e) / _c.e * 1e20
+
+
+def velocity_matrix(model, k_frac, C_v, C_c):
+    """P [n_k, 2, n_v, n_c] complex eV Angstrom: in-plane (x, y) interband elements."""
+    hk = model.hk(k_frac)
+    dh = model.dhk(k_frac)[:, :2]
+    tau = model.positions
+    d = tau[None, :, :2] - tau[:, None, :2]                              # tau_j - tau_i, [i, j, a]
+    M = dh + 1j * np.einsum("ija,kij->kaij", d, hk)
+    return np.einsum("kiv,kaij,kjc->kavc", C_v.conj(), M, C_c)
+
+
+def exciton_amplitudes(P, vectors):
+    """P_S [n_S, 2] = sum_{kvc} A^S_{kvc} P_vc(k); vectors [N, n_S] in transition order."""
+    flat = P.transpose(0, 2, 3, 1).reshape(-1, P.shape[1])              # [(k v c), a]
+    return vectors.T @ flat
+
+
+def gaussian(x, width):
+    return np.exp(-0.5 * (x / width) ** 2) / (np.sqrt(2 * np.pi) * width)
+
+
+def conductivity(energy, omega, weight2, n_k, cell_area, width, spin_factor):
+    """sigma(E) [n_E] in e^2/hbar from transition energies omega [n] (eV) and |P|^2 [n] (eV^2 A^2)."""
+    pref = np.pi * spin_factor / (n_k * cell_area)
+    out = np.zeros(len(energy))
+    for chunk in range(0, len(omega), 4096):
+        o, w2 = omega[chunk:chunk + 4096], weight2[chunk:chunk + 4096]
+        out += gaussian(energy[:, None] - o[None, :], width) @ (w2 / o)
+    return pref * out
+
+
+def oscillator_strength(P_S, omega, n_k, spin_factor):
+    """Dimensionless f_S per unit cell, in-plane average of |P_x|^2 and |P_y|^2."""
+    p2 = 0.5 * np.sum(np.abs(P_S) ** 2, axis=1)
+    return spin_factor * p2 / (HBAR2_2M_EV_A2 * n_k * omega)
+
+
+def hole_fixed_density(window, vectors, sites, grid, hole_site, lattice):
+    """|Psi_S(r_e, r_h)|^2 with the hole on site ``hole_site`` of the home cell (seed 004 Eq. 7).
+
+    Phi_S(i R, j 0) = (1/N_k) sum_kvc A^S_kvc c_i^ck exp(i k.R) conj(c_j^vk); the density on
+    electron site s in cell R sums |Phi|^2 over the orbitals of s and of the hole site.
+    Returns density [n_S, N_R, n_site] (each state normalised to 1) and the electron
+    positions [N_R, n_site, 3] (Angstrom, minimum image around the hole).
+    """
+    from .interaction import bvk_lattice_vectors, min_image
+    n1, n2 = grid
+    nk, nv, nc = window.n_k, window.n_v, window.n_c
+    holes = sites.members(hole_site)
+    A = vectors.T.reshape(-1, nk, nv, nc)
+    dens = np.zeros((A.shape[0], n1 * n2, sites.n_site))
+    for j in holes:
+        # F[S, k, i] = sum_c C_c[k, i, c] sum_v A[S, k, v, c] conj(C_v[k, j, v])
+        B = np.einsum("skvc,kv->skc", A, window.C_v[:, j, :].conj())
+        F = np.einsum("kic,skc->ski", window.C_c, B).reshape(A.shape[0], n1, n2, -1)
+        phi = np.fft.ifft2(F, axes=(1, 2)).reshape(A.shape[0], n1 * n2, -1)   # (1/N) sum_k e^{ik.R}
+        np.add.at(dens, (slice(None), slice(None), sites.site_of_orbital), np.abs(phi) ** 2)
+    dens /= dens.sum(axis=(1, 2), keepdims=True)
+    R = bvk_lattice_vectors(grid) @ lattice
+    x = R[:, None, :] + sites.positions[None, :, :] - sites.positions[hole_site][None, None, :]
+    pos = min_image(x, lattice, grid) + sites.positions[hole_site]
+    return dens, pos
