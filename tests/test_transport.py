@@ -284,3 +284,20 @@ def test_bad_configs_fail_before_computing(edit, key):
 def test_bad_initial_state_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="transport.initial_state"):
         run_config(SMALL.replace('initial = "thermal"', 'initial = "state"\ninitial_state = 50'), tmp_path / "x.h5")
+
+
+def test_point_configs_of_a_job_array_equal_the_sweep(tmp_path):
+    # jobscripts/hpcx-transport-sweep.slurm runs point i of a sweep config as its own run: the
+    # same seed and tables, so the numbers equal the sweep's entry i exactly
+    from hpcx.workflows.transport import point_config
+    text = SMALL.replace("temperatures = [150.0]", "temperatures = [300.0, 100.0]")
+    one, n = point_config(text, 1, "sweep.toml")
+    assert n == 2 and "temperatures = [300.0]" in one
+    sweep = run_config(text, tmp_path / "sweep.h5")
+    point = run_config(one, tmp_path / "p1.h5")
+    with h5py.File(sweep) as a, h5py.File(point) as b:
+        assert b["results/sweep/temperature"][()].tolist() == [300.0]
+        for name in ("variance", "msd", "occupation", "profiles"):
+            np.testing.assert_array_equal(b[f"results/{name}"][0], a[f"results/{name}"][1], err_msg=name)
+    with pytest.raises(ConfigError, match="sweep point 2"):
+        point_config(text, 2, "sweep.toml")

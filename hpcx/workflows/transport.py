@@ -500,3 +500,73 @@ def _write(writer, cfg, points, times, results):
     w(f"{sw}/diffusion_rta", np.array([r["D_rta"] for r in results]), units="cm^2/s",
       attrs={"definition": "RTA with a Boltzmann distribution, SI Eq. 23, same tables"})
     w(f"{sw}/kT", KB_MEV_PER_K * np.array([r["T"] for r in results]), units="meV")
+
+
+# ----------------------------------------------------------------------------- job arrays
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value) if np.isfinite(value) else ("nan" if np.isnan(value) else
+                                                        ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def point_config(text, index, source="config"):
+    """Config text of sweep point ``index`` (0-based, order of /results/sweep) of a transport config.
+
+    Every point of a sweep uses the same seed, so a job array of point configs gives the same
+    numbers as the whole sweep in one run.  Returns (text, number of points).
+    """
+    from ..config import validate
+    from . import schemas
+    cfg = validate(text, source, schemas())
+    if cfg.workflow != "transport":
+        raise ConfigError(source, "run.workflow", "point configs exist for 'transport' only")
+    t = cfg.transport
+    pts = [(None, None)] if t.input else [(th, T) for th in (t.twist_deg or (None,))
+                                          for T in sorted(set(t.temperatures))]
+    if not 0 <= index < len(pts):
+        raise ConfigError(source, "transport", f"sweep point {index} does not exist (0..{len(pts) - 1})")
+    data = tomllib.loads(text)
+    theta, T = pts[index]
+    if T is not None:
+        data["transport"]["temperatures"] = [T]
+    if theta is not None:
+        data["transport"]["twist_deg"] = [theta]
+    lines = [f"# sweep point {index} of {len(pts)} of {source} (hpcx.workflows.transport.point_config)"]
+    for name, table in data.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        lines.append("")
+    return "\n".join(lines), len(pts)
+
+
+def _main(argv=None):
+    """python -m hpcx.workflows.transport points CONFIG | point CONFIG INDEX (job-array helper)."""
+    import sys
+
+    from ..config import read_config_text
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if len(args) == 2 and args[0] == "points":
+            print(point_config(read_config_text(args[1]), 0, args[1])[1])
+        elif len(args) == 3 and args[0] == "point" and args[2].isdigit():
+            print(point_config(read_config_text(args[1]), int(args[2]), args[1])[0], end="")
+        else:
+            print("usage: python -m hpcx.workflows.transport points CONFIG | point CONFIG INDEX", file=sys.stderr)
+            return 2
+    except HpcxError as exc:
+        print(f"hpcx: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
