@@ -164,3 +164,19 @@ def test_wse2_binding_energy_in_published_range():
     eb = (w.qp_gap - w.scissor) - (e[0] - w.scissor)
     assert 0.37 <= eb <= 0.55
     assert abs(e[1] - e[0]) < 1e-4               # K and K' valleys
+
+
+def test_zone_folding_supercell_contains_unit_cell_excitons():
+    """The three-band model on a 6x6 grid and its 2x2 tiling on a 3x3 grid describe the same
+    crystal; the supercell's Q = 0 BSE (all folded bands) also holds the excitons of momentum
+    Q = supercell reciprocal vectors, so it contains every unit-cell eigenvalue (to round-off)."""
+    from hpcx.bse.liu import liu_model
+    m0 = liu_model("WSe2", "TNN", soc=False)
+    V = it.keldysh(45.09, 1.0, 3.325)
+    w, _, inter = _setup(m0, (6, 6), 1, 1, 2, V)
+    e1 = np.linalg.eigvalsh(hh.assemble_dense(w, inter, 0.0))
+    w2, sites2, inter2 = _setup(m0.tile(2, 2), (3, 3), 4, 4, 8, V)
+    assert sites2.n_site == 4 and w2.size == 4 * w.size
+    e2 = np.linalg.eigvalsh(hh.assemble_dense(w2, inter2, 0.0))
+    assert max(np.abs(e2 - x).min() for x in e1) < 1e-10
+    assert e2.min() == pytest.approx(e1.min(), abs=1e-10)

@@ -39,12 +39,18 @@ def site_sums(C_a, C_b, site, n_site, conj_a):
     return out
 
 
+def site_matrix(sites):
+    """S [n_orb, n_site], S[i, s] = 1 if orbital i sits on site s."""
+    S = np.zeros((len(sites.site_of_orbital), sites.n_site))
+    S[np.arange(len(sites.site_of_orbital)), sites.site_of_orbital] = 1.0
+    return S
+
+
 def exchange_amplitudes(window, sites):
     """D [n_k * n_v * n_c, n_site]: D_s(kvc) = sum_{i in s} conj(c_i^ck) c_i^vk."""
-    prod = window.C_c.conj()[:, :, None, :] * window.C_v[:, :, :, None]          # [k, i, v, c]
-    D = np.zeros((window.n_k, sites.n_site, window.n_v, window.n_c), complex)
-    np.add.at(D, (slice(None), sites.site_of_orbital), prod)
-    return D.transpose(0, 2, 3, 1).reshape(-1, sites.n_site)
+    prod = window.C_v[:, :, :, None] * window.C_c.conj()[:, :, None, :]          # [k, i, v, c]
+    D = np.einsum("kivc,is->kvcs", prod, site_matrix(sites), optimize=True)
+    return D.reshape(-1, sites.n_site)
 
 
 def _direct_numpy(window, inter, k_start, k_stop, out):

@@ -118,6 +118,33 @@ class TBModel:
         n, label = connected_components(coupled | coupled.T, directed=False)
         return [np.flatnonzero(label == b) for b in range(n)]
 
+    def tile(self, m1, m2):
+        """The same crystal described in the m1 x m2 supercell (lattice m1 a1, m2 a2).
+
+        Orbital (i, c) of the supercell is orbital i of the cell c = (c1, c2), index
+        c1 * m2 * n_orb + c2 * n_orb + i, at tau_i + c1 a1 + c2 a2.  A commensurate
+        tiling only (twisted moire cells are built elsewhere): the BSE of the tiled
+        model on an n/m grid equals that of the unit cell on an n grid (zone folding).
+        """
+        n = self.n_orb
+        cells = [(c1, c2) for c1 in range(m1) for c2 in range(m2)]
+        acc = {}
+        for r, h in zip(self.R, self.H_Rij):
+            for ci, (c1, c2) in enumerate(cells):
+                t1, t2 = c1 + r[0], c2 + r[1]
+                key = (t1 // m1, t2 // m2, int(r[2]))
+                cj = (t1 % m1) * m2 + (t2 % m2)
+                if key not in acc:
+                    acc[key] = np.zeros((n * len(cells), n * len(cells)), complex)
+                acc[key][ci * n:(ci + 1) * n, cj * n:(cj + 1) * n] += h
+        keys = sorted(acc)
+        lattice = self.lattice.copy()
+        lattice[0] *= m1
+        lattice[1] *= m2
+        pos = np.concatenate([self.positions + c1 * self.lattice[0] + c2 * self.lattice[1] for c1, c2 in cells])
+        labels = tuple(f"{lab}@{c1},{c2}" for c1, c2 in cells for lab in self.labels) if self.labels else ()
+        return TBModel(lattice, pos, np.array(keys, int), np.array([acc[k] for k in keys]), labels)
+
     def rehome(self, orbital, shift):
         """The same crystal with orbital ``orbital`` assigned to the cell at integer ``shift``.
 

@@ -1,0 +1,135 @@
+"""BSE assembly and eigensolver: time vs N, ZGEMM efficiency, SLEPc time, memory, 2-rank efficiency.
+
+Cases:
+- ``fixture``: monolayer WSe2 from the Wannier90 fixture, 2 valence + 2 conduction
+  bands on the 9 x 9 grid (N = 324), the target of issue 5 (< 0.2 s on one rank);
+- ``monolayer``: the three-band WSe2 model (TNN + SOC, 1 v + 2 c) on growing k-grids
+  (N = 2 n^2): many tiny k-pair contractions (3 x 3 GEMMs, hand-written loops);
+- ``supercell``: the three-band model tiled m x m (3 m^2 orbitals, m^2 sites) with
+  n_v = n_c = 8 on a 3 x 3 grid (N = 576): k-pair GEMMs of inner dimension m^2 that
+  go to ZGEMM, the regime of moire supercells.
+
+For each: assembly time of this rank's rows (max over ranks), matrix elements per
+second, GEMM flop rate of the direct term as a fraction of the machine's ZGEMM
+rate (measured here with numpy), SLEPc time for the lowest ``--nev`` pairs, peak
+RSS per rank; with >1 rank also the same assembly on one rank alone (efficiency).
+"""
+
+from __future__ import annotations
+
+DESCRIPTION = "BSE: assembly time vs N, ZGEMM fraction, SLEPc time for 10 pairs, memory, rank efficiency"
+
+
+def add_arguments(parser):
+    """All options of ``hpcx bench bse`` (extensions such as --matrix-free go here)."""
+    parser.add_argument("--grids", type=int, nargs="+", default=[9, 15, 21, 27],
+                        help="k-grids n (n x n) of the monolayer case")
+    parser.add_argument("--tiles", type=int, nargs="+", default=[4, 8, 12, 16],
+                        help="m of the m x m supercell case (3 m^2 orbitals, m^2 sites)")
+    parser.add_argument("--supercell-bands", type=int, default=8,
+                        help="valence = conduction bands of the supercell case")
+    parser.add_argument("--supercell-grid", type=int, default=3, help="k-grid of the supercell case")
+    parser.add_argument("--nev", type=int, default=10, help="eigenpairs for the SLEPc timing")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many assemblies")
+    parser.add_argument("--fixture", default="../shared/data/wse2-wannier90",
+                        help="Wannier90 WSe2 directory (skipped if missing)")
+    parser.add_argument("--no-slepc", action="store_true", help="skip the eigensolver timings")
+
+
+def zgemm_rate(sizes=(256, 512, 1024), repeat=5):
+    """The machine's ZGEMM rate: best GFLOP/s of complex n x n products through numpy's BLAS
+    (8 n^3 real flops) over a few sizes."""
+    import numpy as np
+    from . import best_time
+    rng = np.random.default_rng(0)
+    best = 0.0
+    for n in sizes:
+        a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+        b = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+        best = max(best, 8.0 * n ** 3 / best_time(lambda: a @ b, repeat) / 1e9)
+    return best
+
+
+def _peak_rss_mib():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
+    import numpy as np
+    from ..bse import bands as bb
+    from ..bse import hamiltonian as hh
+    from ..bse import interaction as it
+    from ..bse import solver as sv
+    from ..bse.tbmodel import monkhorst_pack
+    from ..parallel import max_over_ranks
+    from . import best_time
+
+    k = monkhorst_pack(grid, grid)
+    E, C = bb.bands_on_grid(model, k, comm)
+    w = bb.band_window(E, C, k, n_occ, nv, nc)
+    sites = it.group_sites(model.positions)
+    inter = it.build_interaction(model.lattice, (grid, grid), sites, V, it.coulomb(1.0, 3.3))
+    n = w.size
+    start, stop = sv.ownership(n, comm)
+    rows = {}
+
+    def assemble():
+        rows["H"] = hh.assemble_rows(w, inter, start, stop, exchange_factor=2.0)
+
+    t = best_time(assemble, args.repeat, comm)
+    ns, nvv, ncc = sites.n_site, nv * nv, nc * nc
+    k_rows = (-(-n // comm.size)) / (nv * nc)                  # k-blocks of the largest rank
+    gemm_flops = 8.0 * (ns * ns * nvv + ns * nvv * ncc) * w.n_k * k_rows
+    row = {"case": name, "N": n, "n_orb": model.n_orb, "n_site": ns, "grid": grid, "ranks": comm.size,
+           "assembly_s": t, "elements_per_s": n * n / t / comm.size * comm.size,
+           "gemm_gflops": gemm_flops / t / 1e9, "zgemm_fraction": gemm_flops / t / 1e9 / rate}
+    if comm.size > 1:
+        serial = None
+        comm.Barrier()
+        if comm.rank == 0:
+            from ..parallel import SerialComm  # noqa: F401 - same code path, all rows on one rank
+            serial = best_time(lambda: hh.assemble_rows(w, inter, 0, n, exchange_factor=2.0), args.repeat)
+        serial = comm.bcast(serial)
+        row["assembly_1rank_s"] = serial
+        row["efficiency"] = serial / (comm.size * t)
+    if not args.no_slepc and sv.slepc_available() and n > args.nev:
+        H = rows["H"]
+        res = {}
+        ts = best_time(lambda: res.update(r=sv.solve(H, start, n, args.nev, comm, backend="slepc")), 1, comm)
+        row["slepc_s"] = ts
+        row["slepc_its"] = res["r"].iterations
+    row["peak_rss_mib"] = max_over_ranks(_peak_rss_mib(), comm)
+    del rows
+    return row
+
+
+def run(args, comm):
+    from pathlib import Path
+
+    from ..bse import interaction as it
+    from ..bse.liu import liu_model
+    from . import print_table
+
+    rate = zgemm_rate()
+    V = it.keldysh(45.09, 1.0, 3.32)
+    rows = []
+    fixture = Path(args.fixture)
+    if fixture.is_dir():
+        from ..bse.wannier90 import load_wannier90
+        model, _ = load_wannier90(fixture, "WSe2")
+        rows.append(_case("fixture", model, 9, 7, 2, 2, comm, args, rate, V))
+    liu = liu_model("WSe2", "TNN", soc=True)
+    for g in args.grids:
+        rows.append(_case("monolayer", liu, g, 2, 1, 2, comm, args, rate, V))
+    plain = liu_model("WSe2", "TNN", soc=False)
+    for m in args.tiles:
+        nb = min(args.supercell_bands, m * m)
+        rows.append(_case(f"supercell{m}x{m}", plain.tile(m, m), args.supercell_grid, m * m, nb, nb,
+                          comm, args, rate, V))
+    cols = ["case", "N", "n_site", "ranks", "assembly_s", "elements_per_s", "gemm_gflops", "zgemm_fraction",
+            "slepc_s", "slepc_its", "peak_rss_mib"]
+    if comm.size > 1:
+        cols += ["assembly_1rank_s", "efficiency"]
+    print_table(rows, cols, comm, title=f"hpcx bench bse (ZGEMM rate {rate:.2f} GFLOP/s: best numpy n x n product)")
+    return {"zgemm_gflops": rate, "rows": rows}
