@@ -1,7 +1,7 @@
 """Pure-NumPy reference of the Monte Carlo push kernel (kernels/mc_push.pyx).
 
 Same functions and signatures as ``hpcx._kernels.mc_push`` (``uniforms``, ``initialise``,
-``push``; ``philox4x32`` for the known-answer test) and the same random numbers: Philox4x32-10
+``push``, ``sample``; ``philox4x32`` for the known-answer test) and the same random numbers: Philox4x32-10
 of the counter (draw_lo, draw_hi, particle_lo, particle_hi) under the key (seed_lo, seed_hi).
 Vectorised over particles: each pass treats every particle whose next event lies before
 ``t_end``.  Used by tests/test_transport_kernel.py (trajectories equal the Cython kernel's
@@ -129,3 +129,24 @@ def push(seed, p0, t_end, state, x, y, t, tn, ctr, vx, vy, gout, decay, indptr, 
     y[live] = y[live] + vy[s] * (t_end - t[live])
     t[live] = t_end
     return events, decays
+
+
+def sample(state, x, y, x0, y0, batch, group, energy, lo, width, mom, occ, prof):
+    """As mc_push.sample: adds to mom [n_batch, n_group, 10], occ [n_s], prof [n_group, n_bin]
+    with np.bincount, which also adds in particle order (so the sums are identical)."""
+    live = state >= 0
+    s = state[live]
+    g = group[s]
+    xs, ys = x[live], y[live]
+    dx, dy = xs - x0[live], ys - y0[live]
+    nb_, ng = mom.shape[0], mom.shape[1]
+    idx = batch[live] * ng + g
+    for c, w in enumerate((np.ones_like(xs), xs, ys, xs * xs, ys * ys, dx, dy, dx * dx, dy * dy, energy[s])):
+        mom[:, :, c] += np.bincount(idx, weights=w, minlength=nb_ * ng).reshape(nb_, ng)
+    occ += np.bincount(s, minlength=len(occ))
+    q = (xs - lo) / width
+    n_bin = prof.shape[1]
+    ok = (q >= 0.0) & (q < n_bin)
+    j = q[ok].astype(np.int64)
+    ok2 = j < n_bin
+    prof += np.bincount(g[ok][ok2] * n_bin + j[ok2], minlength=prof.size).reshape(prof.shape)

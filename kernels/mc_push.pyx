@@ -267,3 +267,41 @@ def build_alias(const int64_t[::1] indptr, const int64_t[::1] indices, const dou
                 ns_ -= 1
                 prob[small[a + ns_]] = 1.0
     return prob_a, alias_a
+
+
+def sample(const int64_t[::1] state, const double[::1] x, const double[::1] y, const double[::1] x0,
+           const double[::1] y0, const int64_t[::1] batch, const int64_t[::1] group, const double[::1] energy,
+           double lo, double width, double[:, :, ::1] mom, int64_t[::1] occ, int64_t[:, ::1] prof):
+    """Add the live particles to mom [n_batch, n_group, 10] (count, x, y, x^2, y^2, dx, dy, dx^2, dy^2, E;
+    dx = x - x0), occ [n_s] and prof [n_group, n_bin] (bin floor((x - lo) / width)), in particle
+    order (a batch's sums do not depend on which rank holds it).  batch: local batch index."""
+    cdef Py_ssize_t i, n = state.shape[0], nb = prof.shape[1]
+    cdef int64_t s, g, b, j
+    cdef double xi, yi, dx, dy, q
+    with nogil:
+        for i in range(n):
+            s = state[i]
+            if s < 0:
+                continue
+            g = group[s]
+            b = batch[i]
+            xi = x[i]
+            yi = y[i]
+            dx = xi - x0[i]
+            dy = yi - y0[i]
+            mom[b, g, 0] += 1.0
+            mom[b, g, 1] += xi
+            mom[b, g, 2] += yi
+            mom[b, g, 3] += xi * xi
+            mom[b, g, 4] += yi * yi
+            mom[b, g, 5] += dx
+            mom[b, g, 6] += dy
+            mom[b, g, 7] += dx * dx
+            mom[b, g, 8] += dy * dy
+            mom[b, g, 9] += energy[s]
+            occ[s] += 1
+            q = (xi - lo) / width
+            if q >= 0.0 and q < nb:
+                j = <int64_t>q
+                if j < nb:
+                    prof[g, j] += 1

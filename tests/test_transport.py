@@ -301,3 +301,17 @@ def test_point_configs_of_a_job_array_equal_the_sweep(tmp_path):
             np.testing.assert_array_equal(b[f"results/{name}"][0], a[f"results/{name}"][1], err_msg=name)
     with pytest.raises(ConfigError, match="sweep point 2"):
         point_config(text, 2, "sweep.toml")
+
+
+def test_example_config_is_valid():
+    text = (ROOT / "examples" / "transport.toml").read_text()
+    cfg = validate(text, "examples/transport.toml", workflows.schemas())
+    workflows.load("transport").check(cfg)
+    assert cfg.transport.twist_deg == (3.0,) and len(cfg.transport.temperatures) == 1
+
+
+def test_plot(tmp_path):
+    from hpcx.plotting import plot_run
+    out = run_config(SMALL.replace("temperatures = [150.0]", "temperatures = [150.0, 300.0]"), tmp_path / "p.h5")
+    paths = plot_run(out)
+    assert len(paths) == 4 and all(Path(p).exists() for p in paths)

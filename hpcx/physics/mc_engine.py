@@ -34,7 +34,7 @@ SAMPLERS = {"search": 0, "alias": 1}
 @dataclass(frozen=True)
 class McParams:
     """particles N, batches B, seed (uint64), sigma: spot standard deviation per axis (nm),
-    sampler "alias" | "search", profile_edges: x-bin edges (nm, increasing)."""
+    sampler "alias" | "search", profile_edges: uniform x-bin edges (nm, increasing)."""
 
     particles: int
     batches: int
@@ -50,6 +50,9 @@ class McParams:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}")
         if not 0 <= self.seed < 2 ** 64:
             raise ValueError("seed must fit in 64 bits")
+        e = np.asarray(self.profile_edges if self.profile_edges is not None else [-1.0, 1.0], dtype=float)
+        if len(e) < 2 or not np.allclose(np.diff(e), (e[-1] - e[0]) / (len(e) - 1), rtol=1e-9):
+            raise ValueError("profile_edges must be uniform and increasing")
 
 
 def batch_bounds(particles, batches):
@@ -108,6 +111,7 @@ class Ensemble:
         n = self.p1 - self.p0
         self.batch = (np.repeat(np.arange(self.b0, self.b1), np.diff(self.bounds[self.b0:self.b1 + 1]))
                       .astype(np.int64))
+        self.local_batch = self.batch - self.b0
         self.state = np.zeros(n, dtype=np.int64)
         self.x, self.y, self.x0, self.y0 = (np.zeros(n) for _ in range(4))
         self.t, self.tn = np.zeros(n), np.zeros(n)
@@ -145,25 +149,16 @@ class Ensemble:
     def sample(self):
         """(moments [B, G, M], occupation [n], profiles [G, n_bins]) over all ranks."""
         tab, B, G = self.table, self.params.batches, len(self.table.group_names)
-        live = self.state >= 0
-        s = self.state[live]
-        g = tab.group[s]
-        bin_ = self.batch[live] * G + g
-        x, y = self.x[live], self.y[live]
-        dx, dy = x - self.x0[live], y - self.y0[live]
-        cols = (np.ones_like(x), x, y, x * x, y * y, dx, dy, dx * dx, dy * dy, tab.energy[s])
-        mom = np.zeros((B * G, len(MOMENTS)))
-        for c, w in enumerate(cols):
-            # bincount adds in particle order: a batch's sum does not depend on the rank layout
-            mom[:, c] = np.bincount(bin_, weights=w, minlength=B * G)
-        mom = sum_over_ranks(mom, self.comm)     # each row is non-zero on one rank only: exact
-        occ = sum_over_ranks(np.bincount(s, minlength=tab.n).astype(np.int64), self.comm)
         nb = len(self.edges) - 1
-        j = np.searchsorted(self.edges, x, side="right") - 1
-        ok = (j >= 0) & (j < nb)
-        prof = np.bincount(g[ok] * nb + j[ok], minlength=G * nb).astype(np.int64)
-        prof = sum_over_ranks(prof, self.comm).reshape(G, nb)
-        return mom.reshape(B, G, len(MOMENTS)), occ, prof
+        mom = np.zeros((B, G, len(MOMENTS)))
+        occ = np.zeros(tab.n, dtype=np.int64)
+        prof = np.zeros((G, nb), dtype=np.int64)
+        # particle-order sums: a batch's moments do not depend on the rank that holds it
+        self.kernel.sample(self.state, self.x, self.y, self.x0, self.y0, self.local_batch, tab.group,
+                           tab.energy, self.edges[0], (self.edges[-1] - self.edges[0]) / nb,
+                           mom[self.b0:self.b1], occ, prof)
+        mom = sum_over_ranks(mom, self.comm)     # each batch is non-zero on one rank only: exact
+        return mom, sum_over_ranks(occ, self.comm), sum_over_ranks(prof, self.comm)
 
     # -- checkpoints -----------------------------------------------------------------
     def gather_state(self):

@@ -570,3 +570,74 @@ def _main(argv=None):
 
 if __name__ == "__main__":
     raise SystemExit(_main())
+
+
+# ----------------------------------------------------------------------------- figures
+def plot(run, stem):
+    """Figures of a transport run: sigma^2(t) and D(t), x-profiles, occupations, D(T) of a sweep."""
+    from ..plotting import _pyplot, _save
+    plt = _pyplot()
+    read = lambda name: run.read(f"results/{name}")[0]  # noqa: E731
+    t, var, Dt = read("time"), read("variance"), read("diffusion/transient")
+    D, err = read("diffusion/stationary"), read("diffusion/stationary_error")
+    T, theta, rta = read("sweep/temperature"), read("sweep/theta_deg"), read("sweep/diffusion_rta")
+    icpt = read("diffusion/fit_intercept")
+    t_fit = float(run.file["results/diffusion"].attrs["fit_from_ps"])
+    label = lambda p: (f"{theta[p]:g}°, " if np.isfinite(theta[p]) else "") + f"{T[p]:g} K"  # noqa: E731
+    outputs = []
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    for p in range(len(T)):
+        line, = a.plot(t, 1e-6 * var[p, :, -1], label=f"{label(p)}: D = {D[p]:.3g} ± {err[p]:.2g} cm²/s")
+        late = t >= t_fit
+        # sigma^2 = sigma_0^2 + msd; the stationary fit is msd = intercept + 4 D t (D in nm^2/ps = 100 D)
+        fit = var[p, 0, -1] + icpt[p] + 400.0 * D[p] * t[late]
+        a.plot(t[late], 1e-6 * fit, "--", color=line.get_color(), lw=1)
+        b.plot(t, Dt[p], color=line.get_color(), label=f"{label(p)} (RTA {rta[p]:.3g})")
+    a.set_xlabel("t (ps)"), a.set_ylabel("σ² (µm²)"), a.legend(fontsize=7)
+    b.axvline(t_fit, color="0.7", lw=0.8)
+    b.set_xlabel("t (ps)"), b.set_ylabel("D(t) = ¼ dσ²/dt (cm²/s)"), b.legend(fontsize=7)
+    outputs.append(_save(fig, stem, "variance"))
+
+    prof, x = read("profiles"), read("profile_x")
+    n_p = len(T)
+    fig, axes = plt.subplots(1, n_p, figsize=(4.2 * n_p, 3.4), squeeze=False)
+    for p, ax in zip(range(n_p), axes[0]):
+        picks = np.unique(np.linspace(0, len(t) - 1, 6).astype(int))
+        for k in picks:
+            y = prof[p, k, -1]
+            ax.plot(1e-3 * x, y / max(y.max(), 1e-300), label=f"{t[k]:.3g} ps")
+        ax.set_xlabel("x (µm)"), ax.set_ylabel("N(x) / max"), ax.set_title(label(p)), ax.legend(fontsize=7)
+    outputs.append(_save(fig, stem, "profiles"))
+
+    hist, hb, edges = read("energy_histogram"), read("energy_histogram_boltzmann"), read("energy_edges")
+    pop = read("population")
+    names = [str(n) for n in np.char.decode(run.file["results"].attrs["groups"])] \
+        if run.file["results"].attrs["groups"].dtype.kind == "S" else list(run.file["results"].attrs["groups"])
+    fig, axes = plt.subplots(2, n_p, figsize=(4.2 * n_p, 6.4), squeeze=False)
+    centre = 0.5 * (edges[1:] + edges[:-1])
+    for p in range(n_p):
+        ax = axes[0, p]
+        for k in (0, len(t) // 10, len(t) - 1):
+            ax.step(centre, hist[p, k], where="mid", label=f"MC {t[k]:.3g} ps")
+        ax.plot(centre, hb[p], "k--", lw=1, label="Boltzmann")
+        ax.set_yscale("log"), ax.set_xlabel("E - E_min (meV)"), ax.set_ylabel("fraction"), ax.set_title(label(p))
+        ax.set_ylim(bottom=0.3 / float(run.file["results"].attrs["particles"]), top=1.5)
+        ax.legend(fontsize=7)
+        ax = axes[1, p]
+        for g, name in enumerate(names):
+            ax.plot(t, pop[p, :, g], label=name)
+        ax.set_xscale("symlog", linthresh=max(t[1], 1e-9)), ax.set_xlabel("t (ps)"), ax.set_ylabel("population")
+        ax.legend(fontsize=7)
+    outputs.append(_save(fig, stem, "occupation"))
+
+    if n_p > 1:
+        fig, ax = plt.subplots(figsize=(4.8, 3.6))
+        for th in np.unique(theta) if np.all(np.isfinite(theta)) else [np.nan]:
+            m = (theta == th) if np.isfinite(th) else np.ones(n_p, bool)
+            line = ax.errorbar(T[m], D[m], yerr=err[m], marker="o", ms=3, capsize=2,
+                               label=f"MC {th:g}°" if np.isfinite(th) else "MC")
+            ax.plot(T[m], rta[m], "--", color=line[0].get_color(), label="RTA (Boltzmann)")
+        ax.set_xlabel("T (K)"), ax.set_ylabel("D (cm²/s)"), ax.set_yscale("log"), ax.legend(fontsize=7)
+        outputs.append(_save(fig, stem, "sweep"))
+    return outputs
