@@ -1,6 +1,9 @@
 """Exciton-phonon scattering tensors for moiré and multi-valley excitons, sampling tables, RTA.
 
-Physics only (no files, no configs), vectorised NumPy.  Units: meV, nm, ps, m0, K.
+Physics only (no files, no configs), vectorised NumPy; the rate evaluation (the hot loop
+of the self-consistent dephasing) runs in the Cython kernel hpcx._kernels.scattering_rates
+when it is built, with :func:`rates` (``use_kernel=False``) as its NumPy reference.
+Units: meV, nm, ps, m0, K.
 Conventions as in :mod:`hpcx.physics.phonons` and docs/theory/scattering.md.
 
 States are flattened ``i = iQ * n_bands + eta``.  A moiré state is
@@ -201,9 +204,10 @@ def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e
             for k, lst in enumerate((rows, cols, g2ws, oms)):
                 lst.append(np.concatenate([p[k] for p in part])[order])
     terms = Terms(start, stop, n, dense=[(m.param, d) for m, d in zip(ein, dense)])
-    if rows:
-        terms.row, terms.col = np.concatenate(rows), np.concatenate(cols)
-        terms.g2w, terms.omega = np.concatenate(g2ws), np.concatenate(oms)
+    if rows:  # one field at a time, freeing its chunks: peak memory ~ terms + one field
+        for name, lst in (("row", rows), ("col", cols), ("g2w", g2ws), ("omega", oms)):
+            setattr(terms, name, np.concatenate(lst))
+            lst.clear()
     counts = np.bincount(terms.row, minlength=n_loc)
     terms.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return terms

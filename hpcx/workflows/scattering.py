@@ -130,8 +130,12 @@ def _moire_states(cfg, log):
     return system, Q, b.energy, b.vectors, b.velocity, ham.s, geo.reciprocal_basis, geo.cell_area_nm2
 
 
-def build(cfg, comm, log):
-    """(E [n] meV, v [n, 2] nm/ps, weight [n], labels dict, Terms of the local rows, info dict)."""
+def states(cfg, log):
+    """States and coupling ingredients, identical on every rank (no communication).
+
+    Returns SimpleNamespace(E [n] meV, v [n, 2] nm/ps, weight [n], labels dict, info dict,
+    terms(start, stop) -> :class:`hpcx.physics.scattering.Terms` of rows [start, stop)).
+    """
     s = cfg.scattering
     if s.model == "moire":
         system, Q, E, vec, vel, sint, basis, area = _moire_states(cfg, log)
@@ -140,27 +144,33 @@ def build(cfg, comm, log):
         F, eb = _form_factor(stack, m_e, m_h, 0, 1)
         modes = (sc.layer_modes(phonon_params(system.electron_layer), "e")
                  + sc.layer_modes(phonon_params(system.hole_layer), "h"))
-        n = E.size
-        start, stop = block_range(n, comm.size, comm.rank)
-        terms = sc.moire_terms(Q, E, vec, sint, basis, area, modes, F, m_e, m_h, start, stop,
-                               coupling_cut=s.coupling_cut)
         n_b = E.shape[1]
         labels = dict(band=np.tile(np.arange(n_b), len(Q)), Q=np.repeat(Q, n_b, axis=0))
         info = dict(binding_energy=eb, modes=[m.name for m in modes], m_e=m_e, m_h=m_h)
-        return E.reshape(-1), vel.reshape(-1, 2), np.ones(n), labels, terms, info
+
+        def terms(start, stop):
+            return sc.moire_terms(Q, E, vec, sint, basis, area, modes, F, m_e, m_h, start, stop,
+                                  coupling_cut=s.coupling_cut)
+        return SimpleNamespace(E=E.reshape(-1), v=vel.reshape(-1, 2), weight=np.ones(E.size), labels=labels,
+                               info=info, terms=terms)
     valleys = multivalley_model(s.material)
     par = phonon_params(s.material)
     stack, _, _ = _stack(cfg, [s.material])
     kk = valleys[next(iter(valleys))]
     F, eb = _form_factor(stack, kk.m_e, kk.m_h, 0, 0)
     grid = ph.multivalley_grid(valleys, s.k_max, s.k_points)
-    inter = _intervalley(par, grid.names)
-    chans = ph.multivalley_channels(grid, par, F, inter)
-    start, stop = block_range(len(grid.E), comm.size, comm.rank)
-    terms = sc.channel_terms(chans, start, stop)
-    labels = dict(valley=grid.valley, k=grid.k)
+    chans = ph.multivalley_channels(grid, par, F, _intervalley(par, grid.names))
     info = dict(binding_energy=eb, modes=[c.name for c in chans], valleys=list(grid.names))
-    return grid.E, grid.v, np.full(len(grid.E), grid.weight), labels, terms, info
+    return SimpleNamespace(E=grid.E, v=grid.v, weight=np.full(len(grid.E), grid.weight),
+                           labels=dict(valley=grid.valley, k=grid.k), info=info,
+                           terms=lambda start, stop: sc.channel_terms(chans, start, stop))
+
+
+def build(cfg, comm, log):
+    """(E [n] meV, v [n, 2] nm/ps, weight [n], labels dict, Terms of the local rows, info dict)."""
+    st = states(cfg, log)
+    start, stop = block_range(len(st.E), comm.size, comm.rank)
+    return st.E, st.v, st.weight, st.labels, st.terms(start, stop), st.info
 
 
 def _intervalley(par, names):
