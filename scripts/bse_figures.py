@@ -29,7 +29,7 @@ from hpcx.bse.wannier90 import load_wannier90  # noqa: E402
 from hpcx.plotting import _pyplot  # noqa: E402
 from test_wannier_workflow import run_config  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "data" / "wse2-wannier90"
+FIXTURE = ROOT / "examples" / "data" / "wse2-wannier90"
 
 CONFIG = """
 [run]

@@ -11,7 +11,7 @@ from hpcx.bse import hamiltonian as hh
 from hpcx.bse import interaction as it
 from hpcx.bse.tbmodel import TBModel, monkhorst_pack
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "data" / "wse2-wannier90"
+FIXTURE = Path(__file__).resolve().parents[1] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
 
 
 # ---------------------------------------------------------------- slow reference (kept here)
@@ -148,7 +148,6 @@ def test_lattice_sum_is_home_cell_independent():
     np.testing.assert_allclose(W2[:, 0, 1], W1[:, 0, 1] * phase, atol=1e-11)
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason="WSe2 Wannier90 fixture not present")
 def test_wse2_binding_energy_in_published_range():
     """A exciton of free-standing WSe2 (fixture bands, seed 004 Keldysh: rho0 = 45.09 A,
     a0 = 3.32 A, U = 1, eps = 1, direct term only as in seed 004's main results), 27 x 27

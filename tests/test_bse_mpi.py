@@ -6,13 +6,12 @@ import pytest
 
 from hpcx.parallel import SerialComm
 
-from test_bse_workflow import WSE2, needs_fixture
+from test_bse_workflow import WSE2
 from test_wannier_workflow import run_config
 
 pytestmark = pytest.mark.mpi
 
 
-@needs_fixture
 def test_two_ranks_equal_one_rank(comm, tmp_path_factory):
     assert comm.size == 2
     base = comm.bcast(str(tmp_path_factory.mktemp("bse")) if comm.rank == 0 else None)

@@ -13,8 +13,7 @@ from hpcx.errors import ConfigError
 from test_wannier_workflow import run_config
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared" / "data" / "wse2-wannier90"
-needs_fixture = pytest.mark.skipif(not FIXTURE.is_dir(), reason="WSe2 Wannier90 fixture not present")
+FIXTURE = ROOT / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data/wse2-wannier90
 
 WSE2 = f"""
 [run]
@@ -48,7 +47,6 @@ CONTRACT = {"eigenvalues": "eV", "eigenvectors": "", "transitions": "", "qp_gap"
             "oscillator_strength": ""}
 
 
-@needs_fixture
 def test_output_contract(tmp_path):
     out = run_config(WSE2, tmp_path / "b.h5")
     with h5py.File(out) as f:
@@ -108,14 +106,12 @@ def _check(text):
     (lambda t: t.replace('source = "wannier90"', 'source = "liu"\nmaterial = "WSe3"'), "bse.material",
      "unknown three-band TB material"),
 ])
-@needs_fixture
 def test_bad_configs_fail_in_check(edit, key, fragment):
     with pytest.raises(ConfigError) as info:
         _check(edit(WSE2))
     assert info.value.key == key and fragment in str(info.value)
 
 
-@needs_fixture
 def test_example_config_resolves_relative_path():
     path = ROOT / "examples" / "bse_wse2.toml"
     cfg = validate(path.read_text(), str(path), workflows.schemas())

@@ -17,6 +17,8 @@ RSS per rank; with >1 rank also the same assembly on one rank alone (efficiency)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 DESCRIPTION = "BSE: assembly time vs N, ZGEMM fraction, SLEPc time for 10 pairs, memory, rank efficiency"
 
 
@@ -31,7 +33,8 @@ def add_arguments(parser):
     parser.add_argument("--supercell-grid", type=int, default=3, help="k-grid of the supercell case")
     parser.add_argument("--nev", type=int, default=10, help="eigenpairs for the SLEPc timing")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many assemblies")
-    parser.add_argument("--fixture", default="../shared/data/wse2-wannier90",
+    parser.add_argument("--fixture", default=str(Path(__file__).resolve().parents[2] / "examples" / "data"
+                                                 / "wse2-wannier90"),
                         help="Wannier90 WSe2 directory (skipped if missing)")
     parser.add_argument("--no-slepc", action="store_true", help="skip the eigensolver timings")
 
