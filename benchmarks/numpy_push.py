@@ -86,7 +86,7 @@ def initialise(seed, p0, sigma, cdf, gout, state, x, y, t, tn, ctr):
 
 
 def push(seed, p0, t_end, state, x, y, t, tn, ctr, vx, vy, gout, decay, indptr, indices, cumulative,
-         prob, alias, sampler):
+         packed, sampler):
     """As mc_push.push; returns (scattering events, decays)."""
     events = decays = 0
     active = (state >= 0) & (tn <= t_end)
@@ -113,7 +113,7 @@ def push(seed, p0, t_end, state, x, y, t, tn, ctr, vx, vy, gout, decay, indptr, 
             j = np.minimum(xs.astype(np.int64), np.maximum(m - 1, 0))
             f = xs - j
             k = np.where(has, a + j, 0)
-            pick = np.where(f < prob[k], indices[k], alias[k])
+            pick = np.where(f < packed[k, 0], packed[k, 1], packed[k, 2]).astype(np.int64)
             new = np.where(has, pick, new)
         else:
             k = _search(cumulative, np.where(has, a, 0), np.where(has, b, 1), u1)

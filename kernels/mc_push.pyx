@@ -14,7 +14,12 @@ Particle arrays (length n, C-contiguous): state int64 (-1 = decayed), x, y (nm) 
 (ps), tn the time of the next event (ps), ctr uint64 the next draw number.  Tables over
 states (n_s): vx, vy (nm/ps), gout = out-scattering + decay rate (1/ps), decay (1/ps),
 CSR rows indptr [n_s + 1], indices [nnz] (final states), cumulative [nnz] (per row
-increasing, last exactly 1) or the alias pair prob [nnz], alias [nnz] (Walker/Vose).
+increasing, last exactly 1) or the packed alias tables [nnz, 4] of build_alias.
+
+Speed: an event is latency-bound (the table entry and the new state's data are random
+memory accesses), so push copies the per-state data into one 64-byte record per state and
+advances LANES particles in lockstep, each event split into stages over successive rounds
+with software prefetches (see _push_lanes); results are unchanged by this.
 Pure-NumPy reference: benchmarks/numpy_push.py.
 """
 
@@ -27,6 +32,7 @@ import numpy as np
 cdef extern from *:
     """
     #include <stdint.h>
+    #define hpcx_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
     static inline void hpcx_philox4x32_10(uint32_t c[4], uint32_t k0, uint32_t k1) {
         int r;
         for (r = 0; r < 10; r++) {
@@ -55,6 +61,7 @@ cdef extern from *:
     }
     """
     void hpcx_philox4x32_10(uint32_t c[4], uint32_t k0, uint32_t k1) nogil
+    void hpcx_prefetch(const void *p) nogil
     ctypedef struct hpcx_pair:
         double u1
         double u2
@@ -130,92 +137,209 @@ def initialise(uint64_t seed, int64_t p0, double sigma, const double[::1] cdf, c
         ctr[i] = 2
 
 
+cdef enum:
+    LANES = 32          # particles advanced in lockstep: their table look-ups overlap in memory
+
+
+cdef struct Tables:
+    const double* st          # [n_s, 8]: vx, vy, gout, decay, row start, row length, -, - (one cache line)
+    const int64_t* indices
+    const double* cum
+    const double* packed
+    int sampler
+
+
+cdef struct Counts:
+    long long events
+    long long decays
+
+
+cdef struct Lanes:
+    int64_t s[LANES]
+    int64_t k[LANES]            # alias: 4 x entry of the next event; search: row start; -1: empty row
+    int stage[LANES]            # 1: event pending, 2: new state chosen, flight to draw, 3: done
+    double ti[LANES]
+    double tni[LANES]
+    double xx[LANES]
+    double yy[LANES]
+    double u[LANES]             # alias: fraction f; search: u1
+    double u2[LANES]
+    uint64_t c[LANES]
+
+
+cdef inline void _prepare(Lanes* L, Py_ssize_t j, const Tables* tb, uint64_t seed, uint64_t pid, double t_end,
+                          Counts* out) nogil:
+    """Draw the random pair of lane j's next event (if before t_end), decide decay, locate and
+    prefetch its table entry; stage 1 (event pending) or 3 (done)."""
+    cdef const double* rec
+    cdef hpcx_pair pr
+    cdef double u1, p, xs
+    cdef int64_t a, m, k
+    if L.s[j] < 0 or L.tni[j] > t_end:
+        L.stage[j] = 3
+        return
+    rec = tb.st + 8 * L.s[j]
+    pr = hpcx_uniform2(seed, pid, L.c[j])
+    L.c[j] = L.c[j] + 1
+    u1 = pr.u1
+    L.u2[j] = pr.u2
+    if rec[3] > 0.0:
+        p = rec[3] / rec[2]
+        if u1 < p:                      # radiative decay at tni
+            L.xx[j] = L.xx[j] + rec[0] * (L.tni[j] - L.ti[j])
+            L.yy[j] = L.yy[j] + rec[1] * (L.tni[j] - L.ti[j])
+            L.ti[j] = L.tni[j]
+            L.s[j] = -1
+            L.tni[j] = INFINITY
+            L.stage[j] = 3
+            out.decays += 1
+            return
+        u1 = (u1 - p) / (1.0 - p)
+    a = <int64_t>rec[4]
+    m = <int64_t>rec[5]
+    L.stage[j] = 1
+    if m == 0:
+        L.k[j] = -1
+    elif tb.sampler == _ALIAS:
+        xs = u1 * m
+        k = <int64_t>xs
+        if k >= m:
+            k = m - 1
+        L.u[j] = xs - k
+        L.k[j] = 4 * (k + a)
+        hpcx_prefetch(tb.packed + L.k[j])
+    else:
+        L.u[j] = u1
+        L.k[j] = a
+
+
+cdef Counts _push_lanes(const Tables* tb, uint64_t seed, int64_t p0, double t_end, Py_ssize_t i0, Py_ssize_t m,
+                        int64_t* state, double* x, double* y, double* t, double* tn, uint64_t* ctr) nogil:
+    """Particles i0 .. i0+m-1 (m <= LANES) to t_end, in lockstep.
+
+    Each event is split into stages done in successive rounds over the lanes (draw and
+    prefetch the table entry; take the event and prefetch the new state's record; draw the
+    flight), so the memory latency of one particle is hidden behind the work of the others.
+    Every particle's arithmetic is the same sequence as a one-at-a-time loop (and as the
+    NumPy reference), only its place in time differs.
+    """
+    cdef Lanes L
+    cdef Py_ssize_t j, active
+    cdef int64_t sj, k, a, b
+    cdef int sel
+    cdef double g
+    cdef const double* rec
+    cdef Counts out
+    out.events = 0
+    out.decays = 0
+    for j in range(m):
+        L.s[j] = state[i0 + j]
+        L.ti[j] = t[i0 + j]
+        L.tni[j] = tn[i0 + j]
+        L.xx[j] = x[i0 + j]
+        L.yy[j] = y[i0 + j]
+        L.c[j] = ctr[i0 + j]
+        _prepare(&L, j, tb, seed, <uint64_t>(p0 + i0 + j), t_end, &out)
+    active = m
+    while active > 0:
+        active = 0
+        for j in range(m):
+            if L.stage[j] == 1:
+                sj = L.s[j]
+                rec = tb.st + 8 * sj
+                L.xx[j] = L.xx[j] + rec[0] * (L.tni[j] - L.ti[j])
+                L.yy[j] = L.yy[j] + rec[1] * (L.tni[j] - L.ti[j])
+                L.ti[j] = L.tni[j]
+                out.events += 1
+                k = L.k[j]
+                if k >= 0:
+                    if tb.sampler == _ALIAS:
+                        sel = L.u[j] < tb.packed[k]          # 1: the entry's own state, 0: its alias
+                        sj = <int64_t>tb.packed[k + 2 - sel]
+                    else:
+                        a = k
+                        b = a + <int64_t>rec[5]
+                        sj = tb.indices[_search(tb.cum, a, b, L.u[j])]
+                L.s[j] = sj
+                hpcx_prefetch(tb.st + 8 * sj)
+                L.stage[j] = 2
+                active += 1
+            elif L.stage[j] == 2:
+                g = tb.st[8 * L.s[j] + 2]
+                if g > 0.0:
+                    L.tni[j] = L.ti[j] - log(1.0 - L.u2[j]) / g
+                else:
+                    L.tni[j] = INFINITY
+                _prepare(&L, j, tb, seed, <uint64_t>(p0 + i0 + j), t_end, &out)
+                active += L.stage[j] != 3
+    for j in range(m):
+        if L.s[j] >= 0:
+            L.xx[j] = L.xx[j] + tb.st[8 * L.s[j]] * (t_end - L.ti[j])
+            L.yy[j] = L.yy[j] + tb.st[8 * L.s[j] + 1] * (t_end - L.ti[j])
+            L.ti[j] = t_end
+        state[i0 + j] = L.s[j]
+        t[i0 + j] = L.ti[j]
+        tn[i0 + j] = L.tni[j]
+        x[i0 + j] = L.xx[j]
+        y[i0 + j] = L.yy[j]
+        ctr[i0 + j] = L.c[j]
+    return out
+
+
 def push(uint64_t seed, int64_t p0, double t_end,
          int64_t[::1] state, double[::1] x, double[::1] y, double[::1] t, double[::1] tn,
          uint64_t[::1] ctr,
          const double[::1] vx, const double[::1] vy, const double[::1] gout, const double[::1] decay,
          const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] cumulative,
-         const double[::1] prob, const int64_t[::1] alias, int sampler):
+         const double[:, ::1] packed, int sampler):
     """Advance every live particle to t_end (ps): flights and scattering events up to t_end,
-    then the flight to t_end.  Returns (scattering events, decays) of this call."""
-    cdef Py_ssize_t i, n = state.shape[0]
-    cdef int64_t s, a, b, k
+    then the flight to t_end.  Returns (scattering events, decays) of this call.
+    packed: alias tables of :func:`build_alias` (any [0, 4] array for the search sampler)."""
+    cdef Py_ssize_t ch, n = state.shape[0], ns = vx.shape[0]
+    cdef Py_ssize_t nch = (n + LANES - 1) // LANES
     cdef long long events = 0, decays = 0
-    cdef double u1, u2, p, xs, f, g, tt, ti, tni
-    cdef uint64_t c
-    cdef hpcx_pair pr
-    cdef const double* pcum = NULL
+    cdef Counts cnt
+    cdef Tables tb
     if sampler not in (SAMPLER_SEARCH, SAMPLER_ALIAS):
         raise ValueError("sampler must be 0 (search) or 1 (alias)")
-    if sampler == SAMPLER_ALIAS and (prob.shape[0] != indices.shape[0] or alias.shape[0] != indices.shape[0]):
-        raise ValueError("alias tables must have nnz entries")
+    if sampler == SAMPLER_ALIAS and (packed.shape[0] != indices.shape[0] or packed.shape[1] != 4):
+        raise ValueError("alias tables must be [nnz, 4]")
     if sampler == SAMPLER_SEARCH and cumulative.shape[0] != indices.shape[0]:
         raise ValueError("cumulative must have nnz entries")
-    if sampler == SAMPLER_SEARCH and cumulative.shape[0] > 0:
-        pcum = &cumulative[0]
-    for i in prange(n, nogil=True, schedule="dynamic", chunksize=256):
-        s = state[i]
-        ti = t[i]
-        tni = tn[i]
-        c = ctr[i]
-        while s >= 0 and tni <= t_end:
-            x[i] = x[i] + vx[s] * (tni - ti)
-            y[i] = y[i] + vy[s] * (tni - ti)
-            ti = tni
-            pr = hpcx_uniform2(seed, <uint64_t>(p0 + i), c)
-            u1 = pr.u1
-            u2 = pr.u2
-            c = c + 1
-            if decay[s] > 0.0:
-                p = decay[s] / gout[s]
-                if u1 < p:
-                    s = -1
-                    decays += 1
-                    tni = INFINITY
-                else:
-                    u1 = (u1 - p) / (1.0 - p)
-            if s < 0:
-                break
-            events += 1
-            a = indptr[s]
-            b = indptr[s + 1]
-            if b > a:
-                if sampler == _ALIAS:
-                    xs = u1 * (b - a)
-                    k = <int64_t>xs
-                    if k >= b - a:
-                        k = b - a - 1
-                    f = xs - k
-                    k = k + a
-                    if f < prob[k]:
-                        s = indices[k]
-                    else:
-                        s = alias[k]
-                else:
-                    s = indices[_search(pcum, a, b, u1)]
-            g = gout[s]
-            if g > 0.0:
-                tni = ti - log(1.0 - u2) / g
-            else:
-                tni = INFINITY
-        if s >= 0:
-            x[i] = x[i] + vx[s] * (t_end - ti)
-            y[i] = y[i] + vy[s] * (t_end - ti)
-            ti = t_end
-        state[i] = s
-        t[i] = ti
-        tn[i] = tni
-        ctr[i] = c
+    if (vy.shape[0] != ns or gout.shape[0] != ns or decay.shape[0] != ns or indptr.shape[0] != ns + 1
+            or x.shape[0] != n or y.shape[0] != n or t.shape[0] != n or tn.shape[0] != n or ctr.shape[0] != n):
+        raise ValueError("push: inconsistent array lengths")
+    if n == 0:
+        return 0, 0
+    # per-state records, 64-byte aligned: a scattering event touches one line per state
+    buf = np.zeros(8 * ns + 8)
+    off = (-(buf.ctypes.data // 8)) % 8
+    st_a = buf[off:off + 8 * ns].reshape(ns, 8)
+    st_a[:, 0], st_a[:, 1], st_a[:, 2], st_a[:, 3] = vx, vy, gout, decay
+    st_a[:, 4] = indptr[:ns]
+    st_a[:, 5] = np.diff(indptr)
+    cdef double[:, ::1] st = st_a
+    tb.st = &st[0, 0]
+    tb.indices = &indices[0] if indices.shape[0] else NULL
+    tb.cum = &cumulative[0] if cumulative.shape[0] else NULL
+    tb.packed = &packed[0, 0] if packed.shape[0] else NULL
+    tb.sampler = sampler
+    for ch in prange(nch, nogil=True, schedule="dynamic", chunksize=16):
+        cnt = _push_lanes(&tb, seed, p0, t_end, ch * LANES, min(LANES, n - ch * LANES),
+                          &state[0], &x[0], &y[0], &t[0], &tn[0], &ctr[0])
+        events += cnt.events
+        decays += cnt.decays
     return int(events), int(decays)
 
 
 def build_alias(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] cumulative):
     """Walker/Vose alias tables of CSR rows given by cumulative probabilities.
 
-    Returns (prob [nnz], alias [nnz]): entry k of row [a, b) is taken with u in [0, 1) as
-    j = floor(u (b - a)), f = frac: final state indices[a + j] if f < prob[a + j] else
-    alias[a + j] (a state index).  Exact up to round-off: P(f) summed over a row equals
-    diff(cumulative) of that row.
+    Returns packed [nnz, 4] = (prob, final state, alias state, 0) per entry, states stored as
+    doubles (exact below 2^53) so that one entry is one 32-byte slot of a cache line.  Entry k
+    of row [a, b) is taken with u in [0, 1) as j = floor(u (b - a)), f = frac: final state
+    packed[a + j, 1] (= indices[a + j]) if f < packed[a + j, 0] else packed[a + j, 2].  Exact
+    up to round-off: the probabilities summed over a row equal diff(cumulative) of that row.
     """
     cdef Py_ssize_t ns = indptr.shape[0] - 1, nnz = indices.shape[0]
     cdef Py_ssize_t r, a, b, m, j, ns_, nl, sm, lg
@@ -266,7 +390,11 @@ def build_alias(const int64_t[::1] indptr, const int64_t[::1] indices, const dou
             while ns_ > 0:
                 ns_ -= 1
                 prob[small[a + ns_]] = 1.0
-    return prob_a, alias_a
+    packed = np.zeros((nnz, 4))
+    packed[:, 0] = prob_a
+    packed[:, 1] = indices
+    packed[:, 2] = alias_a
+    return packed
 
 
 def sample(const int64_t[::1] state, const double[::1] x, const double[::1] y, const double[::1] x0,

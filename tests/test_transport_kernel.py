@@ -44,11 +44,11 @@ def run(mod, table, n, p0, times, sampler, seed=11, sigma=50.0):
     arr = particles(n)
     cdf = mt.initial_cdf(table, "uniform", e0=np.inf)
     mod.initialise(seed, p0, sigma, cdf, table.gout, *arr.values())
-    prob, alias = table.alias()
+    packed = table.alias()
     ev = []
     for T in times:
         ev.append(mod.push(seed, p0, T, *arr.values(), table.vx, table.vy, table.gout, table.decay, table.indptr,
-                           table.indices, table.cumulative, prob, alias, sampler))
+                           table.indices, table.cumulative, packed, sampler))
     return arr, ev
 
 
@@ -101,7 +101,9 @@ def test_particle_blocks_are_independent_of_the_split(ker):
 
 def test_alias_tables_reproduce_rows(ker):
     table = random_table(n=40, seed=2)
-    prob, alias = table.alias()
+    packed = table.alias()
+    prob, alias = packed[:, 0], packed[:, 2].astype(np.int64)
+    np.testing.assert_array_equal(packed[:, 1], table.indices)
     assert np.all((prob >= 0) & (prob <= 1.0 + 1e-12))
     for i in range(table.n):
         a, b = table.indptr[i], table.indptr[i + 1]
@@ -128,9 +130,8 @@ def test_first_transition_statistics(ker, sampler):
     table = mt.McTable(np.zeros(n), np.zeros((n, 2)), total, indptr, idx, cum, np.zeros(n, np.int64), ("g",))
     arr = particles(N)
     ker.initialise(3, 0, 0.0, mt.initial_cdf(table, "state", state=0), table.gout, *arr.values())
-    prob, alias = table.alias()
-    args = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices, table.cumulative, prob,
-            alias, sampler)
+    args = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices, table.cumulative,
+            table.alias(), sampler)
     ker.push(3, 0, 0.4, *arr.values(), *args)
     left = np.sum(arr["state"] == 0)
     assert stats.binomtest(int(left), N, np.exp(-0.8)).pvalue > 1e-3

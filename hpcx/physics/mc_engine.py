@@ -118,10 +118,7 @@ class Ensemble:
         self.ctr = np.zeros(n, dtype=np.uint64)
         self._tables = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices,
                         table.cumulative)
-        if params.sampler == "alias":
-            self._alias = table.alias()
-        else:
-            self._alias = (np.zeros(0), np.zeros(0, dtype=np.int64))
+        self._alias = table.alias() if params.sampler == "alias" else np.zeros((0, 4))
         edges = params.profile_edges
         self.edges = np.asarray(edges if edges is not None else [-1.0, 1.0], dtype=float)
 
@@ -139,9 +136,8 @@ class Ensemble:
     def push(self, t_end):
         """Advance to t_end (ps); returns (events, decays) summed over ranks."""
         vx, vy, gout, decay, indptr, indices, cum = self._tables
-        prob, alias = self._alias
         ev, dec = self.kernel.push(self.params.seed, self.p0, float(t_end), self.state, self.x, self.y, self.t,
-                                   self.tn, self.ctr, vx, vy, gout, decay, indptr, indices, cum, prob, alias,
+                                   self.tn, self.ctr, vx, vy, gout, decay, indptr, indices, cum, self._alias,
                                    SAMPLERS[self.params.sampler])
         tot = sum_over_ranks(np.array([ev, dec], dtype=np.int64), self.comm)
         return int(tot[0]), int(tot[1])

@@ -93,7 +93,7 @@ class McTable:
         return self.total_rate + self.decay
 
     def alias(self):
-        """(prob, alias) Walker/Vose tables of the rows (built once, by the kernel)."""
+        """Walker/Vose alias tables of the rows, packed [nnz, 4] (built once, by the kernel)."""
         if self._alias is None:
             from hpcx._kernels.mc_push import build_alias
             self._alias = build_alias(self.indptr, self.indices, self.cumulative)

@@ -1,0 +1,192 @@
+"""Benchmark ``transport``: Monte Carlo scattering events per second per core, Cython vs NumPy,
+and the 2-rank parallel efficiency of the ensemble loop.
+
+The table (default): the real 3° MoSe2-WSe2/hBN tables of examples/scattering.toml (``--grid``
+x ``--grid`` mini-BZ grid, ``--bands`` bands, at ``--temperature``), computed in-process
+with the scattering workflow, then refined ``--refine`` times per axis to a finer
+Monkhorst-Pack grid of (grid x refine)^2 x bands states (>= 1e4 by default): every fine
+state carries the moiré energy and group velocity of the fine grid, its parent's out-rate,
+and its parent's final-state distribution with the momentum transfer kept (fine state
+(parent, offset) -> (final parent, same offset)), so rows keep their length and the table
+its CSR structure at 10^4 states.  ``--input RUN.h5`` takes the tables of a finished
+``scattering`` run instead (e.g. a fine grid computed on a cluster).
+
+Measured: (1) ``push`` of the Cython kernel, one rank, one thread: ``--particles``
+particles over ``--t-push`` ps in one call (many events per particle, so per-event
+cost dominates), events/s, for both samplers; (2) the NumPy reference
+(benchmarks/numpy_push.py) on ``--numpy-particles`` particles, same table, and the
+ratio; (3) the ensemble loop (push + sampling + reductions at ``--samples`` times) of
+``--particles`` particles on rank 0 alone (the other ranks wait) and on all ranks:
+efficiency = t_1 / (size t_size).  Best of ``--repeat`` runs each.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+DESCRIPTION = "Monte Carlo push: events/s/core of the Cython kernel vs NumPy on a >= 1e4-state 3° table; " \
+              "parallel efficiency"
+
+
+def add_arguments(parser):
+    parser.add_argument("--input", default=None, help="a finished scattering run file (default: build the table)")
+    parser.add_argument("--theta", type=float, default=3.0, help="twist angle (deg), default 3")
+    parser.add_argument("--grid", type=int, default=9, help="grid of the computed table (default 9)")
+    parser.add_argument("--bands", type=int, default=3, help="moiré bands (default 3)")
+    parser.add_argument("--refine", type=int, default=7, help="refinement per axis (default 7: 11907 states)")
+    parser.add_argument("--temperature", type=float, default=10.0, help="K (default 10)")
+    parser.add_argument("--particles", type=int, default=200000, help="particles of the Cython runs")
+    parser.add_argument("--t-push", type=float, default=40.0, help="ps pushed in one kernel call (default 40)")
+    parser.add_argument("--numpy-particles", type=int, default=20000, help="particles of the NumPy run")
+    parser.add_argument("--numpy-time", type=float, default=4.0, help="ps pushed by NumPy (default 4)")
+    parser.add_argument("--samples", type=int, default=20, help="sampling times of the ensemble loop")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+
+
+def _computed_table(args, comm):
+    import numpy as np
+
+    from .. import workflows
+    from ..config import validate
+    from ..log import get_logger
+    from ..physics import mc_table as mt
+    from ..physics import moire as mp
+    from ..physics import scattering as sc
+    from ..materials.moire import moire_system
+    from ..workflows import scattering as ws
+
+    cfg = validate(f"""[run]
+workflow = "scattering"
+[scattering]
+twist_deg = {args.theta}
+n_bands = {args.bands}
+grid = {args.grid}
+temperatures = [{args.temperature}]
+table_temperature = {args.temperature}
+""", "bench.toml", workflows.schemas())
+    log = get_logger("bench")
+    s = cfg.scattering
+    E, v, weight, labels, terms, info = ws.build(cfg, comm, log)
+    W, _, _, _ = ws.table(E, terms, args.temperature, s, comm, log)
+    tab = sc.sampling_table(W, s.threshold)
+    gather = lambda a: np.concatenate(comm.allgather(np.asarray(a)))  # noqa: E731
+    total, counts = gather(tab["total_rate"]), gather(tab["counts"])
+    idx, cum = gather(tab["indices"]), gather(tab["cumulative"])
+    n, m, nb = args.grid, args.refine, args.bands
+    if m == 1:
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return mt.McTable(E, v, total, indptr, idx, cum, labels["band"], [f"band{b}" for b in range(nb)],
+                          weight, labels["Q"]), f"{n}x{n}x{nb} computed"
+    # fine Monkhorst-Pack grid (n m)^2: fine point (A, B) has parent (A // m, B // m), offset (A % m, B % m)
+    system = moire_system(s.system)
+    geo = mp.MoireGeometry.from_degrees(system.a_electron_nm, system.a_hole_nm, args.theta)
+    ham = mp.MoireHamiltonian(geo, mp.MoirePotential.from_ab(system.A_meV, system.B_meV), system.exciton_mass,
+                              s.shells)
+    Qf, _ = geo.monkhorst_pack(n * m)
+    bands = ham.solve(Qf, nb)
+    nf = n * m
+    A, B = np.divmod(np.arange(nf * nf), nf)
+    eta = np.tile(np.arange(nb), nf * nf)
+    A, B = np.repeat(A, nb), np.repeat(B, nb)
+    parent = ((A // m) * n + B // m) * nb + eta
+    indptr_c = np.concatenate([[0], np.cumsum(counts)])
+    lens = counts[parent]
+    indptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    rows = np.repeat(np.arange(len(parent)), lens)
+    entry = indptr_c[parent[rows]] + (np.arange(indptr[-1]) - indptr[rows])
+    c = idx[entry]
+    cq, ceta = np.divmod(c, nb)
+    ca, cb = np.divmod(cq, n)
+    fine = ((ca * m + A[rows] % m) * nf + (cb * m + B[rows] % m)) * nb + ceta
+    table = mt.McTable(bands.energy.reshape(-1), bands.velocity.reshape(-1, 2), total[parent], indptr, fine,
+                       cum[entry], eta, [f"band{b}" for b in range(nb)], None, np.repeat(Qf, nb, axis=0))
+    return table, f"{n}x{n}x{nb} computed at {args.temperature:g} K, refined x{m} to {nf}x{nf}x{nb}"
+
+
+def _file_table(path, temperature):
+    from ..workflows.transport import _table_from_file
+    table, _ = _table_from_file(path, temperature)
+    return table, f"{Path(path).name}"
+
+
+def _particles(n):
+    import numpy as np
+    return dict(state=np.zeros(n, np.int64), x=np.zeros(n), y=np.zeros(n), t=np.zeros(n), tn=np.zeros(n),
+                ctr=np.zeros(n, np.uint64))
+
+
+def _push_rate(mod, table, n, t_push, sampler, repeat):
+    """Best events/s of one push call of n particles over t_push (fresh particles each run)."""
+    from ..physics import mc_table as mt
+    cdf = mt.initial_cdf(table, "uniform", e0=60.0)
+    packed = table.alias()
+    best, events = 0.0, 0
+    for r in range(max(1, repeat)):
+        arr = _particles(n)
+        mod.initialise(1 + r, 0, 1000.0, cdf, table.gout, *arr.values())
+        t0 = time.perf_counter()
+        ev, _ = mod.push(1 + r, 0, t_push, *arr.values(), table.vx, table.vy, table.gout, table.decay,
+                         table.indptr, table.indices, table.cumulative, packed, sampler)
+        dt = time.perf_counter() - t0
+        if ev / dt > best:
+            best, events = ev / dt, ev
+    return best, events
+
+
+def run(args, comm):
+    import sys
+
+    import numpy as np
+
+    from ..physics import mc_engine as me
+    from ..physics import mc_table as mt
+    from . import best_time, print_table
+
+    t0 = time.perf_counter()
+    if args.input:
+        table, label = _file_table(args.input, args.temperature)
+    else:
+        table, label = _computed_table(args, comm)
+    table_s = time.perf_counter() - t0
+    table.alias()
+    from .._kernels import mc_push as ker
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    sys.path.insert(0, str(root))
+    try:
+        import numpy_push as ref
+    finally:
+        sys.path.remove(str(root))
+
+    rows = []
+    if comm.rank == 0:
+        for name, code in (("alias", ker.SAMPLER_ALIAS), ("search", ker.SAMPLER_SEARCH)):
+            rate, ev = _push_rate(ker, table, args.particles, args.t_push, code, args.repeat)
+            nrate, nev = _push_rate(ref, table, args.numpy_particles, args.numpy_time, code, 1)
+            rows.append({"sampler": name, "cython_events_per_s": rate, "cython_events": ev,
+                         "numpy_events_per_s": nrate, "numpy_events": nev, "ratio": rate / nrate})
+    rows = comm.bcast(rows)
+
+    # ensemble loop: rank 0 alone, then all ranks (strong scaling, same particles)
+    times = np.linspace(0.0, args.t_push, args.samples + 1)
+    cdf = mt.initial_cdf(table, "uniform", e0=60.0)
+    params = me.McParams(args.particles, max(16, comm.size), 1, 1000.0, "alias",
+                         np.linspace(-4000.0, 4000.0, 122))
+    solo = comm.Split(0 if comm.rank == 0 else 1, comm.rank) if comm.size > 1 else comm
+    t1 = None
+    if comm.rank == 0:
+        t1 = best_time(lambda: me.simulate(table, params, times, cdf, solo), args.repeat)
+    t1 = comm.bcast(t1)
+    tn = best_time(lambda: me.simulate(table, params, times, cdf, comm), args.repeat, comm)
+    rec = me.simulate(table, params, times, cdf, comm)
+    loop = {"ranks": comm.size, "particles": args.particles, "samples": args.samples, "t_1": t1, "t_n": tn,
+            "events": int(rec.events[-1]), "events_per_s_per_core": rec.events[-1] / (tn * comm.size),
+            "efficiency": t1 / (comm.size * tn)}
+    rpp = table.nnz / table.n
+    print_table(rows, ["sampler", "cython_events_per_s", "numpy_events_per_s", "ratio", "cython_events"], comm,
+                title=f"push, 1 rank x 1 thread: table {label}: {table.n} states, {table.nnz} entries "
+                      f"({rpp:.0f}/row); built in {table_s:.1f} s")
+    print_table([loop], ["ranks", "particles", "samples", "t_1", "t_n", "events_per_s_per_core", "efficiency"],
+                comm, title="ensemble loop (push + sampling + reductions), seconds")
+    return {"table": label, "states": table.n, "nnz": table.nnz, "push": rows, "loop": loop,
+            "temperature": args.temperature, "theta": args.theta}
