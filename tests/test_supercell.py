@@ -139,3 +139,24 @@ def test_modulated_supercell_shifts_band_edges_locally():
     delta = onsite_shifts(cell, sc.positions, classes, data.harmonics())
     h0, h1 = sc.hk((0.2, 0.1)).toarray(), sc.with_onsite(delta).hk((0.2, 0.1)).toarray()
     np.testing.assert_allclose(h1 - h0, np.diag(delta), atol=1e-15)
+
+
+def test_sparse_velocity_equals_dense_optics_velocity():
+    """SparseTBModel.velocity gives the band matrix elements of hpcx.bse.optics.velocity_matrix
+    (dH/dk plus the centre term) for a supercell with off-site orbital centres."""
+    from hpcx.bse.optics import velocity_matrix
+    unit = _three_orbital_toy()
+    pos = unit.positions.copy()
+    pos[2] = (unit.lattice[0] + unit.lattice[1]) / 3
+    unit = TBModel(unit.lattice, pos, unit.R, unit.H_Rij)
+    sc, _ = fold(unit, hexagonal_supercell_matrix(2, 1))
+    dense = sc.to_tbmodel()
+    k = np.array([[0.17, -0.31, 0.0], [0.0, 0.0, 0.0]])
+    E, C = dense.bands(k)
+    ref = velocity_matrix(dense, k, C[:, :, :4], C[:, :, 4:])
+    for n, kk in enumerate(k):
+        got = np.array([C[n, :, :4].conj().T @ (M @ C[n, :, 4:]) for M in sc.velocity(kk)])
+        np.testing.assert_allclose(got, ref[n], atol=1e-12)
+    # Hermitian operators (velocity is an observable)
+    for M in sc.velocity(k[0]):
+        assert abs(M - M.conj().T).max() < 1e-12

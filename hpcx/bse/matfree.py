@@ -80,7 +80,12 @@ def pair_potential(lattice, grid, positions, layer, pairs, V):
     r = np.linalg.norm(min_image(d, lattice, grid), axis=-1)
     li = np.broadcast_to(layer[i][None, :], r.shape)
     lj = np.broadcast_to(layer[j][None, :], r.shape)
-    return np.asarray(_evaluate(V, r, li, lj), dtype=float).reshape(n1, n2, len(pairs))
+    # V is evaluated once per distinct (r, layer_i, layer_j): in a supercell the n_k n_orb^2
+    # pair distances take few distinct values (orbitals share sites, lattice symmetry)
+    key = np.column_stack([np.round(r.ravel(), 12), li.ravel(), lj.ravel()])
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    vals = np.asarray(_evaluate(V, uniq[:, 0], uniq[:, 1].astype(int), uniq[:, 2].astype(int)), dtype=float)
+    return vals[inverse.ravel()].reshape(n1, n2, len(pairs))
 
 
 @dataclass
@@ -221,11 +226,16 @@ class MatFreeBSE:
     def getDiagonal(self, mat, d):      # E_c - E_v (the preconditioner's diagonal)
         d.array[:] = self.diagonal
 
+    def petsc_comm(self):
+        """The PETSc communicator of ``comm`` (PETSc.COMM_SELF for one rank or the serial stand-in)."""
+        from petsc4py import PETSc
+        return PETSc.COMM_SELF if self.comm.size == 1 else PETSc.Comm(self.comm)
+
     def petsc_mat(self):
         """A PETSc MatShell (type python) on comm with this rank's rows."""
         from petsc4py import PETSc
         A = PETSc.Mat().createPython([(self.n_local, self.N), (self.n_local, self.N)], context=self,
-                                     comm=self.comm)
+                                     comm=self.petsc_comm())
         A.setUp()
         return A
 
@@ -258,15 +268,16 @@ def solve(op, nev, method="krylovschur", tol=1e-10, max_it=2000, ncv=None, optio
     """Lowest ``nev`` eigenpairs of the matrix-free operator with SLEPc (collective).
 
     method: 'krylovschur' (EPS Krylov-Schur, smallest real part) or 'gd' / 'jd'
-    (Davidson-type, target the smallest E_c - E_v, preconditioned by the diagonal
-    E_c - E_v through a Jacobi PC on a diagonal AIJ matrix).  Residuals
+    (Davidson-type, preconditioned by the diagonal E_c - E_v through a Jacobi PC on
+    a diagonal AIJ matrix; GD takes the smallest real part, JD the eigenvalues
+    closest to the smallest E_c - E_v).  Residuals
     ||H x - lambda x|| are recomputed with the operator and returned; fewer
     than nev converged pairs raise ConvergenceError with SLEPc's reason.
     """
     from petsc4py import PETSc
     from slepc4py import SLEPc
     A = op.petsc_mat()
-    eps = SLEPc.EPS().create(comm=op.comm)
+    eps = SLEPc.EPS().create(comm=op.petsc_comm())
     eps.setOperators(A)
     eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
     eps.setDimensions(nev=nev, ncv=ncv if ncv else PETSc.DECIDE)
@@ -277,10 +288,14 @@ def solve(op, nev, method="krylovschur", tol=1e-10, max_it=2000, ncv=None, optio
         eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
     elif method in ("gd", "jd"):
         eps.setType(SLEPc.EPS.Type.GD if method == "gd" else SLEPc.EPS.Type.JD)
-        dmin = op.comm.allreduce(float(op.diagonal.min()) if op.n_local else np.inf, op=_min_op())
+        dmin = float(op.diagonal.min()) if op.n_local else np.inf
+        if op.comm.size > 1:
+            dmin = op.comm.allreduce(dmin, op=_min_op())
         eps.setTarget(dmin)
-        eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_REAL)
-        P = PETSc.Mat().createAIJ([(op.n_local, op.N), (op.n_local, op.N)], nnz=1, comm=op.comm)
+        # GD: the smallest eigenvalues (bound excitons lie below min(E_c - E_v): "closest to the
+        # gap" would return continuum states); JD needs a target and takes the one at the gap
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL if method == "gd" else SLEPc.EPS.Which.TARGET_REAL)
+        P = PETSc.Mat().createAIJ([(op.n_local, op.N), (op.n_local, op.N)], nnz=1, comm=op.petsc_comm())
         P.setUp()
         start = P.getOwnershipRange()[0]
         for i, d in enumerate(op.diagonal):

@@ -120,6 +120,19 @@ class SparseTBModel:
         h = sp.coo_matrix((self.value * phase, (self.rows, self.cols)), shape=(self.n_orb,) * 2)
         return h.tocsr()
 
+    def velocity(self, k_frac):
+        """[M_x, M_y] CSR (n_orb, n_orb) complex eV Angstrom at one fractional k, lattice gauge:
+        M_a = dH/dk_a + i (tau_j - tau_i)_a H_ij(k) = i sum_hop (R.A + tau_j - tau_i)_a e^{ik.R.A} t,
+        the operator whose band matrix elements hpcx.bse.optics.velocity_matrix returns."""
+        k = np.zeros(3)
+        k[:len(k_frac)] = np.asarray(k_frac, dtype=float)
+        d_lat = self.R @ self.lattice
+        phase = np.exp(1j * (d_lat @ (k @ self.reciprocal)))
+        d = d_lat + self.positions[self.cols] - self.positions[self.rows]
+        shape = (self.n_orb,) * 2
+        return [sp.coo_matrix((1j * d[:, a] * self.value * phase, (self.rows, self.cols)), shape=shape).tocsr()
+                for a in range(2)]
+
     def hermiticity_error(self, k_frac=(0.123, 0.321)):
         """max |H(k) - H(k)^dagger| (eV) at one generic k."""
         h = self.hk(k_frac)

@@ -1,0 +1,535 @@
+"""Workflow ``bse_moire``: BSE of one layer of a twisted heterobilayer in its moiré supercell (seed 004).
+
+Config -> three-band model of the layer (Liu et al. 2013) -> commensurate
+twisted cell (seed 004 SI Table A) -> supercell with the stacking-dependent
+modulation of the on-site energies (hpcx/materials/moire_modulation.toml,
+ASSUMED parameters) -> the bands nearest the gap by shift-and-invert, MPI
+over k -> memory estimate (dense vs matrix-free) and refusal -> the BSE
+operator (matrix-free PETSc MatShell, or the dense rows for small N) ->
+lowest eigenpairs (SLEPc Krylov-Schur or Davidson) -> absorption by
+Lanczos-Haydock recursion (or from the eigenpairs), independent-particle
+spectrum, peak positions -> /results.  Units: eV, Angstrom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Field, Schema, Section
+from ..errors import ConfigError, ConvergenceError, InputError
+from ..log import get_logger
+
+OPERATORS = ("auto", "dense", "matrix-free")
+
+MOIRE = Section("bse_moire", (
+    Field("modulation_data", str, "WSe2/WS2", "entry of hpcx/materials/moire_modulation.toml: the layer "
+          "(three-band model material), the other layer, lattice constants and the stacking-resolved on-site "
+          "shifts (ASSUMED values, see docs/theory/bse_moire.md)"),
+    Field("model", str, "TNN", "three-band model range of Liu et al. PRB 88, 085433 (2013)", choices=("NN", "TNN")),
+    Field("soc", bool, False, "on-site spin-orbit coupling (6 spin orbitals per site, 4x the operator cost); "
+          "without it the basis is spinless and singlet excitons carry the spin factor 2"),
+    Field("theta", float, -1.0, "twist angle: the primitive commensurate cell closest to it (smallest strain "
+          "within 0.05 deg); -1: use cell_m and cell_n", unit="deg", minimum=-1.0, maximum=30.0),
+    Field("cell_m", int, (), "commensurate indices (m1, m2) of the supercell vector in the layer "
+          "(seed 004 Table A: (2, 2) at 16.1 deg, (8, 2) at 5.68 deg); with cell_n, instead of theta",
+          list_of=True),
+    Field("cell_n", int, (), "the same supercell vector (n1, n2) in the other layer's lattice", list_of=True),
+    Field("max_sites", int, 1500, "largest cell (metal sites of the layer) searched for theta", minimum=1),
+    Field("max_strain", float, 0.005, "largest isotropic strain of the other layer that makes the cell "
+          "commensurate", minimum=0.0),
+    Field("modulation", bool, True, "apply the stacking-dependent on-site modulation (false: the flat layer "
+          "in the same supercell)"),
+    Field("modulation_scale", float, 1.0, "factor on the modulation amplitudes (sensitivity studies)",
+          minimum=0.0),
+    Field("k_grid", int, 3, "n of the Gamma-centred n x n grid of the supercell Brillouin zone", minimum=1,
+          maximum=64),
+    Field("valence_bands", int, 8, "valence bands per k kept in the BSE basis (the highest)", minimum=1),
+    Field("conduction_bands", int, 8, "conduction bands per k kept in the BSE basis (the lowest)", minimum=1),
+    Field("band_solver", str, "auto", "bands nearest the gap: shift-and-invert (SLEPc sinvert + LU, scipy "
+          "eigsh) or dense eigh; auto: dense below 400 orbitals, else SLEPc, else scipy",
+          choices=("auto", "dense", "scipy", "slepc")),
+    Field("scissor", float, 0.0, "rigid shift of the conduction bands (GW correction of the gap)", unit="eV"),
+    Field("r0", float, 82.96, "Keldysh screening length of the heterobilayer: seed 004 uses a length "
+          "'determined by the polarizabilities of the two layers'; default r0(WSe2) + r0(WS2) = 45.09 + 37.87 A "
+          "(PyMEX values; the small-q limit of two polarizable sheets)", unit="Angstrom", minimum=0.0,
+          exclusive=True),
+    Field("epsilon", float, 1.0, "mean dielectric constant of the surroundings", minimum=1.0),
+    Field("onsite_length", float, 0.0, "a of the on-site regularisation V(0) = U V(a) (0: the layer's "
+          "lattice constant, seed 004)", unit="Angstrom", minimum=0.0),
+    Field("onsite_u", float, 1.0, "U of the on-site regularisation (seed 004: 1)", minimum=0.0),
+    Field("exchange", bool, False, "include the bare exchange term (seed 004's main results omit it)"),
+    Field("operator", str, "auto", "BSE operator: dense rows (hpcx.bse.hamiltonian) or the matrix-free "
+          "MatShell (hpcx.bse.matfree); auto: dense up to dense_max_n transitions if it fits, else matrix-free",
+          choices=OPERATORS),
+    Field("dense_max_n", int, 3000, "largest N for which operator = 'auto' takes the dense operator",
+          minimum=0),
+    Field("memory_limit_gib", float, 0.0, "memory limit per rank for the estimate (0: 80 % of the node's "
+          "physical memory / ranks)", unit="GiB", minimum=0.0),
+    Field("eigensolver", str, "krylovschur", "SLEPc solver on the matrix-free operator: Krylov-Schur or "
+          "Davidson (GD, preconditioned by E_c - E_v); the dense operator always uses Krylov-Schur",
+          choices=("krylovschur", "gd")),
+    Field("n_eig", int, 8, "lowest eigenpairs to compute", minimum=1),
+    Field("tol", float, 1e-8, "SLEPc relative tolerance", minimum=0.0, exclusive=True),
+    Field("max_it", int, 2000, "SLEPc maximum iterations", minimum=1),
+    Field("ncv", int, 0, "SLEPc subspace size (0: SLEPc's default)", minimum=0),
+    Field("spectrum", str, "recursion", "absorption from a Lanczos-Haydock recursion on the operator (no "
+          "eigenpairs needed) or from the computed eigenpairs only", choices=("recursion", "eigenpairs")),
+    Field("n_lanczos", int, 200, "Lanczos steps per polarisation of the recursion spectrum", minimum=1),
+    Field("broadening", float, 0.01, "Gaussian width (standard deviation) of the spectra", unit="eV",
+          minimum=0.0, exclusive=True),
+    Field("energy_min", float, 0.0, "spectrum start (0: lowest exciton - 0.2 eV)", unit="eV", minimum=0.0),
+    Field("energy_max", float, 0.0, "spectrum end (0: quasiparticle gap + 0.2 eV)", unit="eV", minimum=0.0),
+    Field("energy_points", int, 1601, "points of the spectrum grid", minimum=2),
+    Field("peak_prominence", float, 0.02, "peaks of sigma listed in /results/spectrum/peaks: local maxima "
+          "with at least this prominence relative to the largest value", minimum=0.0, maximum=1.0),
+    Field("write_amplitudes", bool, False, "write the exciton amplitudes A^S_kvc ([N, n_eig], each rank its "
+          "slab of transitions)"),
+), doc="Moiré supercell of one layer of a twisted heterobilayer: BSE eigenpairs and absorption.", required=True)
+
+SCHEMA = Schema("bse_moire", (MOIRE,), doc="Tamm-Dancoff BSE of the intralayer excitons of one layer of a "
+                                           "twisted heterobilayer (seed 004: the WSe2 layer of WS2/WSe2) in its "
+                                           "commensurate moiré supercell, with a stacking-dependent modulation "
+                                           "of the on-site energies; matrix-free distributed operator, SLEPc "
+                                           "eigenpairs, recursion spectra.")
+
+
+# ---------------------------------------------------------------------------
+# config -> model
+
+
+def _data(cfg):
+    from ..bse.liu import liu_materials
+    from ..bse.modulation import modulation_data, modulation_names
+    from ..materials import UnknownMaterialError
+    b = cfg.bse_moire
+    try:
+        data = modulation_data(b.modulation_data)
+    except UnknownMaterialError:
+        raise ConfigError(cfg.source, "bse_moire.modulation_data", f"unknown entry {b.modulation_data!r}; known: "
+                          f"{', '.join(modulation_names())} (hpcx/materials/moire_modulation.toml)") from None
+    if data.layer not in liu_materials():
+        raise ConfigError(cfg.source, "bse_moire.modulation_data", f"layer {data.layer!r} has no three-band model; "
+                          f"known: {', '.join(liu_materials())}")
+    return data
+
+
+def unit_model(cfg):
+    """The three-band TBModel of the layer and its number of occupied bands."""
+    from ..bse.liu import liu_model
+    b = cfg.bse_moire
+    return liu_model(_data(cfg).layer, b.model, soc=b.soc), (2 if b.soc else 1)
+
+
+def twisted_cell(cfg, unit):
+    """The commensurate TwistedCell from theta or (cell_m, cell_n); ConfigError otherwise."""
+    from ..bse import modulation as md
+    b = cfg.bse_moire
+    data = _data(cfg)
+    a2d = unit.lattice[:2, :2]
+    given = bool(b.cell_m) or bool(b.cell_n)
+    if given and b.theta >= 0:
+        raise ConfigError(cfg.source, "bse_moire.theta", "give either theta or cell_m/cell_n, not both")
+    if given:
+        for key, v in (("cell_m", b.cell_m), ("cell_n", b.cell_n)):
+            if len(v) != 2:
+                raise ConfigError(cfg.source, f"bse_moire.{key}", f"needs two integers (i1, i2), got {list(v)}")
+        try:
+            cell = md.twisted_cell(a2d, tuple(b.cell_m), tuple(b.cell_n), data.a_other)
+        except ValueError as exc:
+            raise ConfigError(cfg.source, "bse_moire.cell_m", str(exc)) from None
+        if abs(cell.strain) > b.max_strain:
+            raise ConfigError(cfg.source, "bse_moire.cell_n", f"m = {list(b.cell_m)}, n = {list(b.cell_n)} is "
+                              f"commensurate only with {100 * cell.strain:+.2f} % strain of the other layer "
+                              f"(max_strain {100 * b.max_strain:.2f} %)")
+        return cell
+    if b.theta < 0:
+        if b.theta != -1.0:
+            raise ConfigError(cfg.source, "bse_moire.theta", f"must be in [0, 30] deg (or -1 with cell_m/cell_n), "
+                              f"got {b.theta}")
+        raise ConfigError(cfg.source, "bse_moire.theta", "set theta (deg) or cell_m and cell_n")
+    try:
+        cell = md.closest_cell(a2d, data.a_other, b.theta, b.max_sites, b.max_strain)
+    except ValueError as exc:
+        raise ConfigError(cfg.source, "bse_moire.max_sites", str(exc)) from None
+    if abs(abs(cell.theta_deg) - b.theta) > 0.05:
+        raise ConfigError(cfg.source, "bse_moire.theta", f"no commensurate cell within 0.05 deg of {b.theta} deg "
+                          f"with <= {b.max_sites} sites (closest: {abs(cell.theta_deg):.3f} deg, {cell.n_sites} "
+                          "sites); raise max_sites or max_strain, or give cell_m/cell_n")
+    return cell
+
+
+def orbital_classes(labels):
+    """'conduction' for d_z2 (the K-valley conduction orbital), 'valence' for d_xy, d_x2-y2."""
+    return np.array(["conduction" if lab.startswith("dz2") else "valence" for lab in labels])
+
+
+def supercell_model(cfg, unit, cell):
+    """(SparseTBModel of the supercell with the modulation, on-site shifts (n_orb,) eV, harmonics)."""
+    from ..bse.modulation import onsite_shifts
+    from ..bse.supercell import fold
+    b = cfg.bse_moire
+    sc, _ = fold(unit, cell.M)
+    harmonics = _data(cfg).harmonics(b.modulation_scale)
+    if not b.modulation:
+        return sc, np.zeros(sc.n_orb), harmonics
+    delta = onsite_shifts(cell, sc.positions, orbital_classes(sc.labels), harmonics)
+    return sc.with_onsite(delta), delta, harmonics
+
+
+def _sizes(cfg, unit, n_occ, cell):
+    b = cfg.bse_moire
+    n_orb = unit.n_orb * cell.n_sites
+    n_k = b.k_grid ** 2
+    return n_orb, n_k, n_k * b.valence_bands * b.conduction_bands, n_occ * cell.n_sites, n_orb - n_occ * cell.n_sites
+
+
+def _ncv(b, N):
+    return min(N, b.ncv or max(2 * b.n_eig, b.n_eig + 15))
+
+
+def choose_operator(cfg, unit, cell, n_occ, ranks):
+    """(operator 'dense'/'matfree', memory Estimate); raises InputError when it cannot fit."""
+    from ..bse import memory
+    b = cfg.bse_moire
+    n_orb, n_k, N, _, _ = _sizes(cfg, unit, n_occ, cell)
+    est = memory.estimate(n_k, n_orb, b.valence_bands, b.conduction_bands, ranks, ncv=_ncv(b, N),
+                          limit_gib=b.memory_limit_gib or None)
+    if b.operator == "auto":
+        op = "dense" if N <= b.dense_max_n and est.dense <= est.limit else "matfree"
+    else:
+        op = "dense" if b.operator == "dense" else "matfree"
+    memory.require_fit(est, op, "bse_moire.operator")
+    return op, est
+
+
+def check(cfg):
+    """Cell, band window, solver availability and the memory estimate; raises ConfigError."""
+    from ..bse.solver import slepc_available
+    from ..parallel import get_comm
+    b = cfg.bse_moire
+    unit, n_occ = unit_model(cfg)
+    cell = twisted_cell(cfg, unit)
+    n_orb, n_k, N, n_val, n_con = _sizes(cfg, unit, n_occ, cell)
+    if b.valence_bands >= n_val:
+        raise ConfigError(cfg.source, "bse_moire.valence_bands", f"at most {n_val - 1} (the cell has {n_val} "
+                          "valence bands; one more is computed to detect split degenerate levels)")
+    if b.conduction_bands >= n_con:
+        raise ConfigError(cfg.source, "bse_moire.conduction_bands", f"at most {n_con - 1} (the cell has {n_con} "
+                          "conduction bands)")
+    if b.n_eig > N:
+        raise ConfigError(cfg.source, "bse_moire.n_eig", f"at most the BSE dimension N = {N}")
+    if b.energy_max and b.energy_max <= b.energy_min:
+        raise ConfigError(cfg.source, "bse_moire.energy_max", f"must exceed energy_min = {b.energy_min} eV")
+    if b.band_solver == "slepc" and not slepc_available():
+        raise ConfigError(cfg.source, "bse_moire.band_solver", "'slepc' needs petsc4py/slepc4py; use 'auto'")
+    try:
+        op, _ = choose_operator(cfg, unit, cell, n_occ, get_comm().size)
+    except InputError as exc:
+        raise ConfigError(cfg.source, "bse_moire.operator", str(exc)) from None
+    if op == "matfree" and not slepc_available():
+        raise ConfigError(cfg.source, "bse_moire.operator", "the matrix-free operator needs petsc4py/slepc4py "
+                          "(complex) for its eigenpairs; use operator = 'dense' for small N")
+    if b.operator == "dense" and b.eigensolver != "krylovschur":
+        raise ConfigError(cfg.source, "bse_moire.eigensolver", "'gd' is for the matrix-free operator; the dense "
+                          "operator uses Krylov-Schur")
+
+
+# ---------------------------------------------------------------------------
+# run
+
+
+def _mid_gap(unit, n_occ):
+    """Mid-gap energy of the unmodulated layer (eV): shift of the shift-and-invert band solver."""
+    from ..bse.tbmodel import monkhorst_pack
+    k = np.vstack([monkhorst_pack(48, 48), [[1 / 3, 1 / 3, 0], [2 / 3, 2 / 3, 0]]])
+    E = unit.bands(k)[0]
+    return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
+
+
+class _Dense:
+    """The dense operator on the PETSc row layout [start, stop) of N (small N: bands replicated)."""
+
+    def __init__(self, rows, start, comm):
+        self.rows, self.start, self.comm = rows, start, comm
+        self.stop = start + rows.shape[0]
+
+    def apply(self, x_local):
+        full = np.concatenate(self.comm.allgather(x_local)) if self.comm.size > 1 else x_local
+        return self.rows @ full
+
+
+def _allgather_k(local, comm):
+    return np.concatenate(comm.allgather(local)) if comm.size > 1 else local
+
+
+def _sum(x, comm):
+    return comm.allreduce(x) if comm.size > 1 else x
+
+
+def _peaks(energy, sigma, prominence):
+    """Energies (parabolic refinement) and heights of the local maxima of sigma."""
+    from scipy.signal import find_peaks
+    if sigma.max() <= 0:
+        return np.zeros(0), np.zeros(0)
+    idx, _ = find_peaks(sigma, prominence=prominence * sigma.max())
+    e, h = [], []
+    for i in idx:
+        y0, y1, y2 = sigma[i - 1:i + 2]
+        den = y0 - 2 * y1 + y2
+        shift = 0.5 * (y0 - y2) / den if den != 0 else 0.0
+        e.append(energy[i] + shift * (energy[1] - energy[0]))
+        h.append(y1 - 0.25 * (y0 - y2) * shift)
+    return np.array(e), np.array(h)
+
+
+def run(cfg, writer, comm, timer):
+    from ..bse import bands as bb
+    from ..bse import interaction as it
+    from ..bse import optics as op
+    from ..bse.supercell import bands_near_gap_mpi
+    from ..bse.tbmodel import monkhorst_pack
+
+    log = get_logger("bse_moire")
+    b = cfg.bse_moire
+    n_v, n_c = b.valence_bands, b.conduction_bands
+    with timer.phase("model"):
+        unit, n_occ = unit_model(cfg)
+        cell = twisted_cell(cfg, unit)
+        sc, delta, harmonics = supercell_model(cfg, unit, cell)
+        grid = (b.k_grid, b.k_grid)
+        n_k = grid[0] * grid[1]
+        N = n_k * n_v * n_c
+        log.info("%s on %s: theta = %.3f deg, m = %s, n = %s, %d sites, %d orbitals, strain %+.3f %%, moire "
+                 "period %.2f A; modulation %s (scale %g)", _data(cfg).layer, _data(cfg).other_layer,
+                 abs(cell.theta_deg), cell.m, cell.n, cell.n_sites, sc.n_orb, 100 * cell.strain, cell.period,
+                 "on" if b.modulation else "off", b.modulation_scale)
+        operator, est = choose_operator(cfg, unit, cell, n_occ, comm.size)
+        for line in est.lines():
+            log.info("memory estimate: %s", line)
+        log.info("operator: %s", "dense rows" if operator == "dense" else "matrix-free (PETSc MatShell)")
+
+    with timer.phase("bands"):
+        k = monkhorst_pack(*grid)
+        sigma0 = _mid_gap(unit, n_occ)
+        k0, e_loc, c_loc = bands_near_gap_mpi(sc, k, n_v + 1, n_c + 1, sigma0, comm, solver=b.band_solver)
+        k1 = k0 + len(e_loc)
+        c_loc = bb.fix_phases(c_loc)
+        split = int(np.sum(e_loc[:, 1] - e_loc[:, 0] < 1e-6) + np.sum(e_loc[:, -1] - e_loc[:, -2] < 1e-6))
+        split = int(_sum(split, comm))
+        if split:
+            log.warning("the band window splits a degenerate level at %d k-point edge(s); results depend on "
+                        "which partner was kept: change valence_bands/conduction_bands by one", split)
+        E_v = np.ascontiguousarray(e_loc[:, n_v:0:-1])              # top down
+        C_v = np.ascontiguousarray(c_loc[:, :, n_v:0:-1])
+        E_c = np.ascontiguousarray(e_loc[:, n_v + 1:n_v + 1 + n_c]) + b.scissor
+        C_c = np.ascontiguousarray(c_loc[:, :, n_v + 1:n_v + 1 + n_c])
+        gap_loc = float((E_c[:, 0] - E_v[:, 0]).min()) if len(E_v) else np.inf
+        qp_gap = comm.allreduce(gap_loc, op=_min()) if comm.size > 1 else gap_loc
+        # velocity matrix elements P[k, a, v, c] (eV Angstrom) of this rank's k-points
+        P = np.array([[C_v[i].conj().T @ (M @ C_c[i]) for M in sc.velocity(kk)] for i, kk in enumerate(k[k0:k1])])
+        P = P.reshape(len(E_v), 2, n_v, n_c)
+        log.info("bands: %d + %d per k on %d x %d k-points (N = %d); qp gap %.4f eV", n_v, n_c, *grid, N, qp_gap)
+
+    with timer.phase("operator"):
+        a0 = b.onsite_length or float(np.linalg.norm(unit.lattice[0]))
+        V = it.keldysh(b.r0, b.epsilon, a0, b.onsite_u)
+        n_uo = unit.n_orb
+        site_of_orbital = np.arange(sc.n_orb) // n_uo
+        site_pos = sc.positions[::n_uo]
+        g_s = 1.0 if b.soc else 2.0
+        V_x = None
+        if b.exchange:
+            V_x = it.coulomb(b.epsilon, a0)(it.site_distances(sc.lattice, grid, site_pos)).sum(axis=(0, 1))
+        if operator == "matfree":
+            from ..bse.matfree import MatFreeBSE
+            H = MatFreeBSE(grid, sc.lattice, sc.positions, E_v, E_c, C_v, C_c, V, V_x=V_x,
+                           site_of_orbital=site_of_orbital, exchange_factor=g_s, comm=comm)
+            lo, hi = k0 * n_v * n_c, k1 * n_v * n_c
+        else:
+            from ..bse import hamiltonian as hh
+            from ..bse.solver import ownership
+            window = bb.BandWindow(k, _allgather_k(E_v, comm), _allgather_k(E_c, comm), _allgather_k(C_v, comm),
+                                   _allgather_k(C_c, comm), np.arange(n_v), np.arange(n_c), b.scissor)
+            sites = it.Sites(site_of_orbital, site_pos, np.zeros(cell.n_sites, int))
+            inter = it.Interaction(sites, np.ascontiguousarray(
+                it.lattice_sum(V(it.site_distances(sc.lattice, grid, site_pos))).reshape(-1, cell.n_sites,
+                                                                                         cell.n_sites),
+                dtype=complex), V_x, it.q_index(grid))
+            lo, hi = ownership(N, comm)
+            H = _Dense(hh.assemble_rows(window, inter, lo, hi, exchange_factor=g_s if b.exchange else 0.0), lo,
+                       comm)
+        # transition-ordered local arrays on the operator's layout [lo, hi)
+        t_all = np.arange(lo, hi)
+        if operator == "matfree":
+            P_t = P.transpose(0, 2, 3, 1).reshape(-1, 2)
+            omega = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)
+        else:
+            P_t = _allgather_k(P, comm).transpose(0, 2, 3, 1).reshape(-1, 2)[lo:hi]
+            omega = window.transition_energies()[lo:hi]
+        log.info("operator ready: rows/transitions %d:%d of %d on this rank", lo, hi, N)
+
+    with timer.phase("eigenpairs"):
+        nev = b.n_eig
+        if operator == "matfree":
+            from ..bse.matfree import solve
+            res = solve(H, nev, method=b.eigensolver, tol=b.tol, max_it=b.max_it, ncv=b.ncv or None)
+            values, vectors, residuals, its = res.values, res.vectors, res.residuals, res.iterations
+            method = f"matfree-{res.method}"
+        else:
+            from ..bse import solver as sv
+            res = sv.solve(H.rows, lo, N, nev, comm, backend="auto", tol=b.tol, max_it=b.max_it,
+                           ncv=b.ncv or None, prefix="bse_moire_")
+            values, vectors, residuals, its = res.values, res.vectors[lo:hi], res.residuals, res.iterations
+            method = res.backend
+        limit = 1e3 * b.tol * max(1.0, float(np.abs(values).max()))
+        if residuals.max() > limit:
+            raise ConvergenceError(f"{method}: eigenpair {int(residuals.argmax())} has residual "
+                                   f"{residuals.max():.2e} eV > {limit:.1e} eV")
+        P_S = _sum(vectors.T @ P_t, comm)                                   # [nev, 2]
+        f_S = op.oscillator_strength(P_S, values, n_k, g_s)
+        log.info("%s: %d eigenpairs, lowest %.4f eV (qp gap - %.4f eV), max residual %.1e eV, %d iterations",
+                 method, nev, values[0], qp_gap - values[0], residuals.max(), its)
+
+    with timer.phase("spectrum"):
+        cell_area = float(abs(np.linalg.det(sc.lattice[:2, :2])))
+        e_lo = b.energy_min or max(0.05, values[0] - 0.2)
+        e_hi = b.energy_max or qp_gap + 0.2
+        energy = np.linspace(e_lo, max(e_hi, e_lo + 0.1), b.energy_points)
+        pref = np.pi * g_s / (n_k * cell_area)
+        steps = []
+        if b.spectrum == "recursion":
+            from ..bse.recursion import lanczos
+            mu = np.zeros(len(energy))
+            for a in range(2):
+                rec = lanczos(H.apply, np.conj(P_t[:, a]), min(b.n_lanczos, N), comm)
+                mu += rec.gaussian(energy, b.broadening, prefactor=lambda th: 1.0 / th)
+                steps.append(rec.steps)
+            sigma = pref * 0.5 * mu
+            log.info("recursion spectrum: %s Lanczos steps (x, y)", steps)
+        else:
+            sigma = op.conductivity(energy, values, 0.5 * np.sum(np.abs(P_S) ** 2, axis=1), n_k, cell_area,
+                                    b.broadening, g_s)
+        p2_ip = 0.5 * np.sum(np.abs(P_t) ** 2, axis=1)
+        sigma_ip = _sum(op.conductivity(energy, omega, p2_ip, n_k, cell_area, b.broadening, g_s), comm)
+        peaks, heights = _peaks(energy, sigma, b.peak_prominence)
+        log.info("peaks of sigma: %s eV", ", ".join(f"{p:.4f}" for p in peaks) or "none")
+
+    with timer.phase("write"):
+        writer.group("results", attrs={
+            "modulation_data": b.modulation_data, "layer": _data(cfg).layer, "other_layer": _data(cfg).other_layer,
+            "model": f"{_data(cfg).layer} {b.model} soc={b.soc}", "k_grid": list(grid), "n_valence": n_v,
+            "n_conduction": n_c, "bse_dimension": N, "operator": operator, "solver": method, "iterations": its,
+            "spin_factor": g_s, "direct": True, "exchange": b.exchange, "r0_angstrom": b.r0,
+            "epsilon": b.epsilon, "onsite_u": b.onsite_u, "scissor_eV": b.scissor, "modulation": b.modulation,
+            "modulation_scale": b.modulation_scale, "split_degenerate_edges": split,
+            "memory_dense_gib_per_rank": est.dense / 2 ** 30, "memory_matfree_gib_per_rank": est.matfree / 2 ** 30,
+            "memory_limit_gib_per_rank": est.limit / 2 ** 30, "ranks": comm.size})
+        writer.write("results/eigenvalues", values, units="eV",
+                     attrs={"order": "ascending", "max_residual_eV": float(residuals.max()),
+                            "residuals_eV": residuals.tolist()})
+        writer.write("results/oscillator_strength", f_S, units="",
+                     attrs={"definition": "g_s 2 m |P_S|^2 / (hbar^2 N_k Omega_S), in-plane average, per supercell"})
+        writer.write("results/qp_gap", qp_gap, units="eV", attrs={"definition": "smallest E_c - E_v in the basis "
+                                                                                "(scissor applied)"})
+        writer.write("results/binding_energy", qp_gap - values[0], units="eV",
+                     attrs={"definition": "qp_gap - lowest eigenvalue"})
+        writer.write("results/k_points", k, units="", attrs={"definition": "fractional (supercell reciprocal basis)"})
+        kv, vv, cv = np.meshgrid(np.arange(k0, k1), np.arange(n_v), np.arange(n_c), indexing="ij")
+        tr = np.column_stack([kv.ravel(), vv.ravel(), cv.ravel()])
+        writer.write_distributed("results/transitions", tr, k0 * n_v * n_c, (N, 3), units="",
+                                 attrs={"columns": ["k", "v", "c"], "definition": "k indexes results/k_points; v "
+                                        "counts valence bands down from the top, c conduction bands up from the "
+                                        "bottom (0-based)"})
+        e_tr = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)
+        writer.write_distributed("results/transition_energy", e_tr, k0 * n_v * n_c, (N,), units="eV",
+                                 attrs={"definition": "E_c(k) - E_v(k) (scissor applied)"})
+        if b.write_amplitudes:
+            writer.write_distributed("results/amplitudes", np.ascontiguousarray(vectors), lo, (N, nev), units="",
+                                     attrs={"shape": "[n_transitions, n_eig]",
+                                            "definition": "A^S_(k v c) (column S), transition order of "
+                                                          "results/transitions; phase as returned by the solver"})
+        s = "results/spectrum"
+        writer.group(s, attrs={"method": b.spectrum, "broadening_eV": b.broadening, "lanczos_steps": steps,
+                               "note": "recursion: all excitons in the window (no eigenpairs needed); eigenpairs: "
+                                       "complete below the highest computed eigenvalue"
+                               if b.spectrum == "recursion" else
+                               f"from the {nev} computed eigenpairs only: complete below {values[-1]:.4f} eV"})
+        writer.write(f"{s}/energy", energy, units="eV")
+        writer.write(f"{s}/sigma", sigma, units="e^2/hbar", attrs={"definition": "Re sigma_xx(E), with e-h "
+                                                                                 "interaction (in-plane average)"})
+        writer.write(f"{s}/sigma_ip", sigma_ip, units="e^2/hbar",
+                     attrs={"definition": "Re sigma_xx(E), independent particles (all N transitions)"})
+        writer.write(f"{s}/peaks", peaks, units="eV",
+                     attrs={"definition": f"local maxima of sigma with prominence >= {b.peak_prominence} of its "
+                                          "maximum (parabolic refinement)"})
+        writer.write(f"{s}/peak_height", heights, units="e^2/hbar")
+        c = "results/supercell"
+        writer.group(c, attrs={"m": list(cell.m), "n": list(cell.n), "n_sites_other": cell.n_sites_other,
+                               "primitive": cell.primitive})
+        writer.write(f"{c}/theta_deg", abs(cell.theta_deg), units="deg",
+                     attrs={"definition": "twist of the layer relative to the other layer"})
+        writer.write(f"{c}/n_sites", cell.n_sites, units="", attrs={"definition": "metal sites of the layer"})
+        writer.write(f"{c}/n_orbitals", sc.n_orb, units="")
+        writer.write(f"{c}/lattice", sc.lattice, units="Angstrom", attrs={"shape": "[3 (A1, A2, a3), xyz]"})
+        writer.write(f"{c}/strain", cell.strain, units="", attrs={"definition": "isotropic strain of the other "
+                                                                                "layer that makes the cell commensurate"})
+        writer.write(f"{c}/moire_period", cell.moire_period, units="Angstrom")
+        writer.write(f"{c}/site_positions", site_pos, units="Angstrom", attrs={"shape": "[n_sites, 3]"})
+        cls = orbital_classes(unit.labels)
+        i_c, i_v = int(np.flatnonzero(cls == "conduction")[0]), int(np.flatnonzero(cls == "valence")[0])
+        shift_c = delta[i_c::n_uo]
+        shift_v = delta[i_v::n_uo]
+        writer.write(f"{c}/onsite_shift", np.column_stack([shift_v, shift_c]), units="eV",
+                     attrs={"shape": "[n_sites, 2 (valence d_xy/d_x2-y2, conduction d_z2)]"})
+        writer.write(f"{c}/harmonics", np.array([harmonics["valence"], harmonics["conduction"]]), units="",
+                     attrs={"shape": "[2 (valence, conduction), 2 (V eV, phi rad)]",
+                            "definition": "Delta(r) = 2 V sum_j cos(G'_j.r + phi), amplitudes times "
+                                          "modulation_scale"})
+
+
+def _min():
+    from mpi4py import MPI
+    return MPI.MIN
+
+
+# ---------------------------------------------------------------------------
+# plot
+
+
+def plot(run, stem):
+    """Spectrum (with / without e-h interaction, peaks, exciton sticks) and the modulation map."""
+    from ..plotting import _pyplot, _save
+    plt = _pyplot()
+    r = lambda name: run.read(f"results/{name}")[0]  # noqa: E731
+    out = []
+    E, sig, sig_ip = r("spectrum/energy"), r("spectrum/sigma"), r("spectrum/sigma_ip")
+    ev, f = r("eigenvalues"), r("oscillator_strength")
+    theta = float(r("supercell/theta_deg"))
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(E, sig, label="BSE (e-h interaction)")
+    ax.plot(E, sig_ip, "--", label="independent particles")
+    ax.axvline(float(r("qp_gap")), color="0.6", lw=0.8, label="qp gap")
+    for p in r("spectrum/peaks"):
+        ax.axvline(p, color="C3", lw=0.6, ls=":")
+    keep = ev <= E[-1]
+    if f[keep].size and f[keep].max() > 0:
+        ax.vlines(ev[keep], 0, 0.25 * sig.max() * f[keep] / f[keep].max(), color="k", lw=0.8,
+                  label="computed excitons (f)")
+    ax.set_xlabel("energy (eV)")
+    ax.set_ylabel(r"Re $\sigma_{xx}$ ($e^2/\hbar$)")
+    ax.set_title(f"theta = {theta:.2f} deg, {int(r('supercell/n_sites'))} sites", fontsize=9)
+    ax.legend(fontsize=8)
+    out.append(_save(fig, stem, "spectrum"))
+    pos, shift = r("supercell/site_positions"), r("supercell/onsite_shift")
+    gap = 1e3 * (shift[:, 1] - shift[:, 0])
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    sc = ax.scatter(pos[:, 0], pos[:, 1], c=gap, s=max(2.0, 3000.0 / len(pos)), cmap="coolwarm")
+    fig.colorbar(sc, ax=ax, label="local gap shift (meV)")
+    A = r("supercell/lattice")
+    for v in (A[0], A[1]):
+        ax.plot([0, v[0]], [0, v[1]], "k-", lw=0.8)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (A)")
+    ax.set_ylabel("y (A)")
+    out.append(_save(fig, stem, "modulation"))
+    return out

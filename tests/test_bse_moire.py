@@ -1,0 +1,156 @@
+"""The bse_moire workflow: output contract, dense == matrix-free, recursion == eigenpairs,
+the f-sum rule, modulation plumbing, bad configs."""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcx import workflows
+from hpcx.config import validate
+from hpcx.errors import ConfigError
+
+from test_wannier_workflow import run_config
+
+pytest.importorskip("slepc4py")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# seed 004 Table A, 16.1 deg: 12 WSe2 sites (36 orbitals); 3 x 3 k, 4 + 3 bands -> N = 108
+# (window edges between non-degenerate levels at every k)
+BASE = {"theta": 16.1, "k_grid": 3, "valence_bands": 4, "conduction_bands": 3, "n_eig": 6, "n_lanczos": 400}
+
+
+def config(**changes):
+    """Config text of BASE with keys changed (None removes a key)."""
+    def toml(v):
+        if isinstance(v, bool):
+            return str(v).lower()
+        return repr(v) if not isinstance(v, list) else "[" + ", ".join(map(toml, v)) + "]"
+    items = {**BASE, **changes}
+    body = "\n".join(f"{k} = {toml(v)}" for k, v in items.items() if v is not None)
+    return f"[run]\nworkflow = \"bse_moire\"\n[bse_moire]\n{body}\n"
+
+
+SMALL = config()
+
+CONTRACT = {"eigenvalues": "eV", "oscillator_strength": "", "qp_gap": "eV", "binding_energy": "eV",
+            "transitions": "", "transition_energy": "eV", "k_points": "", "spectrum/energy": "eV",
+            "spectrum/sigma": "e^2/hbar", "spectrum/sigma_ip": "e^2/hbar", "spectrum/peaks": "eV",
+            "supercell/theta_deg": "deg", "supercell/n_sites": "", "supercell/lattice": "Angstrom",
+            "supercell/onsite_shift": "eV", "supercell/site_positions": "Angstrom"}
+
+
+def _run(tmp_path, name, **changes):
+    out = run_config(config(**changes), tmp_path / f"{name}.h5")
+    with h5py.File(out) as f:
+        return {n: f[f"results/{n}"][()] for n in CONTRACT} | {"attrs": dict(f["results"].attrs)}
+
+
+def test_output_contract_and_seed_cell(tmp_path):
+    out = run_config(config(write_amplitudes=True), tmp_path / "m.h5")
+    with h5py.File(out) as f:
+        r = f["results"]
+        for name, units in CONTRACT.items():
+            assert r[name].attrs["units"] == units, name
+        assert r["supercell/n_sites"][()] == 12 and r["supercell/theta_deg"][()] == pytest.approx(16.1, abs=0.05)
+        assert r["supercell/n_orbitals"][()] == 36
+        np.testing.assert_allclose(np.linalg.norm(r["supercell/lattice"][0]), np.sqrt(12) * 3.325, rtol=1e-12)
+        ev = r["eigenvalues"][()]
+        assert ev.shape == (6,) and np.all(np.diff(ev) >= 0) and ev[0] < r["qp_gap"][()]
+        assert r.attrs["bse_dimension"] == 108 and r.attrs["operator"] == "dense"
+        assert r["transitions"].shape == (108, 3) and r["amplitudes"].shape == (108, 6)
+        A = r["amplitudes"][()]
+        np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-8)
+        assert r["qp_gap"][()] == pytest.approx(r["transition_energy"][()].min())
+        # the modulation has zero mean over the primitive moire cell, both orbital classes
+        np.testing.assert_allclose(r["supercell/onsite_shift"][()].mean(axis=0), 0.0, atol=1e-15)
+        # the lowest bright exciton is a peak of the spectrum
+        f_S = r["oscillator_strength"][()]
+        bright = ev[np.argmax(f_S)]
+        assert np.min(np.abs(r["spectrum/peaks"][()] - bright)) < 2e-3
+    from hpcx.plotting import plot_run
+    assert sorted(p.name for p in plot_run(out)) == ["m_modulation.png", "m_spectrum.png"]
+
+
+@pytest.mark.parametrize("solver", ["krylovschur", "gd"])
+def test_matrix_free_equals_dense(tmp_path, solver):
+    """Same operator two ways: eigenvalues to SLEPc's tolerance, recursion spectra to round-off."""
+    dense = _run(tmp_path, "d", operator="dense", tol=1e-10)
+    mf = _run(tmp_path, "f", operator="matrix-free", eigensolver=solver, tol=1e-10)
+    assert mf["attrs"]["operator"] == "matfree" and dense["attrs"]["operator"] == "dense"
+    np.testing.assert_allclose(mf["eigenvalues"], dense["eigenvalues"], atol=1e-8)
+    np.testing.assert_allclose(mf["spectrum/energy"], dense["spectrum/energy"], atol=1e-8)
+    s = dense["spectrum/sigma"]
+    assert np.abs(mf["spectrum/sigma"] - s).max() < 1e-6 * s.max()
+    np.testing.assert_allclose(mf["spectrum/sigma_ip"], dense["spectrum/sigma_ip"], rtol=1e-10)
+
+
+def test_recursion_equals_eigenpair_spectrum_and_f_sum_rule(tmp_path):
+    """All 108 eigenpairs: the recursion spectrum equals the eigenpair spectrum; integral of
+    E sigma(E) is the same with and without the e-h interaction (the weights |P|^2 are conserved)."""
+    grid = dict(energy_min=0.5, energy_max=4.5, energy_points=8001, n_eig=108)
+    rec = _run(tmp_path, "r", **grid)
+    eig = _run(tmp_path, "e", spectrum="eigenpairs", **grid)
+    E = rec["spectrum/energy"]
+    s = eig["spectrum/sigma"]
+    assert np.abs(rec["spectrum/sigma"] - s).max() < 1e-6 * s.max()
+    m_bse = np.trapz(E * rec["spectrum/sigma"], E)
+    m_ip = np.trapz(E * rec["spectrum/sigma_ip"], E)
+    assert m_bse == pytest.approx(m_ip, rel=1e-6)
+    # the interaction moves weight below the gap (6 broadenings below it: no IP weight there)
+    below = E < rec["qp_gap"] - 6 * 0.01
+    assert np.trapz(rec["spectrum/sigma"][below], E[below]) > 0.1 * np.trapz(rec["spectrum/sigma"], E)
+    assert np.trapz(rec["spectrum/sigma_ip"][below], E[below]) < 1e-6 * np.trapz(rec["spectrum/sigma_ip"], E)
+
+
+def test_modulation_switches(tmp_path):
+    off = _run(tmp_path, "off", modulation=False)
+    zero = _run(tmp_path, "zero", modulation_scale=0.0)
+    on = _run(tmp_path, "on")
+    np.testing.assert_allclose(zero["eigenvalues"], off["eigenvalues"], atol=1e-9)
+    assert np.all(off["supercell/onsite_shift"] == 0)
+    # the AA-stacked regions have the smaller local gap (the ASSUMED data: -90 meV at AA)
+    gap = on["supercell/onsite_shift"][:, 1] - on["supercell/onsite_shift"][:, 0]
+    assert gap.min() < -0.02 and abs(gap.mean()) < 1e-12
+    assert not np.allclose(on["eigenvalues"], off["eigenvalues"], atol=1e-4)
+
+
+def test_cell_from_indices_equals_theta():
+    from hpcx.workflows.bse_moire import twisted_cell, unit_model
+    a = validate(SMALL, "t.toml", workflows.schemas())
+    b = validate(config(theta=None, cell_m=[2, 2], cell_n=[1, 3]), "t.toml", workflows.schemas())
+    unit, _ = unit_model(a)
+    ca, cb = twisted_cell(a, unit), twisted_cell(b, unit)
+    assert ca.n_sites == cb.n_sites == 12 and ca.theta_deg == pytest.approx(cb.theta_deg)
+
+
+@pytest.mark.parametrize("changes,key,words", [
+    (dict(modulation_data="WSe2/MoS9"), "bse_moire.modulation_data", "unknown entry"),
+    (dict(cell_m=[8, 2], cell_n=[9, 1]), "bse_moire.theta", "not both"),
+    (dict(theta=-0.5), "bse_moire.theta", "[0, 30]"),
+    (dict(theta=None), "bse_moire.theta", "set theta"),
+    (dict(theta=2.8, max_sites=100), "bse_moire.theta", "raise max_sites"),
+    (dict(theta=None, cell_m=[8], cell_n=[9, 1]), "bse_moire.cell_m", "two integers"),
+    (dict(theta=None, cell_m=[8, 2], cell_n=[3, 1]), "bse_moire.cell_n", "strain"),
+    (dict(valence_bands=12), "bse_moire.valence_bands", "at most 11"),
+    (dict(conduction_bands=40), "bse_moire.conduction_bands", "at most 23"),
+    (dict(n_eig=200), "bse_moire.n_eig", "N = 108"),
+    (dict(operator="dense", memory_limit_gib=1e-6), "bse_moire.operator", "GiB per rank"),
+    (dict(operator="dense", eigensolver="gd"), "bse_moire.eigensolver", "matrix-free"),
+    (dict(energy_min=2.0, energy_max=1.0), "bse_moire.energy_max", "energy_min"),
+])
+def test_bad_config(changes, key, words):
+    cfg = validate(config(**changes), "bad.toml", workflows.schemas())
+    with pytest.raises(ConfigError) as err:
+        workflows.load("bse_moire").check(cfg)
+    msg = str(err.value)
+    assert key in msg and words in msg and "bad.toml" in msg
+
+
+def test_example_config_validates():
+    from hpcx.config import load_config
+    path = ROOT / "examples" / "bse_moire.toml"
+    cfg = load_config(path, workflows.schemas())
+    workflows.load("bse_moire").check(cfg)

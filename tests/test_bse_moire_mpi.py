@@ -1,0 +1,21 @@
+"""bse_moire on 2 ranks equals 1 rank (run under mpirun -n 2): matrix-free (k-blocks of
+5 + 4 k-points) and dense operators, eigenpairs by SLEPc, recursion spectra."""
+
+import pytest
+
+from conftest import assert_ranks_close
+from test_bse_moire import config
+
+pytestmark = pytest.mark.mpi
+
+REQUIRED = ("eigenvalues", "oscillator_strength", "qp_gap", "transitions", "transition_energy", "spectrum/sigma",
+            "spectrum/sigma_ip", "spectrum/peaks", "supercell/theta_deg", "supercell/n_sites", "supercell/lattice")
+
+
+@pytest.mark.parametrize("operator,solver", [("matrix-free", "krylovschur"), ("matrix-free", "gd"),
+                                             ("dense", "krylovschur")])
+def test_two_ranks_equal_one_rank(comm, tmp_path_factory, operator, solver):
+    # eigenvalues to 1e-10 relative (SLEPc tol 1e-11); Lanczos spectra differ by the reduction
+    # order of the dot products, amplified once orthogonality is lost: 1e-7 of the peak
+    text = config(operator=operator, eigensolver=solver, tol=1e-11, n_lanczos=60)
+    assert_ranks_close(text, comm, tmp_path_factory, required=REQUIRED, rtol=1e-7, scale_atol=1e-7)
