@@ -156,7 +156,8 @@ def test_phonon_tables_relax_to_boltzmann():
 
 def test_monte_carlo_equals_rta_at_high_temperature(tmp_path):
     # (e) >= 100 K: the moiré tables thermalise quickly and scattering randomises the velocity, so
-    # the Monte Carlo D equals the RTA value of the same tables within 3 errors + 10 %
+    # the Monte Carlo D equals the RTA value of the same tables within 3 errors + 10 %; and it
+    # equals the exact (Green-Kubo) long-time D of the same tables within 3 errors
     text = SMALL.replace("temperatures = [150.0]", "temperatures = [150.0, 300.0]").replace(
         "particles = 4000", "particles = 16000")
     out = run_config(text, tmp_path / "rta.h5")
@@ -164,9 +165,34 @@ def test_monte_carlo_equals_rta_at_high_temperature(tmp_path):
         D = f["results/sweep/diffusion"][()]
         err = f["results/sweep/diffusion_error"][()]
         rta = f["results/sweep/diffusion_rta"][()]
+        exact = f["results/sweep/diffusion_exact"][()]
         np.testing.assert_array_equal(f["results/sweep/temperature"][()], [150.0, 300.0])
     assert np.all(err > 0) and np.all(err < 0.1 * D)
     assert np.all(np.abs(D - rta) <= 3.0 * err + 0.1 * rta), (D, err, rta)
+    assert np.all(np.abs(D - exact) <= 3.0 * err), (D, err, exact)
+
+
+def test_green_kubo_equals_rta_when_scattering_randomises():
+    # final states drawn from one distribution q_f whatever the initial state, states in pairs
+    # (v, Gamma, q), (-v, Gamma, q): the mean velocity after an event is 0, velocity memory is lost, so the exact D is the RTA expression with
+    # the stationary distribution pi_i ~ q_i / Gamma_i, to round-off
+    rng = np.random.default_rng(8)
+    n = 40
+    v = rng.normal(size=(n // 2, 2)) * 30.0
+    v = np.concatenate([v, -v])
+    q = np.tile(rng.random(n // 2) + 0.1, 2)
+    q /= q.sum()
+    G = np.tile(rng.uniform(0.5, 3.0, n // 2), 2)
+    W = G[:, None] * q[None, :]
+    total, indptr, idx, cum = mt.csr_from_rates(W)
+    D, pi = tr.green_kubo_diffusion(total, indptr, idx, cum, v)
+    expect_pi = (q / G) / np.sum(q / G)
+    np.testing.assert_allclose(pi, expect_pi, rtol=1e-10)
+    assert D == pytest.approx(0.01 * 0.5 * np.sum(expect_pi * np.sum(v ** 2, axis=1) / G), rel=1e-10)
+    # decoupled shells (the constant-tau parabola) have no unique stationary state
+    table = mt.parabolic_elastic_table(M, 0.5, 10.0, 5, 4)
+    assert np.isnan(tr.green_kubo_diffusion(table.total_rate, table.indptr, table.indices, table.cumulative,
+                                            table.velocity)[0])
 
 
 CONTRACT = {"time": "ps", "variance": "nm^2", "diffusion/transient": "cm^2/s",
@@ -185,6 +211,9 @@ def test_workflow_output_contract(tmp_path):
         assert r["time"].shape == (n_t,) and r["variance"].shape == (1, n_t, 3)
         assert r["profiles"].shape == (1, n_t, 3, 41) and r["occupation"].shape == (1, n_t, n_s)
         assert r["sweep/theta_deg"][0] == 3.0 and r["sweep/temperature"][0] == 150.0
+        # events per particle in the fit window = (events(t_max) - events(t_fit)) / N
+        k = int(np.searchsorted(r["time"][()], 10.0))
+        assert r["sweep/fit_events"][0] == (r["events"][0, -1] - r["events"][0, k]) / 4000 > 20
         # particle number is conserved without decay; groups add up to the total
         pop = r["population"][0]
         np.testing.assert_allclose(pop[:, :-1].sum(axis=1), 1.0, rtol=1e-12)

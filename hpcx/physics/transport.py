@@ -15,17 +15,26 @@ Definitions (seed 000 main text and SI Eq. 17, seed 002 Eq. 3 ff.):
 * v2_eff = sum_i N_i |v_i|^2, tau_eff = sum_i N_i tau_i and D_occ = (1/2) sum_i N_i
   |v_i|^2 tau_i with the Monte Carlo occupation N_i: seed 000 Eq. 1 / Fig. 4b,c evaluated
   with the actual (possibly non-Boltzmann) distribution.
+* The exact long-time D of the same jump process (Green-Kubo): with the generator
+  A = diag(Gamma) - W (W_if = Gamma_i p_if of the sampling rows), its stationary
+  distribution pi (pi A = 0) and chi solving A chi = v - <v>_pi, D = (1/2) sum_i pi_i
+  (v_i - <v>) . chi_i.  The RTA of seed 000 Eq. 1 is the approximation chi_i = v_i / Gamma_i
+  (velocity memory lost at every event); the Monte Carlo converges to the exact value.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy import sparse
+from scipy.sparse import linalg as splinalg
 
 from hpcx.units import NM2_PER_PS_IN_CM2_PER_S as _CM2
 
 from .mc_engine import MOMENTS
 
-__all__ = ["variances", "transient_diffusion", "linear_fit", "stationary_diffusion", "profile_density",
+__all__ = ["green_kubo_diffusion", "variances", "transient_diffusion", "linear_fit", "stationary_diffusion", "profile_density",
            "energy_histogram", "occupation_averages"]
 
 _I = {name: i for i, name in enumerate(MOMENTS)}
@@ -110,3 +119,62 @@ def occupation_averages(velocity, total_rate, occupation):
         tau = np.where(total_rate > 0, 1.0 / np.where(total_rate > 0, total_rate, 1.0), np.inf)
     v2 = np.sum(np.asarray(velocity) ** 2, axis=-1)
     return N @ v2, N @ np.where(np.isfinite(tau), tau, 0.0), 0.5 * (N @ (v2 * np.where(np.isfinite(tau), tau, 0.0))) * _CM2
+
+
+def green_kubo_diffusion(total_rate, indptr, indices, cumulative, velocity):
+    """Exact long-time D (cm^2/s) of the Markov jump process of sampling tables, and pi.
+
+    total_rate [n] (1/ps), CSR rows (indptr, indices, cumulative) as McTable, velocity
+    [n, 2] (nm/ps).  Returns (D, pi [n] stationary distribution).  D is infinite when a
+    state the stationary distribution visits never scatters (an empty row or zero rate is
+    a state that keeps its velocity, as in the Monte Carlo).
+    """
+    G = np.asarray(total_rate, dtype=float)
+    n = len(G)
+    indptr = np.asarray(indptr)
+    counts = np.diff(indptr)
+    rows = np.repeat(np.arange(n), counts)
+    cum = np.asarray(cumulative, dtype=float)
+    p = np.diff(np.concatenate([[0.0], cum]))
+    starts = indptr[:-1][counts > 0]
+    p[starts] = cum[starts]                                      # first entry of each row
+    W = sparse.csr_matrix((G[rows] * p, (rows, np.asarray(indices))), shape=(n, n))
+    A = (sparse.diags(G) - W).tocsc()
+    # a unique stationary distribution needs exactly one closed class of states
+    from scipy.sparse.csgraph import connected_components
+    _, label = connected_components(W, directed=True, connection="strong")
+    leaves = label[rows] != label[np.asarray(indices)]
+    open_classes = np.unique(label[rows[leaves & (p > 0)]])
+    if len(np.setdiff1d(np.unique(label), open_classes)) != 1:
+        return np.nan, None
+    if np.any((G <= 0) | (counts == 0)):
+        stuck = (G <= 0) | (counts == 0)
+    else:
+        stuck = np.zeros(n, bool)
+    # stationary distribution: pi A = 0, sum pi = 1 (one equation replaced by the normalisation)
+    At = A.T.tolil()
+    At[0, :] = np.ones(n)
+    rhs = np.zeros(n)
+    rhs[0] = 1.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", splinalg.MatrixRankWarning)
+            pi = splinalg.spsolve(At.tocsc(), rhs)
+    except (RuntimeError, splinalg.MatrixRankWarning):
+        return np.nan, None
+    if not np.all(np.isfinite(pi)) or np.any(pi < -1e-9 * np.abs(pi).max()):
+        return np.nan, None
+    pi = np.clip(pi, 0.0, None)
+    pi /= pi.sum()
+    if np.any(pi[stuck] > 1e-12):
+        return np.inf, pi
+    v = np.asarray(velocity, dtype=float)
+    vc = v - pi @ v
+    # A chi = vc with pi . chi = 0: bordered system [[A, 1], [pi, 0]]
+    B = sparse.bmat([[A, sparse.csc_matrix(np.ones((n, 1)))], [sparse.csr_matrix(pi[None, :]), None]]).tocsc()
+    try:
+        lu = splinalg.splu(B)
+    except RuntimeError:
+        return np.nan, None
+    chi = np.stack([lu.solve(np.concatenate([vc[:, a], [0.0]]))[:n] for a in range(2)], axis=1)
+    return 0.5 * float(np.sum(pi[:, None] * vc * chi)) * _CM2, pi

@@ -383,7 +383,11 @@ def _simulate_point(cfg, index, point, table_rta, times, comm, ckpt, saved, log)
     record = me.simulate(table, params, times, cdf, comm, record, start, particles, on_sample)
     log.info("point %d (%.3g deg, %.1f K): %d scattering events, %d decays", index, theta, T,
              record.events[-1], record.decays[-1])
-    result = {"index": index, "theta": theta, "T": T, "D_rta": D_rta, "group_names": table.group_names,
+    # the exact t -> infinity limit of the same tables (replicated, identical on every rank)
+    D_exact, _ = tr.green_kubo_diffusion(table.total_rate, table.indptr, table.indices, table.cumulative,
+                                         table.velocity)
+    result = {"index": index, "theta": theta, "T": T, "D_rta": D_rta, "D_exact": D_exact,
+              "group_names": table.group_names,
               "states": _state_arrays(table), "record": record.as_dict()}
     if t.checkpoint_every:
         ckpt.done(result)
@@ -406,7 +410,9 @@ def _analyse(cfg, times, res, energy_edges):
     occ = rec["occupation"].astype(float)
     mean_E = (occ @ (E - E.min())) / np.maximum(occ.sum(axis=1), 1)
     boltz = mt.boltzmann(E, st["weight"], res["T"])
+    k_fit = int(np.searchsorted(times, t.fit_from * t.t_max))
     return {
+        "fit_events": (rec["events"][-1] - rec["events"][k_fit]) / t.particles,
         "variance": sigma2, "msd": msd,
         "population": np.concatenate([n_group, n_group.sum(axis=1, keepdims=True)], axis=1) / t.particles,
         "transient": tr.transient_diffusion(times, msd[:, -1]),
@@ -433,9 +439,13 @@ def _write(writer, cfg, points, times, results):
     stack = lambda key: np.stack([a[key] for a in an])  # noqa: E731
     log = get_logger("transport")
     for r, a in zip(results, an):
-        log.info("point %d (%.3g deg, %.1f K): D = %.4g +- %.2g cm^2/s (stationary, t >= %.4g ps), "
-                 "D_RTA = %.4g cm^2/s", r["index"], r["theta"], r["T"], a["stationary"], a["stationary_error"],
-                 t.fit_from * t.t_max, r["D_rta"])
+        log.info("point %d (%.3g deg, %.1f K): D = %.4g +- %.2g cm^2/s (stationary, t >= %.4g ps, %.3g events "
+                 "per particle); equilibrium limit of the tables %.4g, RTA %.4g cm^2/s", r["index"], r["theta"],
+                 r["T"], a["stationary"], a["stationary_error"], t.fit_from * t.t_max, a["fit_events"],
+                 r["D_exact"], r["D_rta"])
+        if a["fit_events"] < 20:
+            log.warning("point %d: only %.3g scattering events per particle in the fit window: the motion is "
+                        "not diffusive yet, D is not stationary (increase t_max)", r["index"], a["fit_events"])
     cols = list(names) + ["total"]
     writer.group("results", attrs={
         "model": "moire" if names[0].startswith("band") else "multivalley", "groups": list(names),
@@ -499,7 +509,12 @@ def _write(writer, cfg, points, times, results):
     w(f"{sw}/diffusion_error", stack("stationary_error"), units="cm^2/s")
     w(f"{sw}/diffusion_rta", np.array([r["D_rta"] for r in results]), units="cm^2/s",
       attrs={"definition": "RTA with a Boltzmann distribution, SI Eq. 23, same tables"})
+    w(f"{sw}/diffusion_exact", np.array([r["D_exact"] for r in results]), units="cm^2/s", attrs={
+        "definition": "exact t -> infinity D of the same tables for the stationary (Boltzmann) distribution "
+                      "(Green-Kubo, linear solve); NaN if the tables are not irreducible"})
     w(f"{sw}/kT", KB_MEV_PER_K * np.array([r["T"] for r in results]), units="meV")
+    w(f"{sw}/fit_events", stack("fit_events"), units="", attrs={
+        "definition": "scattering events per particle inside the fit window; a stationary D needs >> 1"})
 
 
 # ----------------------------------------------------------------------------- job arrays
