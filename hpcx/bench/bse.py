@@ -19,13 +19,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DESCRIPTION = "BSE: assembly time vs N, ZGEMM fraction, SLEPc time for 10 pairs, memory, rank efficiency"
+DESCRIPTION = ("BSE: assembly time vs N, ZGEMM fraction, SLEPc time for 10 pairs, memory, rank efficiency; "
+               "--matrix-free: product/eigensolve time vs N to 1e5, memory per rank")
 
 
 def add_arguments(parser):
-    """All options of ``hpcx bench bse`` (extensions such as --matrix-free go here)."""
-    parser.add_argument("--grids", type=int, nargs="+", default=[9, 15, 21, 27],
-                        help="k-grids n (n x n) of the monolayer case")
+    """All options of ``hpcx bench bse``; --matrix-free runs hpcx/bench/_bse_matfree.py instead."""
+    from . import _bse_matfree
+    parser.add_argument("--matrix-free", action="store_true",
+                        help="benchmark the matrix-free operator (hpcx.bse.matfree) on monolayer grids "
+                             f"(default --grids {' '.join(map(str, _bse_matfree.GRIDS))}) instead of the dense assembly")
+    parser.add_argument("--grids", type=int, nargs="+", default=None,
+                        help="k-grids n (n x n) of the monolayer case (default 9 15 21 27; with --matrix-free "
+                             "30 60 120 160 225)")
     parser.add_argument("--tiles", type=int, nargs="+", default=[4, 8, 12, 16],
                         help="m of the m x m supercell case (3 m^2 orbitals, m^2 sites)")
     parser.add_argument("--supercell-bands", type=int, default=8,
@@ -37,6 +43,7 @@ def add_arguments(parser):
                                                  / "wse2-wannier90"),
                         help="Wannier90 WSe2 directory (skipped if missing)")
     parser.add_argument("--no-slepc", action="store_true", help="skip the eigensolver timings")
+    _bse_matfree.add_arguments(parser)
 
 
 def zgemm_rate(sizes=(256, 512, 1024), repeat=5):
@@ -108,6 +115,9 @@ def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
 
 
 def run(args, comm):
+    if args.matrix_free:
+        from . import _bse_matfree
+        return _bse_matfree.run(args, comm)
     from pathlib import Path
 
     from ..bse import interaction as it
@@ -123,7 +133,7 @@ def run(args, comm):
         model, _ = load_wannier90(fixture, "WSe2")
         rows.append(_case("fixture", model, 9, 7, 2, 2, comm, args, rate, V))
     liu = liu_model("WSe2", "TNN", soc=True)
-    for g in args.grids:
+    for g in args.grids or [9, 15, 21, 27]:
         rows.append(_case("monolayer", liu, g, 2, 1, 2, comm, args, rate, V))
     plain = liu_model("WSe2", "TNN", soc=False)
     for m in args.tiles:

@@ -1,4 +1,5 @@
-"""Matrix-free BSE (hpcx.bse.matfree): time per product and per eigensolve vs N, memory, ranks.
+"""``hpcx bench bse --matrix-free``: the matrix-free BSE (hpcx.bse.matfree), time per product and
+per eigensolve vs N, memory, ranks.  (A private module: hpcx/bench/bse.py delegates here.)
 
 Case: monolayer WSe2, three-band model of Liu et al. (TNN, no SOC: 3 orbitals,
 1 valence + 2 conduction bands) on n x n grids, N = 2 n^2, Keldysh interaction
@@ -10,24 +11,23 @@ largest residual, optionally a Lanczos spectrum (--lanczos steps), and the
 peak RSS per rank.  Under mpirun the 1-rank product time is also measured
 (every rank alone on the whole problem, the largest grid excluded when its
 serial memory would not fit) for the parallel efficiency.
-This is ``hpcx bench bse --matrix-free`` of issue 6 (hpcx/bench/bse.py is the
-dense benchmark of issue 5).
+Options (added to ``hpcx bench bse`` by :func:`add_arguments`): ``--grids`` (default
+below), ``--nev``, ``--method``, ``--tol``, ``--repeat``, ``--lanczos``, ``--no-solve``.
 """
 
 from __future__ import annotations
 
-DESCRIPTION = "matrix-free BSE: product and eigensolve time vs N (to N >= 1e5), memory per rank, 2-rank efficiency"
+GRIDS = [30, 60, 120, 160, 225]       # N = 2 n^2 (225 -> N = 101250)
 
 
 def add_arguments(parser):
-    parser.add_argument("--grids", type=int, nargs="+", default=[30, 60, 120, 160, 225],
-                        help="k-grids n (n x n); N = 2 n^2 (225 -> N = 101250)")
-    parser.add_argument("--nev", type=int, default=10, help="eigenpairs of the eigensolve timing")
-    parser.add_argument("--method", default="krylovschur", choices=("krylovschur", "gd", "jd"))
-    parser.add_argument("--tol", type=float, default=1e-8, help="SLEPc tolerance")
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many products")
-    parser.add_argument("--lanczos", type=int, default=0, help="Lanczos steps of a recursion spectrum (0: none)")
-    parser.add_argument("--no-solve", action="store_true", help="products only")
+    """The options only the matrix-free variant has (--grids, --nev, --repeat are shared)."""
+    parser.add_argument("--method", default="krylovschur", choices=("krylovschur", "gd", "jd"),
+                        help="--matrix-free: SLEPc eigensolver on the MatShell")
+    parser.add_argument("--tol", type=float, default=1e-8, help="--matrix-free: SLEPc tolerance")
+    parser.add_argument("--lanczos", type=int, default=0,
+                        help="--matrix-free: Lanczos steps of a recursion spectrum (0: none)")
+    parser.add_argument("--no-solve", action="store_true", help="--matrix-free: products only")
 
 
 def _peak_rss_mib():
@@ -73,7 +73,7 @@ def run(args, comm):
     from . import print_table
     model = liu_model("WSe2", soc=False)
     rows = []
-    for n in args.grids:
+    for n in args.grids or GRIDS:
         op = build(n, comm, model)
         est = estimate(n * n, model.n_orb, 1, 2, comm.size)
         row = {"grid": n, "N": op.N, "ranks": comm.size,
