@@ -45,7 +45,7 @@ particles = {particles}
 batches = 32
 seed = 1
 t_max = {t_max}
-samples = 100
+samples = {samples}
 fit_from = 0.5
 initial = "uniform"
 e0 = 60.0
@@ -89,14 +89,14 @@ def fig_profiles(path, out):
         t_fit = r["diffusion"].attrs["fit_from_ps"]
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
     for p, ax in enumerate(axes):
-        for k in (0, 5, 10, 25, 50, 100):
+        for k in np.unique(np.searchsorted(t, [0.0, 20.0, 100.0, 250.0, 500.0, t[-1]])):
             y = prof[p, k, -1]
             ax.plot(1e-3 * x, y / y.max(), lw=1.2, label=f"{t[k]:.0f} ps")
         ax.set_xlabel("x (µm)"), ax.set_ylabel("N(x, t) / max"), ax.set_xlim(-4, 4)
         ax.set_title(f"3°, {T[p]:.0f} K: D = {D[p]:.2f} ± {err[p]:.2f} cm²/s")
         ax.legend(fontsize=7, loc="upper left")
         ins = ax.inset_axes([0.64, 0.55, 0.33, 0.4])
-        ins.plot(t, var[p, :, -1] * 1e-6 - var[p, 0, -1] * 1e-6, ".", ms=2)
+        ins.plot(t, var[p, :, -1] * 1e-6 - var[p, 0, -1] * 1e-6, ".", ms=1.5)
         late = t >= t_fit
         ins.plot(t[late], 1e-6 * (icpt[p] + 400.0 * D[p] * t[late]), "-", lw=1)
         ins.set_xlabel("t (ps)", fontsize=6), ins.set_ylabel("σ² − σ₀² (µm²)", fontsize=6)
@@ -114,23 +114,27 @@ def fig_occupation(path, out):
         T, occ, t = r["sweep/temperature"][()], r["occupation"][()], r["time"][()]
         E, g, k, w = (r[f"states/{n}"][()] for n in ("energy", "group", "k", "weight"))
         pop = r["population"][()]
-    fig, axes = plt.subplots(2, 3, figsize=(11.0, 6.4))
+    fig, axes = plt.subplots(2, 4, figsize=(14.5, 6.4))
+    k5 = int(np.searchsorted(t, 5.0))
     for p in range(2):
         q = np.linalg.norm(k[p], axis=1)
         late = occ[p, -1] / occ[p, -1].sum()
+        early = occ[p, k5] / occ[p, k5].sum()
         boltz = boltzmann(E[p], w[p], T[p])
         floor = 0.3 / occ[p, -1].sum()
-        for col, (label, N) in enumerate((("Monte Carlo, t = %.0f ps" % t[-1], late), ("Boltzmann", boltz))):
+        for col, (label, N) in enumerate((("Monte Carlo, t = %.0f ps" % t[k5], early),
+                                          ("Monte Carlo, t = %.0f ps" % t[-1], late), ("Boltzmann", boltz))):
             ax = axes[p, col]
             sc = ax.scatter(q, E[p], c=np.log10(np.maximum(N, floor)), s=14, cmap="viridis",
                             vmin=np.log10(floor), vmax=0)
             ax.set_xlabel("|Q| (1/nm)"), ax.set_ylabel("E (meV)"), ax.set_title(f"{T[p]:.0f} K: {label}", fontsize=9)
             fig.colorbar(sc, ax=ax, label="log10 occupation")
-        ax = axes[p, 2]
+        ax = axes[p, 3]
         for b in range(pop.shape[2] - 1):
             ax.plot(t, pop[p, :, b], label=f"band {b}")
             ax.axhline(boltz[g[p] == b].sum(), color=f"C{b}", ls=":", lw=1)
-        ax.set_xscale("symlog", linthresh=t[1]), ax.set_xlabel("t (ps)"), ax.set_ylabel("population")
+        ax.set_xscale("symlog", linthresh=t[1]), ax.set_xlim(0, t[-1]), ax.set_xlabel("t (ps)")
+        ax.set_ylabel("population")
         ax.set_title(f"{T[p]:.0f} K (dotted: Boltzmann)", fontsize=9), ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -180,17 +184,19 @@ def main():
     ap.add_argument("--grid", type=int, default=9)
     ap.add_argument("--particles", type=int, default=100000)
     ap.add_argument("--sweep-particles", type=int, default=40000)
-    ap.add_argument("--t-max", type=float, default=200.0)
+    ap.add_argument("--t-max", type=float, default=200.0, help="ps simulated per sweep point")
+    ap.add_argument("--profile-t-max", type=float, default=1000.0, help="ps simulated for the 3 deg figures")
     args = ap.parse_args()
     comm = get_comm()
     setup_logging(comm, "INFO")
     os.makedirs(args.outdir, exist_ok=True)
     fmt = lambda v: "[" + ", ".join(f"{x:g}" for x in v) + "]"  # noqa: E731
     three = run(f"t3_g{args.grid}", CONFIG.format(angles="[3.0]", temps="[10.0, 70.0]", particles=args.particles,
-                                                  t_max=args.t_max, grid=args.grid), args.outdir, comm)
+                                                  t_max=args.profile_t_max, samples=200, grid=args.grid),
+                args.outdir, comm)
     sweeps = [run(f"sweep{th:g}_g{args.grid}", CONFIG.format(angles=fmt([th]), temps=fmt(TEMPS),
                                                            particles=args.sweep_particles, t_max=args.t_max,
-                                                           grid=args.grid), args.outdir, comm)
+                                                           samples=100, grid=args.grid), args.outdir, comm)
               for th in ANGLES]
     if comm.rank == 0:
         FIG.mkdir(parents=True, exist_ok=True)

@@ -147,10 +147,8 @@ def green_kubo_diffusion(total_rate, indptr, indices, cumulative, velocity):
     open_classes = np.unique(label[rows[leaves & (p > 0)]])
     if len(np.setdiff1d(np.unique(label), open_classes)) != 1:
         return np.nan, None
-    if np.any((G <= 0) | (counts == 0)):
-        stuck = (G <= 0) | (counts == 0)
-    else:
-        stuck = np.zeros(n, bool)
+    # states that (numerically) never scatter keep their velocity: ballistic, D infinite
+    stuck = (G <= 1e-30 * max(G.max(), 1e-300)) | (counts == 0)
     # stationary distribution: pi A = 0, sum pi = 1 (one equation replaced by the normalisation)
     At = A.T.tolil()
     At[0, :] = np.ones(n)
@@ -177,4 +175,7 @@ def green_kubo_diffusion(total_rate, indptr, indices, cumulative, velocity):
     except RuntimeError:
         return np.nan, None
     chi = np.stack([lu.solve(np.concatenate([vc[:, a], [0.0]]))[:n] for a in range(2)], axis=1)
-    return 0.5 * float(np.sum(pi[:, None] * vc * chi)) * _CM2, pi
+    D = 0.5 * float(np.sum(pi[:, None] * vc * chi)) * _CM2
+    if not np.isfinite(D) or D < 0:        # an ill-conditioned solve (rates spanning many decades)
+        return np.nan, pi
+    return D, pi

@@ -177,9 +177,10 @@ def _tables_in_process(cfg, points, comm, log):
     out = {}
     by_theta = {}
     for p in points:
-        by_theta.setdefault(p[1][0], []).append(p)
+        theta = p[1][0]
+        by_theta.setdefault(None if np.isnan(theta) else theta, []).append(p)
     for theta, group in by_theta.items():
-        first = _scattering_cfg(cfg, None if np.isnan(theta) else theta, group[0][1][1])
+        first = _scattering_cfg(cfg, theta, group[0][1][1])
         E, v, weight, labels, terms, info = scw.build(first, comm, log)
         grp, names, k = _labels(s.model, labels, info, len(E))
         for index, (_, T) in group:
@@ -190,8 +191,8 @@ def _tables_in_process(cfg, points, comm, log):
             table = mt.McTable(E, v, total, indptr, _gather(tab["indices"], comm), _gather(tab["cumulative"], comm),
                                grp, names, weight, k)
             D_rta = sc.rta_curve(E, v, 1.0 / total, T, weight)[0]
-            log.info("point %d (%.3g deg, %.1f K): %d states, %d table entries, D_RTA = %.4g cm^2/s",
-                     index, theta, T, table.n, table.nnz, D_rta)
+            log.info("point %d (%s, %.1f K): %d states, %d table entries, D_RTA = %.4g cm^2/s",
+                     index, f"{theta:.3g} deg" if theta is not None else s.model, T, table.n, table.nnz, D_rta)
             out[index] = (table, D_rta)
     return out
 
@@ -207,9 +208,8 @@ def _table_from_file(path, T):
             k = r("Q")
         else:
             grp = r("valley").astype(np.int64)
-            names = tuple(np.char.decode(f.file["results/rates/valley"].attrs["names"]).tolist()) \
-                if f.file["results/rates/valley"].attrs["names"].dtype.kind == "S" else \
-                tuple(str(x) for x in f.file["results/rates/valley"].attrs["names"])
+            names = tuple(x.decode() if isinstance(x, bytes) else str(x)
+                          for x in f.file["results/rates/valley"].attrs["names"])
             k = r("k")
         table = mt.McTable(E, v, total, r("indptr"), r("indices"), r("cumulative"), grp, names, weight, k)
     return table, sc.rta_curve(E, v, 1.0 / total, T, weight)[0]
@@ -317,7 +317,7 @@ def run(cfg, writer, comm, timer):
     points = _points(cfg)
     times = np.linspace(0.0, t.t_max, t.samples + 1)
     n_groups, color, sub = _split(comm, len(points))
-    mine = range(*block_range(len(points), n_groups, color))
+    mine = range(color, len(points), n_groups)      # round robin: sweeps are sorted by cost (T)
     largest = -(-comm.size // n_groups)
     if largest > t.batches:
         raise ConfigError(cfg.source, "transport.batches", f"{t.batches} batches cannot be spread over "
@@ -345,10 +345,10 @@ def run(cfg, writer, comm, timer):
                 results.append(saved[i]["result"])
                 continue
             results.append(_simulate_point(cfg, i, points[i], tables[i], times, sub, ckpts[i], saved[i], log))
+        every = comm.allgather(results if sub.rank == 0 else [])      # waits for the other groups
+        results = sorted((r for part in every for r in part), key=lambda r: int(r["index"]))
 
     with timer.phase("write"):
-        every = comm.allgather(results if sub.rank == 0 else [])
-        results = sorted((r for part in every for r in part), key=lambda r: int(r["index"]))
         _write(writer, cfg, points, times, results)
         comm.Barrier()
         if comm.rank == 0 and ckdir.exists():
@@ -627,8 +627,7 @@ def plot(run, stem):
 
     hist, hb, edges = read("energy_histogram"), read("energy_histogram_boltzmann"), read("energy_edges")
     pop = read("population")
-    names = [str(n) for n in np.char.decode(run.file["results"].attrs["groups"])] \
-        if run.file["results"].attrs["groups"].dtype.kind == "S" else list(run.file["results"].attrs["groups"])
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in run.file["results"].attrs["groups"]]
     fig, axes = plt.subplots(2, n_p, figsize=(4.2 * n_p, 6.4), squeeze=False)
     centre = 0.5 * (edges[1:] + edges[:-1])
     for p in range(n_p):
@@ -642,7 +641,8 @@ def plot(run, stem):
         ax = axes[1, p]
         for g, name in enumerate(names):
             ax.plot(t, pop[p, :, g], label=name)
-        ax.set_xscale("symlog", linthresh=max(t[1], 1e-9)), ax.set_xlabel("t (ps)"), ax.set_ylabel("population")
+        ax.set_xscale("symlog", linthresh=max(t[1], 1e-9)), ax.set_xlim(0, t[-1])
+        ax.set_xlabel("t (ps)"), ax.set_ylabel("population")
         ax.legend(fontsize=7)
     outputs.append(_save(fig, stem, "occupation"))
 
