@@ -154,3 +154,21 @@ def test_example_config_validates():
     path = ROOT / "examples" / "bse_moire.toml"
     cfg = load_config(path, workflows.schemas())
     workflows.load("bse_moire").check(cfg)
+
+
+def test_valleys_on_grid_follow_the_folding_of_K():
+    """K = (2/3, 1/3) folds to the moire Gamma when m1 - m2 is a multiple of 3, else to the moire K:
+    then only grids divisible by 3 contain the band edges (checked against the band energies)."""
+    from hpcx.workflows.bse_moire import supercell_model, twisted_cell, unit_model, valleys_on_grid
+    from hpcx.bse.supercell import unfolded_kpoints
+    for theta, m, grids in [(16.1, (2, 2), {1: True, 2: True}), (2.8, (13, 3), {2: False, 3: True})]:
+        cfg = validate(config(theta=theta, max_sites=300), "t.toml", workflows.schemas())
+        unit, _ = unit_model(cfg)
+        cell = twisted_cell(cfg, unit)
+        assert cell.m == m
+        for n, expect in grids.items():
+            assert valleys_on_grid(cell, n) is expect
+        # independent check: the unfolded points of the moire Gamma contain K iff m1 = m2 mod 3
+        k = unfolded_kpoints(cell.M, (0.0, 0.0))[:, :2] % 1.0
+        has_K = np.any(np.all(np.abs(k - [2 / 3, 1 / 3]) < 1e-9, axis=1))
+        assert has_K == ((m[0] - m[1]) % 3 == 0)

@@ -238,10 +238,19 @@ def check(cfg):
 # run
 
 
+def valleys_on_grid(cell, n):
+    """True when the Gamma-centred n x n supercell grid contains the folded K and K' points of the
+    layer (the band edges): K = (2/3, 1/3) (a1, a2 at 60 degrees) folds to K M^T mod 1 in the
+    supercell basis (the moire Gamma when m1 - m2 is a multiple of 3, else the moire K)."""
+    f = (np.array([2 / 3, 1 / 3]) @ np.asarray(cell.M).T) % 1.0
+    on = lambda x: np.all(np.abs(x * n - np.round(x * n)) < 1e-9)   # noqa: E731
+    return bool(on(f) and on((-f) % 1.0))
+
+
 def _mid_gap(unit, n_occ):
     """Mid-gap energy of the unmodulated layer (eV): shift of the shift-and-invert band solver."""
     from ..bse.tbmodel import monkhorst_pack
-    k = np.vstack([monkhorst_pack(48, 48), [[1 / 3, 1 / 3, 0], [2 / 3, 2 / 3, 0]]])
+    k = monkhorst_pack(48, 48)                 # contains K = (2/3, 1/3) and K' = (1/3, 2/3)
     E = unit.bands(k)[0]
     return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
 
@@ -303,6 +312,11 @@ def run(cfg, writer, comm, timer):
                  "period %.2f A; modulation %s (scale %g)", _data(cfg).layer, _data(cfg).other_layer,
                  abs(cell.theta_deg), cell.m, cell.n, cell.n_sites, sc.n_orb, 100 * cell.strain, cell.period,
                  "on" if b.modulation else "off", b.modulation_scale)
+        valleys = valleys_on_grid(cell, b.k_grid)
+        if not valleys:
+            log.warning("the %d x %d grid misses the folded K/K' points of this cell (m1 - m2 = %d is not a "
+                        "multiple of 3: K folds to the moire K point): the band edges are not sampled; use a "
+                        "k_grid divisible by 3", b.k_grid, b.k_grid, cell.m[0] - cell.m[1])
         operator, est = choose_operator(cfg, unit, cell, n_occ, comm.size)
         for line in est.lines():
             log.info("memory estimate: %s", line)
@@ -422,6 +436,7 @@ def run(cfg, writer, comm, timer):
             "spin_factor": g_s, "direct": True, "exchange": b.exchange, "r0_angstrom": b.r0,
             "epsilon": b.epsilon, "onsite_u": b.onsite_u, "scissor_eV": b.scissor, "modulation": b.modulation,
             "modulation_scale": b.modulation_scale, "split_degenerate_edges": split,
+            "valleys_on_grid": valleys,
             "memory_dense_gib_per_rank": est.dense / 2 ** 30, "memory_matfree_gib_per_rank": est.matfree / 2 ** 30,
             "memory_limit_gib_per_rank": est.limit / 2 ** 30, "ranks": comm.size})
         writer.write("results/eigenvalues", values, units="eV",
