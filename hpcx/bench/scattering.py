@@ -119,7 +119,7 @@ def run(args, comm):
     from . import print_table
 
     rows = [one_grid(args, n, comm) for n in args.grids]
-    fits = {k: fit_exponent(rows, k, args.fit_min) for k in ("total", "terms", "gamma", "rates", "csr")}
+    fits = {k: fit_exponent(rows, k, args.fit_min) for k in ("total", "cpu_max", "terms", "gamma", "rates", "csr")}
     cols = ["grid", "N", "n_terms", "iterations", *PHASES, "total", "cpu_max", "imbalance", "terms_imbalance"]
     if args.compare:
         with open(args.compare, encoding="utf-8") as fh:
