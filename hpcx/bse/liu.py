@@ -125,7 +125,3 @@ def liu_model(material, model="TNN", soc=True, vacuum=20.0):
     return TBModel(lattice, np.zeros((6, 3)), R, H6,
                    tuple(f"{o}{s}" for s in ("up", "dn") for o in labels))
 
-
-def k_point(lattice):
-    """Fractional coordinates of K for lattice vectors a1 = (a, 0), a2 = (a/2, sqrt(3) a/2)."""
-    return np.array([1 / 3, 1 / 3, 0.0])
