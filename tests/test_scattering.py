@@ -187,6 +187,24 @@ def test_multivalley_model_runs(tmp_path):
         assert np.all(f["results/rta/diffusion"][()] > 0)
 
 
+def test_multivalley_broadening_resolves_the_grid(tmp_path):
+    # With a broadening far below the parabolic grid's energy spacing (~10 meV here) energy
+    # conservation finds no partner for whole rings of states (out-rates ~1e-11 1/ps, D_RTA ~1e10
+    # cm^2/s).  The floor of half the spacing at k_max/2 keeps every state coupled.
+    from hpcx.workflows.scattering import broadening_floor
+    text = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 14').replace(
+        "temperatures = [30.0, 150.0]", "temperatures = [300.0]").replace(
+        "table_temperature = 30.0", "table_temperature = 300.0")
+    cfg = validate(text, "mv.toml", workflows.schemas())
+    floor = broadening_floor(cfg.scattering)
+    assert floor > 10 * cfg.scattering.width_min
+    out = run_config(text, tmp_path / "mv.h5")
+    with h5py.File(out) as f:
+        rate = f["results/rates/total_rate"][()]
+        assert f["results/rates"].attrs["width_floor_meV"] == floor
+        assert rate.min() > 1e-3 * np.median(rate)
+
+
 @pytest.mark.parametrize("old, new, key", [
     ("twist_deg = 3.0", "system = 'nope'", "scattering.system"),
     ("n_bands = 2", "n_bands = 500", "scattering.n_bands"),

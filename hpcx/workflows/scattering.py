@@ -25,7 +25,7 @@ from ..physics import moire as mp
 from ..physics import phonons as ph
 from ..physics import scattering as sc
 from ..physics import wannier as wp
-from ..units import KB_MEV_PER_K
+from ..units import HBAR2_2M0_MEV_NM2, KB_MEV_PER_K
 from .wannier import build_stack
 
 SCATTERING = Section("scattering", (
@@ -47,7 +47,8 @@ SCATTERING = Section("scattering", (
           minimum=0.0, exclusive=True),
     Field("beta", float, 2.0, "shape of the generalised normal broadening (2 = Gaussian)", minimum=0.5,
           maximum=10.0),
-    Field("width_min", float, 0.2, "floor of the broadening HWHM (of the order of the grid's energy spacing)",
+    Field("width_min", float, 0.2, "floor of the broadening HWHM (of the order of the grid's energy spacing); "
+          "the multi-valley model raises it to half its grid's energy spacing at k_max/2",
           unit="meV", minimum=0.0, exclusive=True),
     Field("tol", float, 1e-5, "relative residual of the self-consistent dephasing", minimum=0.0, exclusive=True),
     Field("max_iter", int, 300, "iterations of the self-consistent dephasing", minimum=1),
@@ -186,13 +187,29 @@ def _intervalley(par, names):
     return out
 
 
+def broadening_floor(s):
+    """Floor of the broadening HWHM (meV): ``width_min``, and for the multi-valley model at least
+    half the grid's energy spacing hbar^2 k dk / M at k = k_max / 2 of the lightest valley.
+
+    The parabolic valleys' energy spacing on a k-grid (~10 meV for the defaults) is far above
+    acoustic phonon energies; with a narrower broadening energy conservation finds no final
+    state for whole rings of states, whose out-rates then collapse to ~1e-11 1/ps.
+    """
+    if s.model != "multivalley":
+        return s.width_min
+    M = min(val.m_e + val.m_h for val in multivalley_model(s.material).values())
+    dk = 2.0 * s.k_max / s.k_points
+    return max(s.width_min, 0.5 * HBAR2_2M0_MEV_NM2 * s.k_max * dk / M)
+
+
 def table(E, terms, T, s, comm, log):
     """(W local rows [n_loc, n] 1/ps, gamma [n] meV) at T, self-consistent and (optionally) symmetrised."""
-    gamma, it, res = sc.self_consistent_gamma(E, terms, T, s.beta, s.width_min, s.tol, s.max_iter, s.mixing,
+    width = broadening_floor(s)
+    gamma, it, res = sc.self_consistent_gamma(E, terms, T, s.beta, width, s.tol, s.max_iter, s.mixing,
                                               comm)
     log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, Gamma %.3f..%.3f meV",
              T, it, res, gamma.min(), gamma.max())
-    W, Wb = sc.rates(E, terms, T, gamma, s.beta, s.width_min, reverse=True)
+    W, Wb = sc.rates(E, terms, T, gamma, s.beta, width, reverse=True)
     if s.detailed_balance:
         W = sc.detailed_balance(W, Wb, E, terms.start, T)
     return W, gamma, it, res
@@ -245,6 +262,7 @@ def _write(writer, s, E, v, weight, labels, info, terms, tab, indptr, nnz, nnz_o
                                    "modes": info["modes"]})
     r = "results/rates"
     writer.group(r, attrs={"temperature_K": s.table_temperature, "beta": s.beta, "width_min_meV": s.width_min,
+                           "width_floor_meV": broadening_floor(s),
                            "detailed_balance": s.detailed_balance, "threshold": s.threshold,
                            "iterations": it, "residual": res, "n_states": n, "nnz": nnz})
     writer.write(f"{r}/energy", E, units="meV", attrs={"shape": "[n_state]"})
