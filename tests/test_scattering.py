@@ -243,3 +243,22 @@ def test_plot(tmp_path):
     from hpcx.plotting import plot_run
     out = run_config(SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]"), tmp_path / "p.h5")
     assert all(Path(p).exists() for p in plot_run(out))
+
+
+def test_terms_do_not_depend_on_the_row_split(monkeypatch):
+    # Row blocks smaller than a rank's share, and splits that cut through blocks, must give
+    # bit-identical terms (the 1-vs-2-rank table test relies on it).
+    import functools
+    import logging
+
+    from hpcx.physics import scattering as sc
+    from hpcx.workflows import scattering as ws
+    cfg = validate(SMALL, "x.toml", workflows.schemas())
+    st = ws.states(cfg, logging.getLogger("test"))
+    n = len(st.E)
+    monkeypatch.setattr(sc, "moire_terms", functools.partial(sc.moire_terms, chunk_pairs=7 * n))
+    whole = st.terms(0, n)
+    cuts = [0, 5, n // 2 + 3, n]
+    parts = [st.terms(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    for name in ("col", "g2w", "omega"):
+        assert np.array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts])), name

@@ -176,13 +176,16 @@ def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e
               for u, idx in _umklapp(np.asarray(s), wmax, overlap_cut)]  # omega_{g'+g_u}(Q'), [n_g, n]
     rows, cols, g2ws, oms = [], [], [], []
     step = max(1, chunk_pairs // n)
-    for a in range(start, stop, step):
-        b = min(a + step, stop)
-        Vc = np.conj(V[a:b])
+    # Row blocks are aligned to global multiples of `step`, so every overlap below comes from
+    # the same GEMM shape and row offset whatever the rank layout: BLAS results can differ in
+    # the last bit between shapes, and tables must be bit-identical on any number of ranks.
+    for a0 in range(start - start % step, stop, step):
+        a, b = max(a0, start), min(a0 + step, stop)
+        Vc = np.conj(V[a0:min(a0 + step, n)])
         dQ = Qs[None, :, :] - Qs[a:b, None, :]                        # [b - a, n, 2]
         part = []
         for gu, shifted in shifts:
-            o = Vc @ shifted
+            o = (Vc @ shifted)[a - a0:b - a0]
             o2 = o.real ** 2 + o.imag ** 2                                         # |O_u|^2, [b - a, n]
             r, c = np.nonzero(o2 > overlap_cut)
             if not len(r):
