@@ -15,13 +15,16 @@ another home cell (tests/test_bse.py).
 
 Rows are distributed: :func:`assemble_rows` fills rows [start, stop) only, so a
 rank's memory is proportional to its rows.  The direct term is the Cython kernel
-``hpcx._kernels.bse_assembly`` (two ZGEMMs per k-pair); the exchange term is a
-rank-n_site product.
+``hpcx._kernels.bse_assembly`` (per q = k - k' one ZGEMM of W(q) with the stacked
+products of all pairs of that q, then one ZGEMM per pair); the exchange term is a
+rank-n_site product accumulated into the rows by ZGEMM.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
+from scipy.linalg.blas import zgemm
 
 from ..log import get_logger
 
@@ -48,9 +51,9 @@ def site_matrix(sites):
 
 def exchange_amplitudes(window, sites):
     """D [n_k * n_v * n_c, n_site]: D_s(kvc) = sum_{i in s} conj(c_i^ck) c_i^vk."""
-    prod = window.C_v[:, :, :, None] * window.C_c.conj()[:, :, None, :]          # [k, i, v, c]
-    D = np.einsum("kivc,is->kvcs", prod, site_matrix(sites), optimize=True)
-    return D.reshape(-1, sites.n_site)
+    prod = np.einsum("kiv,kic->ikvc", window.C_v, window.C_c.conj()).reshape(len(sites.site_of_orbital), -1)
+    S = scipy.sparse.csr_matrix(site_matrix(sites).T)                              # [n_site, n_orb]
+    return np.asarray((S @ prod).T)
 
 
 def _direct_numpy(window, inter, k_start, k_stop, out):
@@ -66,19 +69,21 @@ def _direct_numpy(window, inter, k_start, k_stop, out):
                 K.reshape(nv * nc, nv * nc)
 
 
-def direct_rows(window, inter, k_start, k_stop, mode=-1):
+def direct_rows(window, inter, k_start, k_stop, mode=-1, batch=0):
     """[(k_stop - k_start) n_v n_c, N] complex eV: the direct term of the rows of k-points
-    k_start <= k < k_stop (all their v, c).  mode: kernel path (-1 by size, 0 loops, 1 ZGEMM)."""
+    k_start <= k < k_stop (all their v, c).  mode: kernel path (-1 by size, 0 loops, 1 ZGEMM
+    batched over q); batch: at most this many k-pairs per ZGEMM batch (0: by memory)."""
     n_b = window.n_v * window.n_c
-    out = np.zeros(((k_stop - k_start) * n_b, window.size), complex)
     if _kernel is None:
+        out = np.zeros(((k_stop - k_start) * n_b, window.size), complex)
         get_logger("bse").warning("hpcx._kernels.bse_assembly not built; using NumPy (slow)")
         _direct_numpy(window, inter, k_start, k_stop, out)
         return out
+    out = np.empty(((k_stop - k_start) * n_b, window.size), complex)     # the kernel sets every element
     _kernel.direct_rows(np.ascontiguousarray(window.C_v), np.ascontiguousarray(window.C_c),
                         np.ascontiguousarray(inter.sites.site_of_orbital, dtype=np.intc), inter.sites.n_site,
                         np.ascontiguousarray(inter.W, dtype=complex), np.ascontiguousarray(inter.q_of, np.intc),
-                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out, int(mode))
+                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out, int(mode), int(batch))
     return out
 
 
@@ -90,12 +95,20 @@ def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True):
     """
     n_b = window.n_v * window.n_c
     k_lo, k_hi = start // n_b, -(-stop // n_b)
-    H = np.zeros((stop - start, window.size), complex)
     if direct and stop > start:
-        H[:] = direct_rows(window, inter, k_lo, k_hi)[start - k_lo * n_b:stop - k_lo * n_b]
+        H = direct_rows(window, inter, k_lo, k_hi)
+        if (start, stop) != (k_lo * n_b, k_hi * n_b):        # rows cut through a k-block
+            H = H[start - k_lo * n_b:stop - k_lo * n_b].copy()
+    else:
+        H = np.zeros((stop - start, window.size), complex)
     if inter.V_x is not None and exchange_factor != 0.0 and stop > start:
         D = exchange_amplitudes(window, inter.sites)
-        H += (exchange_factor / window.n_k) * (D[start:stop] @ inter.V_x) @ D.conj().T
+        DV = D[start:stop] @ inter.V_x
+        # H += f/n_k DV D^H in place: H^T (Fortran order) += f/n_k conj(D) DV^T
+        Ht = zgemm(exchange_factor / window.n_k, D.T, DV, beta=1.0, c=H.T, trans_a=2, trans_b=1,
+                   overwrite_c=1)
+        if not np.shares_memory(Ht, H):                        # pragma: no cover - f2py copied
+            H[:] = Ht.T
     H[np.arange(stop - start), np.arange(start, stop)] += window.transition_energies()[start:stop]
     return H
 
