@@ -38,7 +38,7 @@ cdef void _products(const double complex[:, :, ::1] C, int k, int kp, const int[
     s: orbs[ptr[s]:ptr[s+1]].  Each site block is written once and summed in L1; real arithmetic
     written out (a C99 complex product calls __muldc3 for inf/nan handling)."""
     cdef int i, j, a, b, s
-    cdef double xr, xi, yr, yi, sg = 1.0 if conj_first else -1.0
+    cdef double xr, xi
     cdef double* o
     cdef const double* x
     cdef const double* y
@@ -53,14 +53,29 @@ cdef void _products(const double complex[:, :, ::1] C, int k, int kp, const int[
             x = <const double*> &C[k, i, 0]
             y = <const double*> &C[kp, i, 0]
             for a in range(n):
-                # conj_first: conj(x) y; else x conj(y) = conj(conj(x) y)
+                # conj_first: conj(x) y; else x conj(y)
                 xr = x[2 * a]
-                xi = x[2 * a + 1]
-                for b in range(n):
-                    yr = y[2 * b]
-                    yi = y[2 * b + 1]
-                    o[2 * (a * n + b)] += xr * yr + xi * yi
-                    o[2 * (a * n + b) + 1] += sg * (xr * yi - xi * yr)
+                xi = -x[2 * a + 1] if conj_first else x[2 * a + 1]
+                _axpy_row(xr, xi, y, o + 2 * a * n, n, not conj_first)
+
+
+cdef inline void _axpy_row(double xr, double xi, const double* y, double* o, int n,
+                           bint conj_y) noexcept nogil:
+    """o[b] += x f(y[b]) for n complex numbers stored as (re, im); f = conj if conj_y."""
+    cdef int b
+    cdef double yr, yi
+    if conj_y:
+        for b in range(n):
+            yr = y[2 * b]
+            yi = y[2 * b + 1]
+            o[2 * b] += xr * yr + xi * yi
+            o[2 * b + 1] += xi * yr - xr * yi
+    else:
+        for b in range(n):
+            yr = y[2 * b]
+            yi = y[2 * b + 1]
+            o[2 * b] += xr * yr - xi * yi
+            o[2 * b + 1] += xr * yi + xi * yr
 
 
 def direct_rows(const double complex[:, :, ::1] C_v, const double complex[:, :, ::1] C_c,
