@@ -37,25 +37,7 @@ import numpy as np
 
 from ..errors import ConvergenceError
 from ..parallel import all_or_none, block_range, get_comm
-
-
-def min_image(x, lattice, grid):
-    """Minimum-image Cartesian vectors (..., 3) in the n1 x n2 Born-von Karman cell."""
-    sup = lattice[:2, :2] * np.asarray(grid)[:, None]
-    frac = x[..., :2] @ np.linalg.inv(sup)
-    frac = frac - np.round(frac)
-    best, best_n2 = None, None
-    for s1 in (-1, 0, 1):
-        for s2 in (-1, 0, 1):
-            cand = (frac + np.array([s1, s2])) @ sup
-            n2 = np.sum(cand ** 2, axis=-1)
-            if best is None:
-                best, best_n2 = cand, n2
-            else:
-                better = n2 < best_n2 - 1e-12
-                best = np.where(better[..., None], cand, best)
-                best_n2 = np.where(better, n2, best_n2)
-    return np.concatenate([best, x[..., 2:]], axis=-1)
+from .interaction import min_image
 
 
 def _evaluate(V, r, li, lj):
