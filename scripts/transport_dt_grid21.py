@@ -16,47 +16,19 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from hpcx import workflows
-from hpcx.config import validate
-from hpcx.io import RunWriter
-from hpcx.log import PhaseTimer, setup_logging
+from hpcx.log import setup_logging
 from hpcx.parallel import get_comm
+from transport_figures import CONFIG, run   # same settings as the 9 x 9 figures, only the grid differs
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = """[run]
-workflow = "transport"
-[transport]
-twist_deg = [4.0, 5.0, 6.0]
-temperatures = {temps}
-particles = 40000
-batches = 32
-seed = 1
-t_max = 400.0
-samples = 200
-fit_from = 0.5
-initial = "uniform"
-e0 = 60.0
-spot_sigma = 1000.0
-checkpoint_every = 0
-[scattering]
-shells = 6
-n_bands = 3
-grid = 21
-"""
-RUNS = {"low_t_g21.h5": [10.0, 30.0], "high_t_g21.h5": [50.0, 70.0, 100.0, 150.0, 200.0, 300.0]}
+ANGLES = [4.0, 5.0, 6.0]
+RUNS = {"low_t_g21": [10.0, 30.0], "high_t_g21": [50.0, 70.0, 100.0, 150.0, 200.0, 300.0]}
 
 
-def ensure(path, temps, comm):
-    if Path(path).exists():
-        return
-    text = CONFIG.format(temps=list(temps))
-    cfg = validate(text, str(path), workflows.schemas())
-    workflows.load("transport").check(cfg)
-    with RunWriter(path, comm, workflow="transport", config_text=text, config_source="transport_dt_grid21.py",
-                   overwrite=True) as writer:
-        timer = PhaseTimer()
-        workflows.load("transport").run(cfg, writer, comm, timer)
-        writer.finish(timer.seconds)
+def ensure(name, temps, outdir, comm):
+    """Run file of one temperature group (reused when present)."""
+    text = CONFIG.format(angles=ANGLES, temps=list(temps), particles=40000, t_max=400.0, samples=200, grid=21)
+    return run(name, text, outdir, comm)
 
 
 def load(paths):
@@ -78,11 +50,10 @@ def main():
     setup_logging(comm, "INFO")
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
-    for name, temps in RUNS.items():
-        ensure(out / name, temps, comm)
+    paths = [ensure(name, temps, out, comm) for name, temps in RUNS.items()]
     if comm.rank != 0:
         return
-    d = load([out / n for n in RUNS])
+    d = load(paths)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -153,7 +153,13 @@ def test_example_config_validates():
     from hpcx.config import load_config
     path = ROOT / "examples" / "bse_moire.toml"
     cfg = load_config(path, workflows.schemas())
-    workflows.load("bse_moire").check(cfg)
+    wf = workflows.load("bse_moire")
+    wf.check(cfg)
+    # the example is seed 004 Table A's 5.68 deg cell (84 W sites) on the matrix-free operator
+    unit, n_occ = wf.unit_model(cfg)
+    cell = wf.twisted_cell(cfg, unit)
+    assert cell.n_sites == 84 and abs(abs(cell.theta_deg) - 5.68) < 0.05
+    assert wf.choose_operator(cfg, unit, cell, n_occ, 2)[0] == "matfree"
 
 
 def test_valleys_on_grid_follow_the_folding_of_K():

@@ -38,6 +38,7 @@ import numpy as np
 from ..errors import ConvergenceError
 from ..parallel import all_or_none, block_range, get_comm
 from .interaction import min_image
+from .solver import run_eps
 
 
 def _evaluate(V, r, li, lj):
@@ -294,23 +295,14 @@ def solve(op, nev, method="krylovschur", tol=1e-10, max_it=2000, ncv=None, optio
             ksp.setTolerances(rtol=1e-3, max_it=10)
     else:
         raise ValueError(f"method must be krylovschur, gd or jd, got {method!r}")
-    opts = PETSc.Options()
-    eps.setOptionsPrefix(prefix)
-    inserted = []
-    for key, value in (options or {}).items():
-        opts[prefix + key] = value
-        inserted.append(prefix + key)
     try:
-        eps.setFromOptions()
-        eps.solve()
-    finally:
-        for key in inserted:
-            opts.delValue(key)
+        its = run_eps(eps, nev, prefix, options)
+    except ConvergenceError:
+        A.destroy()
+        if P is not None:
+            P.destroy()
+        raise
     nconv = eps.getConverged()
-    if nconv < nev:
-        reason = eps.getConvergedReason()
-        raise ConvergenceError(f"SLEPc {method}: {nconv} of {nev} eigenpairs converged (reason {reason}, "
-                               f"{eps.getIterationNumber()} iterations)")
     x = A.createVecRight()
     vals, vecs = [], []
     for i in range(nconv):
@@ -320,7 +312,6 @@ def solve(op, nev, method="krylovschur", tol=1e-10, max_it=2000, ncv=None, optio
     values = np.array(vals)[order]
     vectors = np.array(vecs).T[:, order] if op.n_local else np.zeros((0, nev), complex)
     residuals = residual_norms(op, values, vectors)
-    its = eps.getIterationNumber()
     eps.destroy()
     A.destroy()
     if P is not None:

@@ -73,6 +73,41 @@ def solve_dense(rows, start, n, nev, comm=None):
     return EigenResult(values, vectors, _residuals(rows, start, values, vectors, comm), "scipy-eigh", 0)
 
 
+def run_eps(eps, nev, prefix="", options=None, hint=""):
+    """Solve a configured SLEPc ``eps`` with ``options`` set as -<prefix><name> only around the
+    solve; returns the iteration count.  Raises ConvergenceError (and destroys ``eps``) when SLEPc
+    fails or fewer than ``nev`` pairs converged, naming SLEPc's converged reason and ``hint``."""
+    from petsc4py import PETSc
+    from slepc4py import SLEPc
+    eps.setOptionsPrefix(prefix)
+    opts = PETSc.Options()
+    inserted = []
+    for key, value in (options or {}).items():
+        opts[prefix + key] = value
+        inserted.append(prefix + key)
+    try:
+        eps.setFromOptions()
+        eps.solve()
+    except PETSc.Error as exc:
+        eps.destroy()
+        raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}) with options "
+                               f"{options or {}}; see the PETSc message above") from None
+    finally:
+        for key in inserted:
+            opts.delValue(key)
+    nconv, its = eps.getConverged(), eps.getIterationNumber()
+    if nconv < nev:
+        reason = eps.getConvergedReason()
+        names = {v: k for k, v in vars(SLEPc.EPS.ConvergedReason).items() if isinstance(v, int)}
+        tol, max_it = eps.getTolerances()
+        eps_type = eps.getType()
+        eps.destroy()
+        raise ConvergenceError(f"SLEPc {eps_type}: {nconv} of {nev} eigenpairs converged after {its} "
+                               f"iterations (reason {names.get(reason, reason)}, tol {tol:g}, "
+                               f"max_it {max_it}){'; ' + hint if hint else ''}")
+    return its
+
+
 def solve_slepc(rows, start, n, nev, comm=None, tol=1e-10, max_it=1000, eps_type="krylovschur",
                 ncv=None, options=None, prefix="bse_"):
     """SLEPc EPS on an MPIDENSE matrix filled from ``rows`` (this rank's [start, start+len) rows).
@@ -98,34 +133,12 @@ def solve_slepc(rows, start, n, nev, comm=None, tol=1e-10, max_it=1000, eps_type
     eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
     eps.setDimensions(nev, ncv if ncv else PETSc.DECIDE)
     eps.setTolerances(tol, max_it)
-    eps.setOptionsPrefix(prefix)
-    opts = PETSc.Options()
-    inserted = []
-    for key, value in (options or {}).items():
-        opts[prefix + key] = value
-        inserted.append(prefix + key)
     try:
-        eps.setFromOptions()
-        eps.solve()
-    except PETSc.Error as exc:
-        eps.destroy()
+        its = run_eps(eps, nev, prefix, options, hint="raise bse.max_it or bse.ncv")
+    except ConvergenceError:
         A.destroy()
-        raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}) with options "
-                               f"{options or {}}; see the PETSc message above") from None
-    finally:
-        for key in inserted:
-            opts.delValue(key)
-    nconv = eps.getConverged()
-    reason = eps.getConvergedReason()
-    its = eps.getIterationNumber()
+        raise
     eps_type = eps.getType()
-    if nconv < nev:
-        names = {v: k for k, v in vars(SLEPc.EPS.ConvergedReason).items() if isinstance(v, int)}
-        eps.destroy()
-        A.destroy()
-        raise ConvergenceError(f"SLEPc {eps_type}: {nconv} of {nev} eigenpairs converged after {its} "
-                               f"iterations (reason {names.get(reason, reason)}, tol {tol:g}, "
-                               f"max_it {max_it}); raise bse.max_it or bse.ncv")
     values = np.empty(nev)
     vectors = np.empty((n, nev), complex)
     xr, _ = A.createVecs()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .tbmodel import GAUGES, TBModel
+from .tbmodel import GAUGES, LatticeModel, TBModel
 
 
 def _adjugate(M):
@@ -74,7 +74,7 @@ def hexagonal_supercell_matrix(m1, m2):
 
 
 @dataclass(frozen=True)
-class SparseTBModel:
+class SparseTBModel(LatticeModel):
     """A tight-binding model stored as one list of hoppings (COO with duplicates).
 
     lattice:   (3, 3) Angstrom, rows A1, A2, A3
@@ -93,14 +93,6 @@ class SparseTBModel:
     labels: tuple = ()
 
     @property
-    def n_orb(self):
-        return self.positions.shape[0]
-
-    @property
-    def reciprocal(self):
-        return 2.0 * np.pi * np.linalg.inv(self.lattice).T
-
-    @property
     def nnz(self):
         return len(self.value)
 
@@ -114,9 +106,7 @@ class SparseTBModel:
 
     def hk(self, k_frac, gauge="lattice"):
         """CSR (n_orb, n_orb) complex eV: H(k) at one fractional k (length 2 or 3)."""
-        k = np.zeros(3)
-        k[:len(k_frac)] = np.asarray(k_frac, dtype=float)
-        phase = np.exp(1j * (self._shift(gauge) @ (k @ self.reciprocal)))
+        phase = np.exp(1j * (self._shift(gauge) @ self.cartesian(k_frac)[0]))
         h = sp.coo_matrix((self.value * phase, (self.rows, self.cols)), shape=(self.n_orb,) * 2)
         return h.tocsr()
 
@@ -124,10 +114,8 @@ class SparseTBModel:
         """[M_x, M_y] CSR (n_orb, n_orb) complex eV Angstrom at one fractional k, lattice gauge:
         M_a = dH/dk_a + i (tau_j - tau_i)_a H_ij(k) = i sum_hop (R.A + tau_j - tau_i)_a e^{ik.R.A} t,
         the operator whose band matrix elements hpcx.bse.optics.velocity_matrix returns."""
-        k = np.zeros(3)
-        k[:len(k_frac)] = np.asarray(k_frac, dtype=float)
         d_lat = self.R @ self.lattice
-        phase = np.exp(1j * (d_lat @ (k @ self.reciprocal)))
+        phase = np.exp(1j * (d_lat @ self.cartesian(k_frac)[0]))
         d = d_lat + self.positions[self.cols] - self.positions[self.rows]
         shape = (self.n_orb,) * 2
         return [sp.coo_matrix((1j * d[:, a] * self.value * phase, (self.rows, self.cols)), shape=shape).tocsr()

@@ -22,8 +22,29 @@ import numpy as np
 GAUGES = ("lattice", "atomic")
 
 
+class LatticeModel:
+    """What every model on a lattice shares: ``lattice`` (3, 3) Angstrom and ``positions``
+    (n_orb, 3) Angstrom attributes, and what follows from them."""
+
+    @property
+    def n_orb(self):
+        return self.positions.shape[0]
+
+    @property
+    def reciprocal(self):
+        """(3, 3) 1/Angstrom, rows b1, b2, b3 with a_i . b_j = 2 pi delta_ij."""
+        return 2.0 * np.pi * np.linalg.inv(self.lattice).T
+
+    def cartesian(self, k_frac):
+        """(n_k, 3) 1/Angstrom from fractional k (n_k, 3) or (n_k, 2)."""
+        k_frac = np.atleast_2d(np.asarray(k_frac, dtype=float))
+        if k_frac.shape[1] == 2:
+            k_frac = np.column_stack([k_frac, np.zeros(len(k_frac))])
+        return k_frac @ self.reciprocal
+
+
 @dataclass(frozen=True)
-class TBModel:
+class TBModel(LatticeModel):
     """Real-space tight-binding Hamiltonian.
 
     lattice:   (3, 3) Angstrom, rows are a1, a2, a3 (a3 = vacuum direction in 2D)
@@ -49,22 +70,6 @@ class TBModel:
             raise ValueError(f"R must be (n_R, 3), got {self.R.shape}")
         if self.H_Rij.shape != (self.R.shape[0], n_orb, n_orb):
             raise ValueError(f"H_Rij must be (n_R, {n_orb}, {n_orb}), got {self.H_Rij.shape}")
-
-    @property
-    def n_orb(self):
-        return self.positions.shape[0]
-
-    @property
-    def reciprocal(self):
-        """(3, 3) 1/Angstrom, rows b1, b2, b3 with a_i . b_j = 2 pi delta_ij."""
-        return 2.0 * np.pi * np.linalg.inv(self.lattice).T
-
-    def cartesian(self, k_frac):
-        """(n_k, 3) 1/Angstrom from fractional k (n_k, 3) or (n_k, 2)."""
-        k_frac = np.atleast_2d(np.asarray(k_frac, dtype=float))
-        if k_frac.shape[1] == 2:
-            k_frac = np.column_stack([k_frac, np.zeros(len(k_frac))])
-        return k_frac @ self.reciprocal
 
     def hermiticity_error(self):
         """max |H_ij(R) - conj(H_ji(-R))| (eV); 0 for a Hermitian model."""
@@ -117,33 +122,6 @@ class TBModel:
         coupled = (np.abs(self.H_Rij) > tol).any(axis=0)
         n, label = connected_components(coupled | coupled.T, directed=False)
         return [np.flatnonzero(label == b) for b in range(n)]
-
-    def tile(self, m1, m2):
-        """The same crystal described in the m1 x m2 supercell (lattice m1 a1, m2 a2).
-
-        Orbital (i, c) of the supercell is orbital i of the cell c = (c1, c2), index
-        c1 * m2 * n_orb + c2 * n_orb + i, at tau_i + c1 a1 + c2 a2.  A commensurate
-        tiling only (twisted moire cells are built elsewhere): the BSE of the tiled
-        model on an n/m grid equals that of the unit cell on an n grid (zone folding).
-        """
-        n = self.n_orb
-        cells = [(c1, c2) for c1 in range(m1) for c2 in range(m2)]
-        acc = {}
-        for r, h in zip(self.R, self.H_Rij):
-            for ci, (c1, c2) in enumerate(cells):
-                t1, t2 = c1 + r[0], c2 + r[1]
-                key = (t1 // m1, t2 // m2, int(r[2]))
-                cj = (t1 % m1) * m2 + (t2 % m2)
-                if key not in acc:
-                    acc[key] = np.zeros((n * len(cells), n * len(cells)), complex)
-                acc[key][ci * n:(ci + 1) * n, cj * n:(cj + 1) * n] += h
-        keys = sorted(acc)
-        lattice = self.lattice.copy()
-        lattice[0] *= m1
-        lattice[1] *= m2
-        pos = np.concatenate([self.positions + c1 * self.lattice[0] + c2 * self.lattice[1] for c1, c2 in cells])
-        labels = tuple(f"{lab}@{c1},{c2}" for c1, c2 in cells for lab in self.labels) if self.labels else ()
-        return TBModel(lattice, pos, np.array(keys, int), np.array([acc[k] for k in keys]), labels)
 
     def rehome(self, orbital, shift):
         """The same crystal with orbital ``orbital`` assigned to the cell at integer ``shift``.
