@@ -6,7 +6,8 @@ modulation scales 1, 2, 4, the 1s exciton (masses of the three-band model at K, 
 82.96 A, eps = 1) moving in the first-harmonic moiré potential (hpcx/bse/continuum.py) gives the
 Q = 0 absorption peaks of the folded centre-of-mass states.  Prints a markdown table next to the
 atomistic peaks of /tmp/hpcx_bse_moire_series/series.json (scripts/bse_moire_figures.py) where
-those runs exist.  Takes ~10 s (the cell search by angle dominates).
+those runs exist (finished run files t*.h5 next to it that the cache does not list yet are read
+too).  Takes ~10 s (the cell search by angle dominates).
 
     .venv/bin/python scripts/bse_moire_continuum.py [--series PATH]
 """
@@ -40,6 +41,24 @@ def cell_of(theta):
     return cfg, twisted_cell(cfg, unit)
 
 
+def load_runs(path):
+    """{name: {dataset: value}} from the series cache ``path`` plus the finished run files
+    <name>.h5 beside it that it does not hold (a run in progress is skipped)."""
+    import h5py
+    runs = json.loads(path.read_text()) if path.exists() else {}
+    for h5 in sorted(path.parent.glob("t*.h5")):
+        if h5.stem in runs:
+            continue
+        try:
+            with h5py.File(h5, "r") as f:
+                r = f["results"]
+                runs[h5.stem] = {k: r[k][()].tolist() for k in ("spectrum/peaks", "spectrum/peak_height",
+                                                                 "qp_gap", "eigenvalues")}
+        except (OSError, KeyError):
+            continue
+    return runs
+
+
 def atomistic(runs, theta, scale):
     """(peak I shift vs the flat cell meV, qp-gap shift meV, [(meV above I, height / I)],
     flat [(meV, ratio)] or None) or None when the run is missing."""
@@ -70,7 +89,7 @@ def main():
     parser.add_argument("--series", default="/tmp/hpcx_bse_moire_series/series.json")
     args = parser.parse_args()
     path = Path(args.series)
-    runs = json.loads(path.read_text()) if path.exists() else {}
+    runs = load_runs(path)
 
     model = liu_model("WSe2", "TNN", soc=False)
     m_e, m_h = ct.effective_masses(model)
@@ -87,7 +106,8 @@ def main():
         p, gap = f["spectrum/peaks"], f["qp_gap"]
         print(f"  atomistic flat cell {th:>5} deg: qp gap - lowest exciton = {1e3 * (gap - min(f['eigenvalues'])):.1f} "
               f"meV, qp gap - peak I = {1e3 * (gap - p[0]):.1f} meV, peak II - I = {1e3 * (p[1] - p[0]):.0f} meV")
-    print(f"\natomistic runs: {path if runs else 'none found'}; peaks within {1e3 * SPAN:.0f} meV of the lowest with "
+    print(f"\natomistic runs: {', '.join(sorted(runs)) or 'none found'} ({path.parent}); peaks within "
+          f"{1e3 * SPAN:.0f} meV of the lowest with "
           f">= {100 * MIN_RATIO:.0f} % of its weight (continuum) / height (atomistic, 10 meV Gaussian); "
           "'shift' = lowest level relative to the unmodulated 1s (continuum) / peak I modulated - flat (atomistic, "
           "in brackets the qp-gap shift); 'non-parabolic': the parabola replaced by the free-pair dispersion of the "
@@ -114,7 +134,8 @@ def main():
             if at is None:
                 cols += ["(not run)", "", ""]
             else:
-                cols += [f"{at[0]:.1f} ({at[1]:.1f})", fmt(at[2]), fmt(at[3]) if at[3] is not None else "(not run)"]
+                shift = f"{at[0]:.1f} ({at[1]:.1f})" if at[3] is not None else "(no flat run)"
+                cols += [shift, fmt(at[2]), fmt(at[3]) if at[3] is not None else "(not run)"]
             print("| " + " | ".join(cols) + " |")
 
 
