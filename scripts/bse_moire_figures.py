@@ -1,7 +1,7 @@
 """Twist-angle series of the modulated WSe2 layer of WS2/WSe2 (seed 004 Figs. 1-2 analogue).
 
 Runs the ``bse_moire`` workflow (in-process, on the script's MPI ranks) for the seed 004 SI
-Table A cells 16.1, 5.68, 4.7 and 2.8 deg with the ASSUMED modulation of
+Table A cells 16.1, 5.68, 4.7, 2.8, 2.2, 1.3, 0.4 and 0 deg with the ASSUMED modulation of
 hpcx/materials/moire_modulation.toml and without it (flat layer, same cell), then the
 sensitivity of the peak splitting to the modulation amplitude (scale 0.5, 1, 2, 4 at
 4.7 deg) and to the band window (5.68 deg).  k-grids keep the Born-von Karman cell at
@@ -10,7 +10,7 @@ keep every band within ``--window`` eV of the band edges (and end between non-de
 levels where one is within 8 bands).  Writes docs/figures/bse_moire_{series,splitting,modulation}.png and prints the
 tables of docs/results/bse_moire.md.
 
-    OMP_NUM_THREADS=1 mpirun -n 2 .venv/bin/python scripts/bse_moire_figures.py   # ~15-20 min
+    OMP_NUM_THREADS=1 mpirun -n 2 .venv/bin/python scripts/bse_moire_figures.py   # ~90 min
     .venv/bin/python scripts/bse_moire_figures.py --replot                          # figures from the cache
 """
 
@@ -28,7 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # theta (deg) -> k_grid: BvK cell n a_M >= 90 A, sqrt(n_sites n_k) >= 28 unit-cell points per
 # direction, and the grid must contain the folded K, K' points: at 2.8 deg (m = (13, 3),
 # m1 - m2 not a multiple of 3) K folds to the moire K, so the grid is 3 x 3 (147 A), not 2 x 2
-SERIES = {16.1: 8, 5.68: 3, 4.7: 3, 2.8: 3}
+SERIES = {16.1: 8, 5.68: 3, 4.7: 3, 2.8: 3, 2.2: 3, 1.3: 3, 0.4: 3, 0.0: 3}
+# below 2.8 deg the cells are given explicitly: they are seed 004 SI Table A's (283, 397, 496 and
+# 441 WSe2 sites = 849, 1191, 1488, 1323 atoms); a search by angle would pick a cell of the same
+# angle with less strain but a different size.  The 0 deg cell (21, 0)/(22, 0) needs -0.54 % strain
+# of the WS2 lattice (the seed's period, 69.7 A).
+CELLS = {2.2: dict(cell_m=[13, 6], cell_n=[13, 7]), 1.3: dict(cell_m=[12, 11], cell_n=[13, 11]),
+         0.4: dict(cell_m=[20, 4], cell_n=[21, 4]), 0.0: dict(cell_m=[21, 0], cell_n=[22, 0], max_strain=0.006)}
 SCALES = (0.5, 2.0, 4.0)           # sensitivity at SENS_THETA (scale 1 is in the series)
 SENS_THETA = 4.7
 BIG = 4.0                          # the angle series again at 4x the ASSUMED amplitude (a sensitivity)
@@ -47,6 +53,11 @@ def config_text(**keys):
     return f'[run]\nworkflow = "bse_moire"\n[bse_moire]\n{body}\n'
 
 
+def cell_keys(theta):
+    """Config keys selecting the cell of ``theta``: seed 004's explicit cell or the search by angle."""
+    return dict(CELLS[theta]) if theta in CELLS else dict(theta=theta)
+
+
 def band_window(theta, k_grid, window, comm, modulation=True):
     """(n_v, n_c): every band within ``window`` eV of the edges at every k, extended to the next
     count that does not split a (near-)degenerate level."""
@@ -55,7 +66,7 @@ def band_window(theta, k_grid, window, comm, modulation=True):
     from hpcx.bse.tbmodel import monkhorst_pack
     from hpcx.config import validate
     from hpcx.workflows.bse_moire import _mid_gap, supercell_model, twisted_cell, unit_model
-    cfg = validate(config_text(theta=theta, modulation=modulation), "series", workflows.schemas())
+    cfg = validate(config_text(**cell_keys(theta), modulation=modulation), "series", workflows.schemas())
     unit, n_occ = unit_model(cfg)
     cell = twisted_cell(cfg, unit)
     sc, _, _ = supercell_model(cfg, unit, cell)
@@ -72,6 +83,29 @@ def band_window(theta, k_grid, window, comm, modulation=True):
     n_v = next((n for n in top(need_v) if np.all(ev[:, n - 1] - ev[:, n] > 1e-6)), need_v)
     n_c = next((n for n in top(need_c) if np.all(ec[:, n] - ec[:, n - 1] > 1e-6)), need_c)
     return n_v, n_c
+
+
+def continuum_peaks(scales):
+    """{(theta, scale): (meV above the lowest, weight / lowest)} of the continuum model
+    (hpcx/bse/continuum.py, non-parabolic estimate) for every cell of SERIES."""
+    from hpcx import workflows
+    from hpcx.bse import continuum as ct
+    from hpcx.config import validate
+    from hpcx.workflows.bse_moire import _data, twisted_cell, unit_model
+    out = {}
+    for theta in SERIES:
+        cfg = validate(config_text(**cell_keys(theta)), "continuum", workflows.schemas())
+        unit, _ = unit_model(cfg)
+        cell = twisted_cell(cfg, unit)
+        if theta == next(iter(SERIES)):
+            m_e, m_h = ct.effective_masses(unit)
+            ex = ct.keldysh_exciton(m_e, m_h, cfg.bse_moire.r0, cfg.bse_moire.epsilon)
+            disp = ct.pair_dispersion(unit, m_e, m_h)
+        for s in scales:
+            spec, _ = ct.continuum_spectrum(cell, _data(cfg).harmonics(s), m_e, m_h, ex, dispersion=disp)
+            e, w = spec.peaks()
+            out[theta, s] = (1e3 * e[1:], w[1:])
+    return out
 
 
 def _stored_config(path):
@@ -140,7 +174,7 @@ def compute(args, comm):
         for mod in (True, False):                 # windows chosen per cell: the flat one has more degeneracies
             n_v, n_c = band_window(theta, n, args.window, comm, modulation=mod)
             windows[theta, mod] = n_v, n_c
-            go(f"t{theta}_{'mod' if mod else 'flat'}", theta=theta, k_grid=n, valence_bands=n_v,
+            go(f"t{theta}_{'mod' if mod else 'flat'}", **cell_keys(theta), k_grid=n, valence_bands=n_v,
                conduction_bands=n_c, modulation=mod)
     n_v, n_c = windows[SENS_THETA, True]
     for s in SCALES:
@@ -149,7 +183,7 @@ def compute(args, comm):
     for theta, n in SERIES.items():
         if theta != SENS_THETA:
             n_v, n_c = windows[theta, True]
-            go(f"t{theta}_scale{BIG}", theta=theta, k_grid=n, valence_bands=n_v, conduction_bands=n_c,
+            go(f"t{theta}_scale{BIG}", **cell_keys(theta), k_grid=n, valence_bands=n_v, conduction_bands=n_c,
                modulation_scale=BIG)
     # band-window convergence at 5.68 deg: a 0.3 eV window
     wv, wc = band_window(5.68, SERIES[5.68], args.window + 0.1, comm)
@@ -167,19 +201,22 @@ def lowest_peaks(r, span=0.25):
 
 
 def tables(runs):
+    cont = continuum_peaks((1.0, BIG))
+    fmt = lambda e, w: ", ".join(f"+{x:.0f} ({y:.2f})" for x, y in zip(e, w)) or "—"     # noqa: E731
     print("\n| θ (deg) | WSe2 sites | moiré period (Å) | k-grid | n_v + n_c | N | lowest exciton (eV) | "
-          "qp gap (eV) | peaks (eV), modulated | II − I, III − I (meV) | peaks (eV), flat | wall (s, modulated) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "qp gap (eV) | peaks (eV), modulated | II − I, III − I (meV) | peaks (eV), flat | continuum: folded 1s "
+          "(meV, weight / I) | wall (s, modulated) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for theta in SERIES:
         m, f = runs[f"t{theta}_mod"], runs[f"t{theta}_flat"]
         pm, _ = lowest_peaks(m)
         pf, _ = lowest_peaks(f)
         a = m["attrs"]
         split = ", ".join(f"{1e3 * (x - pm[0]):.0f}" for x in pm[1:]) or "—"
-        print(f"| {m['supercell/theta_deg']:.2f} | {m['supercell/n_sites']} | {m['supercell/moire_period']:.1f} | "
+        print(f"| {abs(m['supercell/theta_deg']):.2f} | {m['supercell/n_sites']} | {m['supercell/moire_period']:.1f} | "
               f"{a['k_grid'][0]}×{a['k_grid'][1]} | {a['n_valence']} + {a['n_conduction']} | {a['bse_dimension']} | "
               f"{m['eigenvalues'][0]:.4f} | {m['qp_gap']:.4f} | {', '.join(f'{x:.3f}' for x in pm)} | {split} | "
-              f"{', '.join(f'{x:.3f}' for x in pf)} | {m['wall_s']:.0f} |")
+              f"{', '.join(f'{x:.3f}' for x in pf)} | {fmt(*cont[theta, 1.0])} | {m['wall_s']:.0f} |")
     print(f"\nSensitivity at {SENS_THETA} deg (modulation amplitude x scale):\n")
     print("| scale | local gap AA − AB (meV) | peaks (eV) | II − I, III − I (meV) | heights II, III / I |")
     print("| --- | --- | --- | --- | --- |")
@@ -187,19 +224,20 @@ def tables(runs):
         name = {0.0: f"t{SENS_THETA}_flat", 1.0: f"t{SENS_THETA}_mod"}.get(s, f"t{SENS_THETA}_scale{s}")
         r = runs[name]
         p, h = lowest_peaks(r)
-        print(f"| {s:g} | {-90 * s:.0f} | {', '.join(f'{x:.3f}' for x in p)} | "
+        print(f"| {s:g} | {-90 * s + 0.0:.0f} | {', '.join(f'{x:.3f}' for x in p)} | "
               f"{', '.join(f'{1e3 * (x - p[0]):.0f}' for x in p[1:]) or '—'} | "
               f"{', '.join(f'{x:.3f}' for x in h[1:]) or '—'} |")
     print(f"\nThe angle series at {BIG:g} x the ASSUMED amplitude (local gap AA - AB = {-90 * BIG:.0f} meV):\n")
-    print("| θ (deg) | peaks (eV) | II − I, III − I, ... (meV) | heights / I | flat-cell peaks (eV) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| θ (deg) | peaks (eV) | II − I, III − I, ... (meV) | heights / I | flat-cell peaks (eV) | "
+          "continuum: folded 1s (meV, weight / I) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for theta in SERIES:
         r, f = runs[f"t{theta}_scale{BIG}"], runs[f"t{theta}_flat"]
         p, h = lowest_peaks(r)
-        print(f"| {r['supercell/theta_deg']:.2f} | {', '.join(f'{x:.3f}' for x in p)} | "
+        print(f"| {abs(r['supercell/theta_deg']):.2f} | {', '.join(f'{x:.3f}' for x in p)} | "
               f"{', '.join(f'{1e3 * (x - p[0]):.0f}' for x in p[1:]) or '—'} | "
               f"{', '.join(f'{x:.3f}' for x in h[1:]) or '—'} | "
-              f"{', '.join(f'{x:.3f}' for x in lowest_peaks(f)[0])} |")
+              f"{', '.join(f'{x:.3f}' for x in lowest_peaks(f)[0])} | {fmt(*cont[theta, BIG])} |")
     w, m = runs["t5.68_wide"], runs["t5.68_mod"]
     print(f"\nBand window at 5.68 deg: {m['attrs']['n_valence']} + {m['attrs']['n_conduction']} -> peaks "
           f"{np.round(lowest_peaks(m)[0], 4).tolist()}; {w['attrs']['n_valence']} + {w['attrs']['n_conduction']} "
@@ -212,7 +250,7 @@ def figures(runs, out):
     plt = _pyplot()
     out.mkdir(parents=True, exist_ok=True)
     # 1. spectra vs theta (seed 004 Fig. 1 analogue), energies relative to the flat-layer 1s
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    fig, ax = plt.subplots(figsize=(6.4, 2.0 + 1.0 * len(SERIES)))
     styles = (("flat", "--", "0.5", "flat layer, same cell"),
               ("mod", "-", "C0", "modulated, ASSUMED amplitude"),
               (f"scale{BIG}", "-", "C3", f"modulated, {BIG:g} x ASSUMED amplitude"))
@@ -226,7 +264,7 @@ def figures(runs, out):
             if key != "flat":
                 for p in lowest_peaks(r)[0]:
                     ax.plot(1e3 * (p - ref), 1.2 * i - 0.06, "^", color=color, ms=4)
-        ax.text(335, 1.2 * i + 0.55, f"{f['supercell/theta_deg']:.2f}°\n{f['supercell/n_sites']} sites",
+        ax.text(335, 1.2 * i + 0.55, f"{abs(f['supercell/theta_deg']):.2f}°\n{f['supercell/n_sites']} sites",
                 fontsize=8, ha="right")
     ax.set_xlim(-150, 340)
     ax.set_xlabel("E − E(1s, flat layer) (meV)")
@@ -239,16 +277,22 @@ def figures(runs, out):
     plt.close(fig)
     # 2. peak positions vs theta and vs modulation scale (seed 004 Fig. 2 analogue)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.6, 3.5))
-    for key, color, lab, dx in (("mod", "C0", "ASSUMED amplitude", -0.08), (f"scale{BIG}", "C3",
-                                                                          f"{BIG:g} x ASSUMED", 0.08)):
+    cont = continuum_peaks((1.0, BIG))
+    for key, scale, color, lab, dx in (("mod", 1.0, "C0", "ASSUMED amplitude", -0.08),
+                                       (f"scale{BIG}", BIG, "C3", f"{BIG:g} x ASSUMED", 0.08)):
         for j, theta in enumerate(SERIES):
             r = runs[f"t{theta}_{key}"]
             p, h = lowest_peaks(r)
-            a1.scatter([r["supercell/theta_deg"] + dx] * len(p), 1e3 * (p - p[0]), s=12 + 80 * np.clip(h, 0, 1),
+            x = abs(r["supercell/theta_deg"]) + dx
+            a1.scatter([x] * len(p), 1e3 * (p - p[0]), s=12 + 80 * np.clip(h, 0, 1),
                        c=color, label=lab if j == 0 else None)
+            e, w = cont[theta, scale]
+            a1.scatter([x + 2 * dx] * len(e), e, s=12 + 80 * np.clip(w, 0, 1), facecolors="none",
+                       edgecolors=color, label=f"continuum model, {lab}" if j == 0 else None)
     a1.set_xlabel("twist angle (deg)")
     a1.set_ylabel("peak − peak I (meV)")
-    a1.set_title("peaks within 250 meV of peak I (size: height / I)", fontsize=9)
+    a1.set_title("peaks within 250 meV of peak I (size: height / I)\nfilled: BSE; open: folded 1s "
+                 "(continuum model)", fontsize=8)
     a1.legend(fontsize=7)
     for s_ in sorted((0.0, 1.0) + SCALES):
         name = {0.0: f"t{SENS_THETA}_flat", 1.0: f"t{SENS_THETA}_mod"}.get(s_, f"t{SENS_THETA}_scale{s_}")
@@ -273,7 +317,7 @@ def figures(runs, out):
     ax.set_aspect("equal")
     ax.set_xlabel("x (Å)")
     ax.set_ylabel("y (Å)")
-    ax.set_title(f"{m['supercell/theta_deg']:.2f}°: W sites of 2×2 moiré cells (ASSUMED)", fontsize=9)
+    ax.set_title(f"{abs(m['supercell/theta_deg']):.2f}°: W sites of 2×2 moiré cells (ASSUMED)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "bse_moire_modulation.png", dpi=110)
     plt.close(fig)
