@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-# seed 004 SI Table A cells given explicitly (as in scripts/bse_moire_figures.py); the others by angle
-CELLS = {2.2: dict(cell_m=[13, 6], cell_n=[13, 7]), 1.3: dict(cell_m=[12, 11], cell_n=[13, 11]),
-         0.4: dict(cell_m=[20, 4], cell_n=[21, 4]), 0.0: dict(cell_m=[21, 0], cell_n=[22, 0], max_strain=0.006)}
-THETAS = (16.1, 5.68, 4.7, 2.8, 2.2, 1.3, 0.4, 0.0)
+from bse_moire_figures import CELLS, SERIES   # the series' cells (seed 004 Table A below 2.8 deg)
+
+THETAS = tuple(SERIES)
 SCALES = (1.0, 2.0, 4.0)
 SPAN, MIN_RATIO = 0.25, 0.01           # peaks within 250 meV of the lowest, >= 1 % of its weight / height
 R0, EPS = 82.96, 1.0                   # the workflow's defaults (Angstrom, -)
