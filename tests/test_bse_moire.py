@@ -105,6 +105,17 @@ def test_recursion_equals_eigenpair_spectrum_and_f_sum_rule(tmp_path):
     assert np.trapz(rec["spectrum/sigma_ip"][below], E[below]) < 1e-6 * np.trapz(rec["spectrum/sigma_ip"], E)
 
 
+def test_one_polarisation_equals_the_average_in_a_C3_cell(tmp_path):
+    # N = 108 <= n_lanczos: both recursions are exact, so sigma_x = (sigma_x + sigma_y)/2 holds
+    # to rounding if and only if the cell is C3-symmetric (sigma_xx = sigma_yy); the
+    # independent-particle spectrum (all transitions, both axes) is unchanged
+    avg = _run(tmp_path, "avg")
+    one = _run(tmp_path, "x", polarization="x")
+    top = avg["spectrum/sigma"].max()
+    np.testing.assert_allclose(one["spectrum/sigma"], avg["spectrum/sigma"], rtol=0, atol=1e-9 * top)
+    np.testing.assert_allclose(one["spectrum/sigma_ip"], avg["spectrum/sigma_ip"], rtol=1e-12)
+
+
 def test_modulation_switches(tmp_path):
     off = _run(tmp_path, "off", modulation=False)
     zero = _run(tmp_path, "zero", modulation_scale=0.0)
