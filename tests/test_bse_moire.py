@@ -116,6 +116,31 @@ def test_one_polarisation_equals_the_average_in_a_C3_cell(tmp_path):
     np.testing.assert_allclose(one["spectrum/sigma_ip"], avg["spectrum/sigma_ip"], rtol=1e-12)
 
 
+def test_hole_fixed_density(tmp_path):
+    """Densities normalised, degenerate (K/K') members averaged (equal), the 1s electron density
+    peaks on the hole's site and is C3-symmetric about it."""
+    out = run_config(config(wavefunctions=4), tmp_path / "wf.h5")
+    with h5py.File(out) as f:
+        r = f["results"]
+        dens, pos, ev = r["wavefunction/density"][()], r["wavefunction/positions"][()], r["eigenvalues"][()]
+        hole = int(r["wavefunction"].attrs["hole_site"])
+        assert dens.shape == (4, 9, 12) and pos.shape == (9, 12, 3)
+        np.testing.assert_allclose(dens.sum(axis=(1, 2)), 1.0, rtol=1e-12)
+        assert abs(ev[1] - ev[0]) < 1e-6                       # the K/K' pair: one multiplet average
+        np.testing.assert_array_equal(dens[0], dens[1])
+        np.testing.assert_allclose(pos[0, hole], r["wavefunction"].attrs["hole_position_angstrom"], atol=1e-12)
+        assert np.unravel_index(dens[0].argmax(), dens[0].shape) == (0, hole)
+        # C3 about the hole (an AA metal site at r = 0): the 1s density is invariant under 120 deg rotation
+        xy = pos.reshape(-1, 3)[:, :2]
+        c, s_ = np.cos(2 * np.pi / 3), np.sin(2 * np.pi / 3)
+        rot = xy @ np.array([[c, s_], [-s_, c]])
+        d0 = dens[0].ravel()
+        inner = np.linalg.norm(xy, axis=1) < 8.0           # well inside the minimum-image cell
+        for p, d in zip(rot[inner], d0[inner]):
+            j = np.argmin(np.linalg.norm(xy - p, axis=1))
+            assert np.linalg.norm(xy[j] - p) < 1e-6 and d == pytest.approx(d0[j], rel=1e-6)
+
+
 def test_modulation_switches(tmp_path):
     off = _run(tmp_path, "off", modulation=False)
     zero = _run(tmp_path, "zero", modulation_scale=0.0)
@@ -151,6 +176,8 @@ def test_cell_from_indices_equals_theta():
     (dict(operator="dense", memory_limit_gib=1e-6), "bse_moire.operator", "GiB per rank"),
     (dict(operator="dense", eigensolver="gd"), "bse_moire.eigensolver", "matrix-free"),
     (dict(energy_min=2.0, energy_max=1.0), "bse_moire.energy_max", "energy_min"),
+    (dict(wavefunctions=7), "bse_moire.wavefunctions", "n_eig = 6"),
+    (dict(hole_site=12), "bse_moire.hole_site", "12 metal sites"),
 ])
 def test_bad_config(changes, key, words):
     cfg = validate(config(**changes), "bad.toml", workflows.schemas())

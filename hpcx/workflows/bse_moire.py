@@ -86,6 +86,12 @@ MOIRE = Section("bse_moire", (
     Field("energy_points", int, 1601, "points of the spectrum grid", minimum=2),
     Field("peak_prominence", float, 0.02, "peaks of sigma listed in /results/spectrum/peaks: local maxima "
           "with at least this prominence relative to the largest value", minimum=0.0, maximum=1.0),
+    Field("wavefunctions", int, 0, "lowest excitons whose hole-fixed electron density is written (seed 004 "
+          "Figs. 1a, 3); members of a degenerate multiplet (K/K') get the multiplet's average, which does not "
+          "depend on the solver's basis.  Gathers the eigenvectors and band coefficients on every rank",
+          minimum=0),
+    Field("hole_site", int, -1, "metal site of the fixed hole (-1: the site at r = 0, the AA stacking point)",
+          minimum=-1),
     Field("write_amplitudes", bool, False, "write the exciton amplitudes A^S_kvc ([N, n_eig], each rank its "
           "slab of transitions)"),
 ), doc="Moiré supercell of one layer of a twisted heterobilayer: BSE eigenpairs and absorption.", required=True)
@@ -222,6 +228,12 @@ def check(cfg):
                           "conduction bands)")
     if b.n_eig > N:
         raise ConfigError(cfg.source, "bse_moire.n_eig", f"at most the BSE dimension N = {N}")
+    if b.wavefunctions > b.n_eig:
+        raise ConfigError(cfg.source, "bse_moire.wavefunctions", f"at most n_eig = {b.n_eig} (densities are "
+                          "computed from the eigenpairs)")
+    if b.hole_site >= cell.n_sites:
+        raise ConfigError(cfg.source, "bse_moire.hole_site", f"the cell has {cell.n_sites} metal sites "
+                          f"(0 ... {cell.n_sites - 1}, or -1)")
     if b.energy_max and b.energy_max <= b.energy_min:
         raise ConfigError(cfg.source, "bse_moire.energy_max", f"must exceed energy_min = {b.energy_min} eV")
     if b.band_solver == "slepc" and not slepc_available():
@@ -273,6 +285,21 @@ class _Dense:
 
 def _allgather_k(local, comm):
     return np.concatenate(comm.allgather(local)) if comm.size > 1 else local
+
+
+def multiplet_densities(window, vectors, values, sites, grid, hole, lattice, n_wf, log, tol=1e-6):
+    """Hole-fixed electron densities (hpcx.bse.optics.hole_fixed_density) of the lowest ``n_wf``
+    states, each member of a degenerate multiplet (|E - E'| < tol eV) replaced by the multiplet's
+    average (independent of the basis the solver picked in it).  vectors [N, n_eig] on every rank.
+    Returns (density [n_wf, n_R, n_site], positions [n_R, n_site, 3] Angstrom)."""
+    from ..bse import optics as op
+    dens, pos = op.hole_fixed_density(window, vectors, sites, grid, hole, lattice)
+    label = np.concatenate([[0], np.cumsum(np.diff(values) > tol)])       # multiplet index per state
+    if label[n_wf - 1] == label[-1]:
+        log.warning("the last multiplet of the %d wavefunctions may continue beyond the %d computed eigenpairs: "
+                    "its average is over the computed members only (raise n_eig)", n_wf, len(values))
+    avg = np.array([dens[label == lab].mean(axis=0) for lab in label])
+    return avg[:n_wf], pos
 
 
 def _sum(x, comm):
@@ -408,6 +435,17 @@ def run(cfg, writer, comm, timer):
         log.info("%s: %d eigenpairs, lowest %.4f eV (qp gap - %.4f eV), max residual %.1e eV, %d iterations",
                  method, nev, values[0], qp_gap - values[0], residuals.max(), its)
 
+    wavefunction = None
+    if b.wavefunctions:
+        with timer.phase("wavefunctions"):
+            if operator == "matfree":
+                window = bb.BandWindow(k, _allgather_k(E_v, comm), _allgather_k(E_c, comm), _allgather_k(C_v, comm),
+                                       _allgather_k(C_c, comm), np.arange(n_v), np.arange(n_c), b.scissor)
+                sites = it.Sites(site_of_orbital, site_pos, np.zeros(cell.n_sites, int))
+            hole = b.hole_site if b.hole_site >= 0 else int(np.argmin(np.linalg.norm(site_pos[:, :2], axis=1)))
+            wavefunction = (hole, site_pos[hole]) + multiplet_densities(
+                window, _allgather_k(vectors, comm), values, sites, grid, hole, sc.lattice, b.wavefunctions, log)
+
     with timer.phase("spectrum"):
         cell_area = float(abs(np.linalg.det(sc.lattice[:2, :2])))
         e_lo = b.energy_min or max(0.05, values[0] - 0.2)
@@ -463,6 +501,15 @@ def run(cfg, writer, comm, timer):
         e_tr = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)
         writer.write_distributed("results/transition_energy", e_tr, k0 * n_v * n_c, (N,), units="eV",
                                  attrs={"definition": "E_c(k) - E_v(k) (scissor applied)"})
+        if wavefunction is not None:
+            hole, hole_pos, dens, pos = wavefunction
+            w = "results/wavefunction"
+            writer.group(w, attrs={"hole_site": hole, "hole_position_angstrom": list(hole_pos)})
+            writer.write(f"{w}/density", dens, units="", attrs={
+                "shape": "[n_wf, n_R, n_site]", "definition": "|Psi_S(r_e = R + tau_s, r_h = tau_hole)|^2 summed over "
+                "the orbitals of both sites, normalised per state; degenerate multiplets averaged"})
+            writer.write(f"{w}/positions", pos, units="Angstrom", attrs={"shape": "[n_R, n_site, 3]",
+                                                                        "definition": "minimum image around the hole"})
         if b.write_amplitudes:
             writer.write_distributed("results/amplitudes", np.ascontiguousarray(vectors), lo, (N, nev), units="",
                                      attrs={"shape": "[n_transitions, n_eig]",
@@ -553,4 +600,18 @@ def plot(run, stem):
     ax.set_xlabel("x (A)")
     ax.set_ylabel("y (A)")
     out.append(_save(fig, stem, "modulation"))
+    if "results/wavefunction" in run.file:
+        dens, wpos = r("wavefunction/density"), r("wavefunction/positions").reshape(-1, 3)
+        hole = np.array(run.file["results/wavefunction"].attrs["hole_position_angstrom"])
+        n = len(dens)
+        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
+        for s, ax in enumerate(axes[0]):
+            ax.scatter(wpos[:, 0], wpos[:, 1], c=dens[s].ravel(), s=max(1.0, 2000.0 / len(wpos)), cmap="viridis")
+            ax.plot(hole[0], hole[1], "r+", ms=8)
+            ax.set_aspect("equal")
+            ax.set_title(f"S = {s}: {ev[s]:.4f} eV", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle("electron density, hole fixed (+)", fontsize=9)
+        out.append(_save(fig, stem, "wavefunction"))
     return out
