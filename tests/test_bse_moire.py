@@ -139,6 +139,8 @@ def test_hole_fixed_density(tmp_path):
         for p, d in zip(rot[inner], d0[inner]):
             j = np.argmin(np.linalg.norm(xy - p, axis=1))
             assert np.linalg.norm(xy[j] - p) < 1e-6 and d == pytest.approx(d0[j], rel=1e-6)
+    from hpcx.plotting import plot_run
+    assert "wf_wavefunction.png" in [p.name for p in plot_run(out)]
 
 
 def test_modulation_switches(tmp_path):

@@ -565,9 +565,11 @@ def _min():
 
 
 def plot(run, stem):
-    """Spectrum (with / without e-h interaction, peaks, exciton sticks) and the modulation map."""
+    """Spectrum (with / without e-h interaction, peaks, exciton sticks), the modulation map and, when
+    computed, the hole-fixed electron densities (one panel per degenerate multiplet)."""
     from ..plotting import _pyplot, _save
     plt = _pyplot()
+    import matplotlib.tri
     r = lambda name: run.read(f"results/{name}")[0]  # noqa: E731
     out = []
     E, sig, sig_ip = r("spectrum/energy"), r("spectrum/sigma"), r("spectrum/sigma_ip")
@@ -603,13 +605,28 @@ def plot(run, stem):
     if "results/wavefunction" in run.file:
         dens, wpos = r("wavefunction/density"), r("wavefunction/positions").reshape(-1, 3)
         hole = np.array(run.file["results/wavefunction"].attrs["hole_position_angstrom"])
-        n = len(dens)
-        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
-        for s, ax in enumerate(axes[0]):
-            ax.scatter(wpos[:, 0], wpos[:, 1], c=dens[s].ravel(), s=max(1.0, 2000.0 / len(wpos)), cmap="viridis")
+        # one panel per multiplet (its members carry the same averaged density), at most 6 per row
+        first = [0] + [s for s in range(1, len(dens)) if not np.array_equal(dens[s], dens[s - 1])]
+        # zoom to 1.2 moire periods around the hole; white circles: AA points (moire lattice sites)
+        view = 1.2 * float(r("supercell/moire_period"))
+        n12 = np.arange(-4, 5)
+        aa = np.array([i * A[0] + j * A[1] for i in n12 for j in n12])
+        tri = matplotlib.tri.Triangulation(wpos[:, 0], wpos[:, 1])
+        ncol = min(6, len(first))
+        nrow = -(-len(first) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
+        for ax in axes.flat[len(first):]:
+            ax.axis("off")
+        for j, (s, ax) in enumerate(zip(first, axes.flat)):
+            end = first[j + 1] if j + 1 < len(first) else len(dens)
+            ax.tripcolor(tri, dens[s].ravel(), shading="gouraud", cmap="viridis")
             ax.plot(hole[0], hole[1], "r+", ms=8)
+            ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
+            ax.set_xlim(hole[0] - view, hole[0] + view)
+            ax.set_ylim(hole[1] - view, hole[1] + view)
             ax.set_aspect("equal")
-            ax.set_title(f"S = {s}: {ev[s]:.4f} eV", fontsize=8)
+            ax.set_title(f"S = {s}" + (f"-{end - 1}" if end - 1 > s else "") +
+                         f": +{1e3 * (ev[s] - ev[0]):.1f} meV, f = {f[s:end].sum():.3g}", fontsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
         fig.suptitle("electron density, hole fixed (+)", fontsize=9)
