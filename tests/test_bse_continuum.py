@@ -139,3 +139,20 @@ def test_pair_dispersion_is_parabolic_at_small_q_and_softer_at_g(masses):
     soft = ct.folded_spectrum(CELL.moire_vectors, U, m_e + m_h, dispersion=disp)
     assert soft.energies[1] < sp.energies[1]
     assert np.all(disp(CELL.moire_vectors[:3]) < sp.kinetic)
+
+
+def test_intervalley_sector_at_the_moire_corner(masses):
+    # Q = moire corner, |Q| = |g|/sqrt(3): without modulation the three corners are degenerate at
+    # (1/3) hbar^2 g^2/2M (next: the three at 4/3); a weak U splits them to first order like a
+    # three-site ring, kin/3 + 2|U| cos(arg U + 2 pi n/3), n = 0, 1, 2 (convention-free as a set)
+    M = sum(masses)
+    Km = ct.moire_corner(CELL.moire_vectors)
+    assert np.linalg.norm(Km) == pytest.approx(np.linalg.norm(CELL.moire_vectors[0]) / np.sqrt(3), rel=1e-12)
+    free = ct.folded_spectrum(CELL.moire_vectors, 0.0, M, Q=Km)
+    np.testing.assert_allclose(free.energies[:3], free.kinetic / 3, rtol=1e-12)
+    np.testing.assert_allclose(free.energies[3:6], 4 * free.kinetic / 3, rtol=1e-12)
+    U = 2e-4 * np.exp(0.7j)                                   # eV; second order ~ |U|^2/kin ~ 1e-6 eV
+    weak = ct.folded_spectrum(CELL.moire_vectors, U, M, Q=Km)
+    ring = free.kinetic / 3 + 2 * abs(U) * np.cos(np.angle(U) + 2 * np.pi * np.arange(3) / 3)
+    np.testing.assert_allclose(weak.energies[:3], np.sort(ring), atol=5e-6)
+    assert np.ptp(weak.energies[:3]) > 100 * 5e-6

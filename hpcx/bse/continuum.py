@@ -164,21 +164,25 @@ class FoldedSpectrum:
         return e[keep], w[keep]
 
 
-def folded_spectrum(moire_vectors, U, M, cutoff=3.0, dispersion=None):
-    """Eigenstates of H_gg'(0) = hbar^2 g^2/2M delta_gg' + U(g - g') (first shell only).
+def folded_spectrum(moire_vectors, U, M, cutoff=3.0, dispersion=None, Q=(0.0, 0.0)):
+    """Eigenstates of H_gg'(Q) = hbar^2 |Q + g|^2/2M delta_gg' + U(g - g') (first shell only).
 
     moire_vectors: (3, 2) 1/Angstrom, g_j = C3^j g_0 (TwistedCell.moire_vectors);
     U: complex eV at g_j (conj at -g_j); M: exciton mass (m0); cutoff: plane waves
     with hbar^2 g^2/2M <= cutoff (eV) are kept.  dispersion: optional callable
     (n, 2) 1/Angstrom -> (n,) eV replacing the parabola on the diagonal (e.g.
-    pair_dispersion, a non-parabolicity estimate).  Returns a FoldedSpectrum.
+    pair_dispersion, a non-parabolicity estimate).  Q: centre-of-mass momentum (2,) 1/Angstrom;
+    Q = 0 (default) is the optically active sector, Q = moire_corner(...) the one of the
+    intervalley (e in K, h in K') pairs of a cell that folds K to the moire K point.  The
+    weights are |<g=0|eta>|^2 at any Q (bright only at Q = 0).  Returns a FoldedSpectrum.
     """
     geom = _CellMoire(10.0 * np.asarray(moire_vectors, dtype=float)[:3, :2])
     kin = float(kinetic_energy(0.1 * geom.g_abs, M))
     ham = MoireHamiltonian(geom, MoirePotential(1e3 * complex(U)), M, shells_for(cutoff / kin))
-    h = ham.matrix(np.zeros((1, 2)))[0]                            # meV
+    q = 10.0 * np.asarray(Q, dtype=float)[None, :2]                # 1/nm
+    h = ham.matrix(q)[0]                                           # meV
     if dispersion is not None:
-        h[np.diag_indices(ham.n_g)] = 1e3 * np.asarray(dispersion(0.1 * ham.g), dtype=float)
+        h[np.diag_indices(ham.n_g)] = 1e3 * np.asarray(dispersion(0.1 * (q + ham.g)), dtype=float)
     e, v = np.linalg.eigh(h)
     # plane_wave_basis puts g = 0 first: row 0 of v is <g=0|eta>
     return FoldedSpectrum(1e-3 * e, np.abs(v[0, :]) ** 2, kin, complex(U), ham.n_g)
@@ -202,11 +206,20 @@ def pair_dispersion(model, m_e, m_h, n_occ=1, k_frac=K_FRAC):
     return dispersion
 
 
-def continuum_spectrum(cell, harmonics, m_e, m_h, exciton, cutoff=3.0, dispersion=None):
+def moire_corner(moire_vectors):
+    """The moire Brillouin-zone corner (2 g_0 + g_1)/3 (2,) 1/Angstrom, |.| = |g|/sqrt(3):
+    the centre-of-mass momentum of intervalley pairs (electron at K, hole at K' = -K) when
+    the cell folds K to the moire K point (m1 - m2 not a multiple of 3)."""
+    g = np.asarray(moire_vectors, dtype=float)[:2, :2]
+    return (2.0 * g[0] + g[1]) / 3.0
+
+
+def continuum_spectrum(cell, harmonics, m_e, m_h, exciton, cutoff=3.0, dispersion=None, Q=(0.0, 0.0)):
     """FoldedSpectrum of a TwistedCell with modulation ``harmonics`` (see com_potential),
     masses (m0) and the 1s ``exciton`` (keldysh_exciton); also returns (F_e, F_h).
-    cutoff, dispersion: as in folded_spectrum."""
+    cutoff, dispersion, Q: as in folded_spectrum (the modulation is an on-site potential, so
+    intra- and intervalley pairs feel the same U)."""
     g = cell.moire_vectors
     F_e, F_h = form_factors(exciton, m_e, m_h, float(np.linalg.norm(g[0])))
     U = com_potential(harmonics, F_e, F_h)
-    return folded_spectrum(g, U, m_e + m_h, cutoff, dispersion), (F_e, F_h)
+    return folded_spectrum(g, U, m_e + m_h, cutoff, dispersion, Q), (F_e, F_h)
