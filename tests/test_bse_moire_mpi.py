@@ -10,7 +10,7 @@ pytestmark = pytest.mark.mpi
 
 REQUIRED = ("eigenvalues", "oscillator_strength", "qp_gap", "transitions", "transition_energy", "spectrum/sigma",
             "spectrum/sigma_ip", "spectrum/peaks", "supercell/theta_deg", "supercell/n_sites", "supercell/lattice",
-            "wavefunction/density", "wavefunction/positions")
+            "wavefunction/density", "wavefunction/positions", "wavefunction/hole_density")
 
 
 @pytest.mark.parametrize("operator,solver", [("matrix-free", "krylovschur"), ("matrix-free", "gd"),

@@ -93,3 +93,20 @@ def test_hole_fixed_density():
     # state sits closer to the hole than a uniform spread
     assert dens[0][:, 0].sum() > 0.99
     assert np.sum(dens[0] * r) < r.mean()
+
+
+def test_hole_density_is_the_norm_of_the_hole_fixed_density():
+    # two independent routes to the same number: the momentum-space sum of hole_density and the
+    # real-space electron sum (FFT over k) of the unnormalised hole-fixed density, per hole site
+    model = two_band_model()
+    grid = (6, 6)
+    w, sites, inter = _setup(model, grid, 1, 1, 2, V_KELDYSH, V_BARE)
+    vals, vecs = np.linalg.eigh(hh.assemble_dense(w, inter))
+    rho = op.hole_density(w, vecs[:, :3], sites)
+    assert rho.shape == (3, 2)
+    np.testing.assert_allclose(rho.sum(axis=1), 1.0, rtol=1e-12)
+    for j in range(sites.n_site):
+        raw, _ = op.hole_fixed_density(w, vecs[:, :3], sites, grid, j, model.lattice, normalise=False)
+        np.testing.assert_allclose(raw.sum(axis=(1, 2)) * w.n_k, rho[:, j], rtol=1e-12, atol=1e-15)
+    # the hole lives in the valence band, on B
+    assert rho[0, 1] > 0.99

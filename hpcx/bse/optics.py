@@ -61,13 +61,14 @@ def oscillator_strength(P_S, omega, n_k, spin_factor):
     return spin_factor * p2 / (HBAR2_2M_EV_A2 * n_k * omega)
 
 
-def hole_fixed_density(window, vectors, sites, grid, hole_site, lattice):
+def hole_fixed_density(window, vectors, sites, grid, hole_site, lattice, normalise=True):
     """|Psi_S(r_e, r_h)|^2 with the hole on site ``hole_site`` of the home cell (seed 004 Eq. 7).
 
     Phi_S(i R, j 0) = (1/N_k) sum_kvc A^S_kvc c_i^ck exp(i k.R) conj(c_j^vk); the density on
     electron site s in cell R sums |Phi|^2 over the orbitals of s and of the hole site.
-    Returns density [n_S, N_R, n_site] (each state normalised to 1) and the electron
-    positions [N_R, n_site, 3] (Angstrom, minimum image around the hole).
+    Returns density [n_S, N_R, n_site] (each state normalised to 1; with normalise=False its
+    sum is hole_density(...)[:, hole_site] / N_k) and the electron positions [N_R, n_site, 3]
+    (Angstrom, minimum image around the hole).
     """
     from .interaction import bvk_lattice_vectors, min_image
     n1, n2 = grid
@@ -81,8 +82,27 @@ def hole_fixed_density(window, vectors, sites, grid, hole_site, lattice):
         F = np.einsum("kic,skc->ski", window.C_c, B).reshape(A.shape[0], n1, n2, -1)
         phi = np.fft.ifft2(F, axes=(1, 2)).reshape(A.shape[0], n1 * n2, -1)   # (1/N) sum_k e^{ik.R}
         np.add.at(dens, (slice(None), slice(None), sites.site_of_orbital), np.abs(phi) ** 2)
-    dens /= dens.sum(axis=(1, 2), keepdims=True)
+    if normalise:
+        dens /= dens.sum(axis=(1, 2), keepdims=True)
     R = bvk_lattice_vectors(grid) @ lattice
     x = R[:, None, :] + sites.positions[None, :, :] - sites.positions[hole_site][None, None, :]
     pos = min_image(x, lattice, grid) + sites.positions[hole_site]
     return dens, pos
+
+
+def hole_density(window, vectors, sites):
+    """Probability of finding the hole on each site of the home cell, electron anywhere.
+
+    rho_h(j) = sum_{i in j} sum_kc |sum_v A^S_kvc conj(c_i^vk)|^2 (Parseval over the electron
+    coordinate of Phi_S; sums to 1 for normalised A).  Where hole_fixed_density shows the
+    electron around one hole position, this shows where in the cell the exciton sits (seed
+    004 Fig. 3: the pair amplitude is small when the hole is outside the trap).
+    vectors [N, n_S]; returns [n_S, n_site].
+    """
+    nk, nv, nc = window.n_k, window.n_v, window.n_c
+    A = vectors.T.reshape(-1, nk, nv, nc)
+    out = np.zeros((A.shape[0], sites.n_site))
+    for S in range(A.shape[0]):
+        B = np.einsum("kvc,kiv->kic", A[S], window.C_v.conj(), optimize=True)      # [n_k, n_orb, n_c]
+        np.add.at(out[S], sites.site_of_orbital, np.einsum("kic,kic->i", B, B.conj()).real)
+    return out

@@ -86,8 +86,8 @@ MOIRE = Section("bse_moire", (
     Field("energy_points", int, 1601, "points of the spectrum grid", minimum=2),
     Field("peak_prominence", float, 0.02, "peaks of sigma listed in /results/spectrum/peaks: local maxima "
           "with at least this prominence relative to the largest value", minimum=0.0, maximum=1.0),
-    Field("wavefunctions", int, 0, "lowest excitons whose hole-fixed electron density is written (seed 004 "
-          "Figs. 1a, 3); members of a degenerate multiplet (K/K') get the multiplet's average, which does not "
+    Field("wavefunctions", int, 0, "lowest excitons whose hole-fixed electron density and hole density are "
+          "written (seed 004 Figs. 1a, 3); members of a degenerate multiplet (K/K') get the multiplet's average, which does not "
           "depend on the solver's basis.  Gathers the eigenvectors and band coefficients on every rank",
           minimum=0),
     Field("hole_site", int, -1, "metal site of the fixed hole (-1: the site at r = 0, the AA stacking point)",
@@ -288,18 +288,20 @@ def _allgather_k(local, comm):
 
 
 def multiplet_densities(window, vectors, values, sites, grid, hole, lattice, n_wf, log, tol=1e-6):
-    """Hole-fixed electron densities (hpcx.bse.optics.hole_fixed_density) of the lowest ``n_wf``
-    states, each member of a degenerate multiplet (|E - E'| < tol eV) replaced by the multiplet's
-    average (independent of the basis the solver picked in it).  vectors [N, n_eig] on every rank.
-    Returns (density [n_wf, n_R, n_site], positions [n_R, n_site, 3] Angstrom)."""
+    """Hole-fixed electron densities (hpcx.bse.optics.hole_fixed_density) and hole densities
+    (hpcx.bse.optics.hole_density) of the lowest ``n_wf`` states, each member of a degenerate
+    multiplet (|E - E'| < tol eV) replaced by the multiplet's average (independent of the basis
+    the solver picked in it).  vectors [N, n_eig] on every rank.  Returns (density [n_wf, n_R,
+    n_site], positions [n_R, n_site, 3] Angstrom, hole density [n_wf, n_site])."""
     from ..bse import optics as op
     dens, pos = op.hole_fixed_density(window, vectors, sites, grid, hole, lattice)
+    rho_h = op.hole_density(window, vectors, sites)
     label = np.concatenate([[0], np.cumsum(np.diff(values) > tol)])       # multiplet index per state
     if label[n_wf - 1] == label[-1]:
         log.warning("the last multiplet of the %d wavefunctions may continue beyond the %d computed eigenpairs: "
                     "its average is over the computed members only (raise n_eig)", n_wf, len(values))
-    avg = np.array([dens[label == lab].mean(axis=0) for lab in label])
-    return avg[:n_wf], pos
+    avg = lambda x: np.array([x[label == lab].mean(axis=0) for lab in label])[:n_wf]   # noqa: E731
+    return avg(dens), pos, avg(rho_h)
 
 
 def _sum(x, comm):
@@ -502,7 +504,7 @@ def run(cfg, writer, comm, timer):
         writer.write_distributed("results/transition_energy", e_tr, k0 * n_v * n_c, (N,), units="eV",
                                  attrs={"definition": "E_c(k) - E_v(k) (scissor applied)"})
         if wavefunction is not None:
-            hole, hole_pos, dens, pos = wavefunction
+            hole, hole_pos, dens, pos, rho_h = wavefunction
             w = "results/wavefunction"
             writer.group(w, attrs={"hole_site": hole, "hole_position_angstrom": list(hole_pos)})
             writer.write(f"{w}/density", dens, units="", attrs={
@@ -510,6 +512,9 @@ def run(cfg, writer, comm, timer):
                 "the orbitals of both sites, normalised per state; degenerate multiplets averaged"})
             writer.write(f"{w}/positions", pos, units="Angstrom", attrs={"shape": "[n_R, n_site, 3]",
                                                                         "definition": "minimum image around the hole"})
+            writer.write(f"{w}/hole_density", rho_h, units="", attrs={
+                "shape": "[n_wf, n_site]", "definition": "probability of the hole on each site of the cell (its "
+                "orbitals summed), electron anywhere; sums to 1 per state; degenerate multiplets averaged"})
         if b.write_amplitudes:
             writer.write_distributed("results/amplitudes", np.ascontiguousarray(vectors), lo, (N, nev), units="",
                                      attrs={"shape": "[n_transitions, n_eig]",
@@ -631,4 +636,24 @@ def plot(run, stem):
             ax.set_yticks([])
         fig.suptitle("electron density, hole fixed (+)", fontsize=9)
         out.append(_save(fig, stem, "wavefunction"))
+        if "results/wavefunction/hole_density" in run.file:
+            # where the exciton sits: the hole density of each multiplet on the cell and its images
+            rho = r("wavefunction/hole_density")
+            shifts = np.array([i * A[0] + j * A[1] for i in (-1, 0, 1) for j in (-1, 0, 1)])
+            tiled = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+            tri_h = matplotlib.tri.Triangulation(tiled[:, 0], tiled[:, 1])
+            fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
+            for ax in axes.flat[len(first):]:
+                ax.axis("off")
+            for j, (s, ax) in enumerate(zip(first, axes.flat)):
+                ax.tripcolor(tri_h, np.tile(rho[s], len(shifts)), shading="gouraud", cmap="magma")
+                ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
+                ax.set_xlim(-view, view)
+                ax.set_ylim(-view, view)
+                ax.set_aspect("equal")
+                ax.set_title(f"S = {s}: +{1e3 * (ev[s] - ev[0]):.1f} meV", fontsize=7)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            fig.suptitle("hole density (electron anywhere); circles: AA points", fontsize=9)
+            out.append(_save(fig, stem, "hole_density"))
     return out
