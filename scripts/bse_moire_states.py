@@ -7,7 +7,7 @@ point), and classifies every state against the continuum model (hpcx/bse/continu
 excitons whose centre of mass moves in the moire potential, intravalley (Q = 0 sector, the only
 bright one) and intervalley (electron in K, hole in K': Q = the moire corner, because this cell
 folds K to the moire K point).  Prints the table of docs/results/bse_moire.md ("The lowest
-excitons at 1.3°") and writes docs/figures/bse_moire_states.png.
+excitons at 1.3°") and writes docs/figures/bse_moire_states.png and bse_moire_hole_density.png.
 
     OMP_NUM_THREADS=1 mpirun -n 2 .venv/bin/python scripts/bse_moire_states.py   # ~6 min
 """
@@ -57,7 +57,8 @@ def read_states(path):
         hole = np.array(r["wavefunction"].attrs["hole_position_angstrom"])
         out = dict(e=r["eigenvalues"][()], f=r["oscillator_strength"][()], dens=dens.reshape(len(dens), -1),
                    pos=pos, hole=hole, lattice=r["supercell/lattice"][()],
-                   period=float(r["supercell/moire_period"][()]))
+                   period=float(r["supercell/moire_period"][()]), rho_h=r["wavefunction/hole_density"][()],
+                   sites=r["supercell/site_positions"][()])
     out["dist"] = np.linalg.norm(out["pos"][:, :2] - out["hole"][:2], axis=1)
     return out
 
@@ -88,9 +89,9 @@ def table(name, s, cont):
     rows = []
     print(f"\n{name}: multiplets of the lowest {len(s['e'])} excitons (dE above the lowest; the last may be "
           "incomplete)\n")
-    print("| dE (meV) | states | f (sum) | ⟨r_e − r_h⟩ (Å) | weight on the hole's site | nearest continuum "
-          "level (meV, sector) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| dE (meV) | states | f (sum) | ⟨r_e − r_h⟩ (Å) | weight on the hole's site | hole density AA / "
+          "cell mean | nearest continuum level (meV, sector) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for a, b in multiplets(s["e"], s["f"]):
         de = 1e3 * (s["e"][a] - s["e"][0])
         rho = s["dens"][a]                  # members share the multiplet average (the workflow)
@@ -99,7 +100,9 @@ def table(name, s, cont):
         near = lambda lv: lv[np.argmin(np.abs(lv - de))]   # noqa: E731
         guess = min((abs(near(cont[k]) - de), k, near(cont[k])) for k in ("intra", "inter"))
         rows.append((de, b - a, s["f"][a:b].sum(), r_mean, on_hole))
-        print(f"| {de:.1f} | {b - a} | {s['f'][a:b].sum():.3g} | {r_mean:.1f} | {on_hole:.4f} | "
+        aa = np.argmin(np.linalg.norm(s["sites"][:, :2], axis=1))
+        at_aa = s["rho_h"][a, aa] * s["rho_h"].shape[1]
+        print(f"| {de:.1f} | {b - a} | {s['f'][a:b].sum():.3g} | {r_mean:.1f} | {on_hole:.4f} | {at_aa:.2f} | "
               f"{guess[2]:.1f} ({guess[1]}valley) |")
     return rows
 
@@ -170,6 +173,26 @@ def figure(mod, flat, cont_mod, cont_flat, out):
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "bse_moire_states.png", dpi=100)
+    plt.close(fig)
+    # where the excitons sit: hole density (electron anywhere) on 5 x 5 images of the cell
+    shifts = np.array([i * A[0] + j * A[1] for i in range(-2, 3) for j in range(-2, 3)])   # cell at [0, 1)^2
+    tiled = (mod["sites"][None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    tri = matplotlib.tri.Triangulation(tiled[:, 0], tiled[:, 1])
+    n_site = mod["rho_h"].shape[1]
+    top = max(s["rho_h"][i].max() * n_site for s, i, _ in picks[1:])
+    fig, axes = plt.subplots(1, len(picks) - 1, figsize=(2.5 * (len(picks) - 1) + 1.0, 3.0), squeeze=False)
+    for (s, i, lab), ax in zip(picks[1:], axes[0]):
+        im = ax.tripcolor(tri, np.tile(s["rho_h"][i] * n_site, len(shifts)), shading="gouraud", cmap="magma",
+                          vmin=0, vmax=top)
+        ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=4, mew=0.6)
+        ax.set_xlim(-view, view)
+        ax.set_ylim(-view, view)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{lab}\n+{1e3 * (s['e'][i] - s['e'][0]):.1f} meV", fontsize=7.5)
+    fig.colorbar(im, ax=axes[0].tolist(), label="hole density / cell mean", shrink=0.9)
+    fig.savefig(out / "bse_moire_hole_density.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -639,7 +639,7 @@ def plot(run, stem):
         if "results/wavefunction/hole_density" in run.file:
             # where the exciton sits: the hole density of each multiplet on the cell and its images
             rho = r("wavefunction/hole_density")
-            shifts = np.array([i * A[0] + j * A[1] for i in (-1, 0, 1) for j in (-1, 0, 1)])
+            shifts = np.array([i * A[0] + j * A[1] for i in range(-2, 3) for j in range(-2, 3)])   # cell: [0, 1)^2
             tiled = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
             tri_h = matplotlib.tri.Triangulation(tiled[:, 0], tiled[:, 1])
             fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
