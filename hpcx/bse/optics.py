@@ -79,8 +79,9 @@ def hole_fixed_density(window, vectors, sites, grid, hole_site, lattice, normali
     for j in holes:
         # F[S, k, i] = sum_c C_c[k, i, c] sum_v A[S, k, v, c] conj(C_v[k, j, v])
         B = np.einsum("skvc,kv->skc", A, window.C_v[:, j, :].conj())
-        F = np.einsum("kic,skc->ski", window.C_c, B).reshape(A.shape[0], n1, n2, -1)
-        phi = np.fft.ifft2(F, axes=(1, 2)).reshape(A.shape[0], n1 * n2, -1)   # (1/N) sum_k e^{ik.R}
+        n_orb = window.C_c.shape[1]              # explicit sizes: n_S = 0 (no wavefunctions) is allowed
+        F = np.einsum("kic,skc->ski", window.C_c, B).reshape(A.shape[0], n1, n2, n_orb)
+        phi = np.fft.ifft2(F, axes=(1, 2)).reshape(A.shape[0], n1 * n2, n_orb)   # (1/N) sum_k e^{ik.R}
         np.add.at(dens, (slice(None), slice(None), sites.site_of_orbital), np.abs(phi) ** 2)
     if normalise:
         dens /= dens.sum(axis=(1, 2), keepdims=True)

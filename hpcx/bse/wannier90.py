@@ -311,6 +311,8 @@ def _nearest_atoms(centres, atoms, lattice):
 def flatten_ws(R, deg, H, wsvec=None, path="wsvec"):
     """(R', H') with the degeneracy weights and WS shifts folded into the hoppings."""
     nw = H.shape[1]
+    if wsvec is None:                 # no shifts: only the degeneracy weights (vectorised, large cells)
+        return np.asarray(R, int), H / np.asarray(deg, float)[:, None, None]
     acc = {}
     for r, d, h in zip(R, deg, H):
         for m in range(nw):
@@ -379,3 +381,46 @@ def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
     model = TBModel(win.lattice, positions, Rf, Hf, labels)
     info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
     return model, info
+
+
+def write_wannier90(model, directory, seedname, species=None, atom_of_orbital=None):
+    """Write a TBModel as Wannier90 files (SEED_hr.dat, SEED.win, SEED.wout) that load_wannier90
+    reads back as the same model (use_ws_distance = false; the hoppings carry no WS shifts).
+
+    Lets a hpcx supercell (e.g. a modulated twisted cell) be handed to other Wannier-basis codes,
+    and tests the Wannier90 input path of ``bse_moire``.  ``atom_of_orbital`` (n_orb,) groups the
+    orbitals into atoms (default: equal positions share an atom), ``species`` (n_atoms,) names
+    them (default "X").  The file has one R block per lattice vector of the model with ndegen =
+    n_R and hoppings multiplied by n_R, and mp_grid = 1 1 1, so that Wannier90's sum rule
+    sum 1/ndegen = n_k holds; H(k) is unchanged.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    nw = model.n_orb
+    if atom_of_orbital is None:
+        _, atom_of_orbital = np.unique(np.round(model.positions, 8), axis=0, return_inverse=True)
+    atom_of_orbital = np.asarray(atom_of_orbital).ravel()
+    n_atoms = int(atom_of_orbital.max()) + 1
+    atoms = np.array([model.positions[np.flatnonzero(atom_of_orbital == a)[0]] for a in range(n_atoms)])
+    species = list(species) if species is not None else ["X"] * n_atoms
+    nr = len(model.R)
+    with open(d / f"{seedname}_hr.dat", "w") as f:
+        f.write(f"written by hpcx (write_wannier90)\n{nw:12d}\n{nr:12d}\n")
+        for i in range(0, nr, 15):
+            f.write("".join(f"{nr:5d}" for _ in range(min(15, nr - i))) + "\n")
+        m, n = np.meshgrid(np.arange(nw), np.arange(nw), indexing="ij")     # Wannier90: m fastest
+        m, n = m.T.ravel(), n.T.ravel()
+        for R, H in zip(model.R, model.H_Rij):
+            h = nr * H[m, n]
+            block = np.column_stack([np.tile(R, (nw * nw, 1)), m + 1, n + 1, h.real, h.imag])
+            np.savetxt(f, block, fmt="%5d%5d%5d%5d%5d %21.14e %21.14e")
+    with open(d / f"{seedname}.win", "w") as f:
+        f.write(f"num_wann = {nw}\nmp_grid = 1 1 1\n\nbegin unit_cell_cart\nang\n")
+        f.writelines(f"{x:20.12f}{y:20.12f}{z:20.12f}\n" for x, y, z in model.lattice)
+        f.write("end unit_cell_cart\n\nbegin atoms_cart\nang\n")
+        f.writelines(f"{s:4s}{x:20.12f}{y:20.12f}{z:20.12f}\n" for s, (x, y, z) in zip(species, atoms))
+        f.write("end atoms_cart\n")
+    with open(d / f"{seedname}.wout", "w") as f:
+        f.write(" Final State\n")
+        f.writelines(f"  WF centre and spread {i + 1:5d}  ( {x:12.6f}, {y:12.6f}, {z:12.6f} )   1.0\n"
+                     for i, (x, y, z) in enumerate(model.positions))

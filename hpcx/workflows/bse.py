@@ -75,11 +75,31 @@ SCHEMA = Schema("bse", (BSE,), doc="Tamm-Dancoff BSE at zero exciton momentum in
                                    "conductivity, exciton wavefunctions.")
 
 
-def wannier_dir(cfg):
-    """The Wannier90 directory, relative paths taken from the config file's directory."""
-    d = Path(cfg.bse.wannier90_dir)
+def wannier_dir(cfg, section="bse"):
+    """The Wannier90 directory of ``[section]``, relative paths taken from the config file's directory."""
+    d = Path(getattr(cfg, section).wannier90_dir)
     if not d.is_absolute():
         d = Path(cfg.source).resolve().parent / d
+    return d
+
+
+def locate_wannier90(cfg, section="bse"):
+    """The Wannier90 directory of ``[section]`` (keys wannier90_dir, seedname, use_ws_distance) with every
+    file the reader needs; ConfigError naming the key otherwise."""
+    b = getattr(cfg, section)
+    if not b.wannier90_dir:
+        raise ConfigError(cfg.source, f"{section}.wannier90_dir", "required for source = 'wannier90'")
+    d = wannier_dir(cfg, section)
+    if not d.is_dir():
+        raise ConfigError(cfg.source, f"{section}.wannier90_dir", f"{b.wannier90_dir!r} -> {d}: no such directory "
+                          "(relative paths start at the config file's directory)")
+    wsvec = (f"{b.seedname}_wsvec.dat",) if b.use_ws_distance else ()
+    missing = [f for f in (f"{b.seedname}_hr.dat", f"{b.seedname}.win", f"{b.seedname}.wout") + wsvec
+               if not (d / f).is_file()]
+    if missing:
+        hint = "; or set use_ws_distance = false" if wsvec and wsvec[0] in missing else ""
+        raise ConfigError(cfg.source, f"{section}.seedname", f"{d} has no {', '.join(missing)} "
+                          f"(seedname {b.seedname!r}{hint})")
     return d
 
 
@@ -105,17 +125,7 @@ def load_model(cfg):
         n = b.k_grid or 9
         return model, (2 if b.soc else 1), (n, n), b.soc
     from ..bse.wannier90 import load_wannier90
-    if not b.wannier90_dir:
-        raise ConfigError(cfg.source, "bse.wannier90_dir", "required for source = 'wannier90'")
-    d = wannier_dir(cfg)
-    if not d.is_dir():
-        raise ConfigError(cfg.source, "bse.wannier90_dir", f"{b.wannier90_dir!r} -> {d}: no such directory "
-                          "(relative paths start at the config file's directory)")
-    missing = [f for f in (f"{b.seedname}_hr.dat", f"{b.seedname}.win", f"{b.seedname}.wout")
-               + ((f"{b.seedname}_wsvec.dat",) if b.use_ws_distance else ()) if not (d / f).is_file()]
-    if missing:
-        raise ConfigError(cfg.source, "bse.seedname", f"{d} has no {', '.join(missing)} "
-                          f"(seedname {b.seedname!r})")
+    d = locate_wannier90(cfg)
     model, info = load_wannier90(d, b.seedname, centres=b.centres, use_ws_distance=b.use_ws_distance)
     if b.n_occupied < 1 or b.n_occupied >= model.n_orb:
         raise ConfigError(cfg.source, "bse.n_occupied", f"must be 1..{model.n_orb - 1} for the {model.n_orb} "

@@ -13,6 +13,8 @@ spectrum, peak positions -> /results.  Units: eV, Angstrom.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..config import Field, Schema, Section
@@ -22,6 +24,19 @@ from ..log import get_logger
 OPERATORS = ("auto", "dense", "matrix-free")
 
 MOIRE = Section("bse_moire", (
+    Field("source", str, "twisted", "single-particle supercell: 'twisted' builds the commensurate cell of the "
+          "three-band model with the stacking modulation (the keys below up to modulation_scale); "
+          "'wannier90' reads a supercell's Wannier90 files (e.g. a relaxed layer from DFT, as in seed 004)",
+          choices=("twisted", "wannier90")),
+    Field("wannier90_dir", str, "", "source = 'wannier90': directory of SEED_hr.dat, SEED.win, SEED.wout "
+          "(and SEED_wsvec.dat with use_ws_distance), relative to the config file"),
+    Field("seedname", str, "wannier90", "source = 'wannier90': the Wannier90 seedname"),
+    Field("use_ws_distance", bool, True, "source = 'wannier90': apply the SEED_wsvec.dat shifts"),
+    Field("n_occupied", int, 0, "source = 'wannier90': occupied Wannier bands of the supercell (required)",
+          minimum=0),
+    Field("mid_gap", float, (), "source = 'wannier90': an energy inside the gap, the shift of the "
+          "shift-and-invert band solver, e.g. [0.4]; empty: from dense eigenvalues at the grid's k-points "
+          "(up to 2000 orbitals)", unit="eV", list_of=True),
     Field("modulation_data", str, "WSe2/WS2", "entry of hpcx/materials/moire_modulation.toml: the layer "
           "(three-band model material), the other layer, lattice constants and the stacking-resolved on-site "
           "shifts (ASSUMED values, see docs/theory/bse_moire.md)"),
@@ -55,7 +70,7 @@ MOIRE = Section("bse_moire", (
           exclusive=True),
     Field("epsilon", float, 1.0, "mean dielectric constant of the surroundings", minimum=1.0),
     Field("onsite_length", float, 0.0, "a of the on-site regularisation V(0) = U V(a) (0: the layer's "
-          "lattice constant, seed 004)", unit="Angstrom", minimum=0.0),
+          "lattice constant, seed 004; required for source = 'wannier90')", unit="Angstrom", minimum=0.0),
     Field("onsite_u", float, 1.0, "U of the on-site regularisation (seed 004: 1)", minimum=0.0),
     Field("exchange", bool, False, "include the bare exchange term (seed 004's main results omit it)"),
     Field("operator", str, "auto", "BSE operator: dense rows (hpcx.bse.hamiltonian) or the matrix-free "
@@ -87,8 +102,9 @@ MOIRE = Section("bse_moire", (
     Field("peak_prominence", float, 0.02, "peaks of sigma listed in /results/spectrum/peaks: local maxima "
           "with at least this prominence relative to the largest value", minimum=0.0, maximum=1.0),
     Field("wavefunctions", int, 0, "lowest excitons whose hole-fixed electron density and hole density are "
-          "written (seed 004 Figs. 1a, 3); members of a degenerate multiplet (K/K') get the multiplet's average, which does not "
-          "depend on the solver's basis.  Gathers the eigenvectors and band coefficients on every rank",
+          "written (seed 004 Figs. 1a, 3); members of a degenerate multiplet (K/K') get the multiplet's average, "
+          "which does not depend on the solver's basis.  Gathers the eigenvectors and band coefficients on every "
+          "rank",
           minimum=0),
     Field("hole_site", int, -1, "metal site of the fixed hole (-1: the site at r = 0, the AA stacking point)",
           minimum=-1),
@@ -186,22 +202,95 @@ def supercell_model(cfg, unit, cell):
     return sc.with_onsite(delta), delta, harmonics
 
 
-def _sizes(cfg, unit, n_occ, cell):
+@dataclass(frozen=True)
+class Problem:
+    """The supercell as the BSE sees it, from either source.
+
+    model: SparseTBModel (n_orb orbitals); n_occ: occupied bands of the supercell; site_of_orbital
+    (n_orb,) and site_pos (n_sites, 3) Angstrom: the interaction centres; a0: default on-site
+    length (Angstrom, 0 if unknown); mid_gap: shift of the band solver (eV, None: compute);
+    twisted source only: unit (three-band TBModel), n_occ_unit, cell (TwistedCell), delta
+    (n_orb,) eV on-site shifts, harmonics.
+    """
+
+    model: object
+    n_occ: int
+    site_of_orbital: np.ndarray
+    site_pos: np.ndarray
+    a0: float
+    mid_gap: float | None
+    unit: object = None
+    n_occ_unit: int = 0
+    cell: object = None
+    delta: np.ndarray | None = None
+    harmonics: dict | None = None
+
+    @property
+    def n_sites(self):
+        return len(self.site_pos)
+
+
+def _wannier_problem(cfg):
+    """Problem of a Wannier90 supercell (source = 'wannier90'); ConfigError on bad input."""
+    from ..bse.supercell import from_tbmodel
+    from ..bse.wannier90 import load_wannier90
+    from .bse import locate_wannier90
     b = cfg.bse_moire
-    n_orb = unit.n_orb * cell.n_sites
+    for key, given in (("theta", b.theta != -1.0), ("cell_m", len(b.cell_m) > 0), ("cell_n", len(b.cell_n) > 0)):
+        if given:
+            raise ConfigError(cfg.source, f"bse_moire.{key}", "selects the twisted cell of source = 'twisted'; a "
+                              "Wannier90 supercell brings its own cell (remove the key)")
+    d = locate_wannier90(cfg, "bse_moire")
+    if b.onsite_length <= 0:
+        raise ConfigError(cfg.source, "bse_moire.onsite_length", "required for source = 'wannier90' (seed 004: the "
+                          "layer's lattice constant, e.g. 3.32 A for WSe2)")
+    if len(b.mid_gap) > 1:
+        raise ConfigError(cfg.source, "bse_moire.mid_gap", f"one energy or none, got {list(b.mid_gap)}")
+    try:
+        tb, info = load_wannier90(d, b.seedname, centres="atoms", use_ws_distance=b.use_ws_distance)
+    except InputError as exc:
+        raise ConfigError(cfg.source, "bse_moire.wannier90_dir", str(exc)) from None
+    if not 1 <= b.n_occupied < tb.n_orb:
+        raise ConfigError(cfg.source, "bse_moire.n_occupied", f"must be 1..{tb.n_orb - 1} for the {tb.n_orb} "
+                          f"Wannier bands, got {b.n_occupied}")
+    if not b.mid_gap and tb.n_orb > 2000:
+        raise ConfigError(cfg.source, "bse_moire.mid_gap", f"{tb.n_orb} orbitals: too many for dense eigenvalues; "
+                          "give an energy inside the gap")
+    atoms, site_of_orbital = np.unique(info["atom_of_orbital"], return_inverse=True)
+    site_pos = np.array([tb.positions[np.flatnonzero(site_of_orbital == s)[0]] for s in range(len(atoms))])
+    return Problem(from_tbmodel(tb), b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
+                   b.mid_gap[0] if b.mid_gap else None)
+
+
+def build_problem(cfg):
+    """The Problem of the config (either source); ConfigError on bad input."""
+    if cfg.bse_moire.source == "wannier90":
+        return _wannier_problem(cfg)
+    unit, n_occ = unit_model(cfg)
+    cell = twisted_cell(cfg, unit)
+    sc, delta, harmonics = supercell_model(cfg, unit, cell)
+    return Problem(sc, n_occ * cell.n_sites, np.arange(sc.n_orb) // unit.n_orb, sc.positions[::unit.n_orb],
+                   float(np.linalg.norm(unit.lattice[0])), _mid_gap(unit, n_occ), unit, n_occ, cell, delta,
+                   harmonics)
+
+
+def _sizes(cfg, prob):
+    """(n_orb, n_k, N, valence bands, conduction bands) of the supercell."""
+    b = cfg.bse_moire
+    n_orb = prob.model.n_orb
     n_k = b.k_grid ** 2
-    return n_orb, n_k, n_k * b.valence_bands * b.conduction_bands, n_occ * cell.n_sites, n_orb - n_occ * cell.n_sites
+    return n_orb, n_k, n_k * b.valence_bands * b.conduction_bands, prob.n_occ, n_orb - prob.n_occ
 
 
 def _ncv(b, N):
     return min(N, b.ncv or max(2 * b.n_eig, b.n_eig + 15))
 
 
-def choose_operator(cfg, unit, cell, n_occ, ranks):
+def choose_operator(cfg, prob, ranks):
     """(operator 'dense'/'matfree', memory Estimate); raises InputError when it cannot fit."""
     from ..bse import memory
     b = cfg.bse_moire
-    n_orb, n_k, N, _, _ = _sizes(cfg, unit, n_occ, cell)
+    n_orb, n_k, N, _, _ = _sizes(cfg, prob)
     est = memory.estimate(n_k, n_orb, b.valence_bands, b.conduction_bands, ranks, ncv=_ncv(b, N),
                           limit_gib=b.memory_limit_gib or None)
     if b.operator == "auto":
@@ -217,9 +306,8 @@ def check(cfg):
     from ..bse.solver import slepc_available
     from ..parallel import get_comm
     b = cfg.bse_moire
-    unit, n_occ = unit_model(cfg)
-    cell = twisted_cell(cfg, unit)
-    n_orb, n_k, N, n_val, n_con = _sizes(cfg, unit, n_occ, cell)
+    prob = build_problem(cfg)
+    n_orb, n_k, N, n_val, n_con = _sizes(cfg, prob)
     if b.valence_bands >= n_val:
         raise ConfigError(cfg.source, "bse_moire.valence_bands", f"at most {n_val - 1} (the cell has {n_val} "
                           "valence bands; one more is computed to detect split degenerate levels)")
@@ -231,15 +319,15 @@ def check(cfg):
     if b.wavefunctions > b.n_eig:
         raise ConfigError(cfg.source, "bse_moire.wavefunctions", f"at most n_eig = {b.n_eig} (densities are "
                           "computed from the eigenpairs)")
-    if b.hole_site >= cell.n_sites:
-        raise ConfigError(cfg.source, "bse_moire.hole_site", f"the cell has {cell.n_sites} metal sites "
-                          f"(0 ... {cell.n_sites - 1}, or -1)")
+    if b.hole_site >= prob.n_sites:
+        raise ConfigError(cfg.source, "bse_moire.hole_site", f"the cell has {prob.n_sites} sites "
+                          f"(0 ... {prob.n_sites - 1}, or -1)")
     if b.energy_max and b.energy_max <= b.energy_min:
         raise ConfigError(cfg.source, "bse_moire.energy_max", f"must exceed energy_min = {b.energy_min} eV")
     if b.band_solver == "slepc" and not slepc_available():
         raise ConfigError(cfg.source, "bse_moire.band_solver", "'slepc' needs petsc4py/slepc4py; use 'auto'")
     try:
-        op, _ = choose_operator(cfg, unit, cell, n_occ, get_comm().size)
+        op, _ = choose_operator(cfg, prob, get_comm().size)
     except InputError as exc:
         raise ConfigError(cfg.source, "bse_moire.operator", str(exc)) from None
     if op == "matfree" and not slepc_available():
@@ -268,6 +356,13 @@ def _mid_gap(unit, n_occ):
     from ..bse.tbmodel import monkhorst_pack
     k = monkhorst_pack(48, 48)                 # contains K = (2/3, 1/3) and K' = (1/3, 2/3)
     E = unit.bands(k)[0]
+    return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
+
+
+def _mid_gap_dense(model, n_occ, k_frac):
+    """Mid-gap energy (eV) of a supercell from dense eigenvalues at the k-points k_frac (the BSE grid):
+    the middle between the highest occupied and the lowest empty band over the grid."""
+    E = np.array([np.linalg.eigvalsh(model.hk(k).toarray()) for k in k_frac])
     return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
 
 
@@ -325,6 +420,7 @@ def _peaks(energy, sigma, prominence):
 
 
 def run(cfg, writer, comm, timer):
+    from .bse import wannier_dir
     from ..bse import bands as bb
     from ..bse import interaction as it
     from ..bse import optics as op
@@ -335,29 +431,33 @@ def run(cfg, writer, comm, timer):
     b = cfg.bse_moire
     n_v, n_c = b.valence_bands, b.conduction_bands
     with timer.phase("model"):
-        unit, n_occ = unit_model(cfg)
-        cell = twisted_cell(cfg, unit)
-        sc, delta, harmonics = supercell_model(cfg, unit, cell)
+        prob = build_problem(cfg)
+        sc, cell = prob.model, prob.cell
         grid = (b.k_grid, b.k_grid)
         n_k = grid[0] * grid[1]
         N = n_k * n_v * n_c
-        log.info("%s on %s: theta = %.3f deg, m = %s, n = %s, %d sites, %d orbitals, strain %+.3f %%, moire "
-                 "period %.2f A; modulation %s (scale %g)", _data(cfg).layer, _data(cfg).other_layer,
-                 abs(cell.theta_deg), cell.m, cell.n, cell.n_sites, sc.n_orb, 100 * cell.strain, cell.period,
-                 "on" if b.modulation else "off", b.modulation_scale)
-        valleys = valleys_on_grid(cell, b.k_grid)
-        if not valleys:
-            log.warning("the %d x %d grid misses the folded K/K' points of this cell (m1 - m2 = %d is not a "
-                        "multiple of 3: K folds to the moire K point): the band edges are not sampled; use a "
-                        "k_grid divisible by 3", b.k_grid, b.k_grid, cell.m[0] - cell.m[1])
-        operator, est = choose_operator(cfg, unit, cell, n_occ, comm.size)
+        valleys = None
+        if cell is not None:
+            log.info("%s on %s: theta = %.3f deg, m = %s, n = %s, %d sites, %d orbitals, strain %+.3f %%, moire "
+                     "period %.2f A; modulation %s (scale %g)", _data(cfg).layer, _data(cfg).other_layer,
+                     abs(cell.theta_deg), cell.m, cell.n, cell.n_sites, sc.n_orb, 100 * cell.strain, cell.period,
+                     "on" if b.modulation else "off", b.modulation_scale)
+            valleys = valleys_on_grid(cell, b.k_grid)
+            if not valleys:
+                log.warning("the %d x %d grid misses the folded K/K' points of this cell (m1 - m2 = %d is not a "
+                            "multiple of 3: K folds to the moire K point): the band edges are not sampled; use a "
+                            "k_grid divisible by 3", b.k_grid, b.k_grid, cell.m[0] - cell.m[1])
+        else:
+            log.info("Wannier90 supercell %s/%s: %d orbitals on %d sites, %d occupied bands",
+                     wannier_dir(cfg, "bse_moire"), b.seedname, sc.n_orb, prob.n_sites, prob.n_occ)
+        operator, est = choose_operator(cfg, prob, comm.size)
         for line in est.lines():
             log.info("memory estimate: %s", line)
         log.info("operator: %s", "dense rows" if operator == "dense" else "matrix-free (PETSc MatShell)")
 
     with timer.phase("bands"):
         k = monkhorst_pack(*grid)
-        sigma0 = _mid_gap(unit, n_occ)
+        sigma0 = prob.mid_gap if prob.mid_gap is not None else _mid_gap_dense(sc, prob.n_occ, k)
         k0, e_loc, c_loc = bands_near_gap_mpi(sc, k, n_v + 1, n_c + 1, sigma0, comm, solver=b.band_solver)
         k1 = k0 + len(e_loc)
         c_loc = bb.fix_phases(c_loc)
@@ -378,12 +478,10 @@ def run(cfg, writer, comm, timer):
         log.info("bands: %d + %d per k on %d x %d k-points (N = %d); qp gap %.4f eV", n_v, n_c, *grid, N, qp_gap)
 
     with timer.phase("operator"):
-        a0 = b.onsite_length or float(np.linalg.norm(unit.lattice[0]))
+        a0 = b.onsite_length or prob.a0
         V = it.keldysh(b.r0, b.epsilon, a0, b.onsite_u)
-        n_uo = unit.n_orb
-        site_of_orbital = np.arange(sc.n_orb) // n_uo
-        site_pos = sc.positions[::n_uo]
-        g_s = 1.0 if b.soc else 2.0
+        site_of_orbital, site_pos, n_sites = prob.site_of_orbital, prob.site_pos, prob.n_sites
+        g_s = 1.0 if (b.soc and cell is not None) else 2.0          # Wannier90 input: spinless, as in `bse`
         V_x = None
         if b.exchange:
             V_x = it.coulomb(b.epsilon, a0)(it.site_distances(sc.lattice, grid, site_pos)).sum(axis=(0, 1))
@@ -397,10 +495,9 @@ def run(cfg, writer, comm, timer):
             from ..bse.solver import ownership
             window = bb.BandWindow(k, _allgather_k(E_v, comm), _allgather_k(E_c, comm), _allgather_k(C_v, comm),
                                    _allgather_k(C_c, comm), np.arange(n_v), np.arange(n_c), b.scissor)
-            sites = it.Sites(site_of_orbital, site_pos, np.zeros(cell.n_sites, int))
+            sites = it.Sites(site_of_orbital, site_pos, np.zeros(n_sites, int))
             inter = it.Interaction(sites, np.ascontiguousarray(
-                it.lattice_sum(V(it.site_distances(sc.lattice, grid, site_pos))).reshape(-1, cell.n_sites,
-                                                                                         cell.n_sites),
+                it.lattice_sum(V(it.site_distances(sc.lattice, grid, site_pos))).reshape(-1, n_sites, n_sites),
                 dtype=complex), V_x, it.q_index(grid))
             lo, hi = ownership(N, comm)
             H = _Dense(hh.assemble_rows(window, inter, lo, hi, exchange_factor=g_s if b.exchange else 0.0), lo,
@@ -443,7 +540,7 @@ def run(cfg, writer, comm, timer):
             if operator == "matfree":
                 window = bb.BandWindow(k, _allgather_k(E_v, comm), _allgather_k(E_c, comm), _allgather_k(C_v, comm),
                                        _allgather_k(C_c, comm), np.arange(n_v), np.arange(n_c), b.scissor)
-                sites = it.Sites(site_of_orbital, site_pos, np.zeros(cell.n_sites, int))
+                sites = it.Sites(site_of_orbital, site_pos, np.zeros(n_sites, int))
             hole = b.hole_site if b.hole_site >= 0 else int(np.argmin(np.linalg.norm(site_pos[:, :2], axis=1)))
             wavefunction = (hole, site_pos[hole]) + multiplet_densities(
                 window, _allgather_k(vectors, comm), values, sites, grid, hole, sc.lattice, b.wavefunctions, log)
@@ -474,14 +571,20 @@ def run(cfg, writer, comm, timer):
         log.info("peaks of sigma: %s eV", ", ".join(f"{p:.4f}" for p in peaks) or "none")
 
     with timer.phase("write"):
+        if cell is not None:
+            origin = {"modulation_data": b.modulation_data, "layer": _data(cfg).layer,
+                      "other_layer": _data(cfg).other_layer, "model": f"{_data(cfg).layer} {b.model} soc={b.soc}",
+                      "modulation": b.modulation, "modulation_scale": b.modulation_scale, "valleys_on_grid": valleys}
+        else:
+            origin = {"model": f"Wannier90 {wannier_dir(cfg, 'bse_moire') / b.seedname}",
+                      "n_occupied": prob.n_occ,
+                      "use_ws_distance": b.use_ws_distance, "mid_gap_eV": float(sigma0)}
         writer.group("results", attrs={
-            "modulation_data": b.modulation_data, "layer": _data(cfg).layer, "other_layer": _data(cfg).other_layer,
-            "model": f"{_data(cfg).layer} {b.model} soc={b.soc}", "k_grid": list(grid), "n_valence": n_v,
+            "source": b.source, **origin, "k_grid": list(grid), "n_valence": n_v,
             "n_conduction": n_c, "bse_dimension": N, "operator": operator, "solver": method, "iterations": its,
             "spin_factor": g_s, "direct": True, "exchange": b.exchange, "r0_angstrom": b.r0,
-            "epsilon": b.epsilon, "onsite_u": b.onsite_u, "scissor_eV": b.scissor, "modulation": b.modulation,
-            "modulation_scale": b.modulation_scale, "split_degenerate_edges": split,
-            "valleys_on_grid": valleys,
+            "epsilon": b.epsilon, "onsite_u": b.onsite_u, "onsite_length_angstrom": a0, "scissor_eV": b.scissor,
+            "split_degenerate_edges": split,
             "memory_dense_gib_per_rank": est.dense / 2 ** 30, "memory_matfree_gib_per_rank": est.matfree / 2 ** 30,
             "memory_limit_gib_per_rank": est.limit / 2 ** 30, "ranks": comm.size})
         writer.write("results/eigenvalues", values, units="eV",
@@ -536,28 +639,36 @@ def run(cfg, writer, comm, timer):
                      attrs={"definition": f"local maxima of sigma with prominence >= {b.peak_prominence} of its "
                                           "maximum (parabolic refinement)"})
         writer.write(f"{s}/peak_height", heights, units="e^2/hbar")
-        c = "results/supercell"
-        writer.group(c, attrs={"m": list(cell.m), "n": list(cell.n), "n_sites_other": cell.n_sites_other,
-                               "primitive": cell.primitive})
-        writer.write(f"{c}/theta_deg", abs(cell.theta_deg), units="deg",
-                     attrs={"definition": "twist of the layer relative to the other layer"})
-        writer.write(f"{c}/n_sites", cell.n_sites, units="", attrs={"definition": "metal sites of the layer"})
-        writer.write(f"{c}/n_orbitals", sc.n_orb, units="")
-        writer.write(f"{c}/lattice", sc.lattice, units="Angstrom", attrs={"shape": "[3 (A1, A2, a3), xyz]"})
-        writer.write(f"{c}/strain", cell.strain, units="", attrs={"definition": "isotropic strain of the other "
-                                                                                "layer that makes the cell commensurate"})
-        writer.write(f"{c}/moire_period", cell.moire_period, units="Angstrom")
-        writer.write(f"{c}/site_positions", site_pos, units="Angstrom", attrs={"shape": "[n_sites, 3]"})
-        cls = orbital_classes(unit.labels)
-        i_c, i_v = int(np.flatnonzero(cls == "conduction")[0]), int(np.flatnonzero(cls == "valence")[0])
-        shift_c = delta[i_c::n_uo]
-        shift_v = delta[i_v::n_uo]
-        writer.write(f"{c}/onsite_shift", np.column_stack([shift_v, shift_c]), units="eV",
-                     attrs={"shape": "[n_sites, 2 (valence d_xy/d_x2-y2, conduction d_z2)]"})
-        writer.write(f"{c}/harmonics", np.array([harmonics["valence"], harmonics["conduction"]]), units="",
-                     attrs={"shape": "[2 (valence, conduction), 2 (V eV, phi rad)]",
-                            "definition": "Delta(r) = 2 V sum_j cos(G'_j.r + phi), amplitudes times "
-                                          "modulation_scale"})
+        _write_supercell(writer, prob, site_pos)
+
+
+def _write_supercell(writer, prob, site_pos):
+    """/results/supercell: the cell (both sources) and the twist and modulation (twisted source)."""
+    sc, cell = prob.model, prob.cell
+    c = "results/supercell"
+    writer.group(c, attrs={} if cell is None else {"m": list(cell.m), "n": list(cell.n),
+                                                   "n_sites_other": cell.n_sites_other, "primitive": cell.primitive})
+    writer.write(f"{c}/n_sites", prob.n_sites, units="", attrs={
+        "definition": "metal sites of the layer" if cell is not None else "atoms carrying Wannier functions"})
+    writer.write(f"{c}/n_orbitals", sc.n_orb, units="")
+    writer.write(f"{c}/lattice", sc.lattice, units="Angstrom", attrs={"shape": "[3 (A1, A2, a3), xyz]"})
+    writer.write(f"{c}/site_positions", site_pos, units="Angstrom", attrs={"shape": "[n_sites, 3]"})
+    if cell is None:
+        return
+    writer.write(f"{c}/theta_deg", abs(cell.theta_deg), units="deg",
+                 attrs={"definition": "twist of the layer relative to the other layer"})
+    writer.write(f"{c}/strain", cell.strain, units="", attrs={"definition": "isotropic strain of the other "
+                                                                            "layer that makes the cell commensurate"})
+    writer.write(f"{c}/moire_period", cell.moire_period, units="Angstrom")
+    n_uo = prob.unit.n_orb
+    cls = orbital_classes(prob.unit.labels)
+    i_c, i_v = int(np.flatnonzero(cls == "conduction")[0]), int(np.flatnonzero(cls == "valence")[0])
+    writer.write(f"{c}/onsite_shift", np.column_stack([prob.delta[i_v::n_uo], prob.delta[i_c::n_uo]]), units="eV",
+                 attrs={"shape": "[n_sites, 2 (valence d_xy/d_x2-y2, conduction d_z2)]"})
+    writer.write(f"{c}/harmonics", np.array([prob.harmonics["valence"], prob.harmonics["conduction"]]), units="",
+                 attrs={"shape": "[2 (valence, conduction), 2 (V eV, phi rad)]",
+                        "definition": "Delta(r) = 2 V sum_j cos(G'_j.r + phi), amplitudes times "
+                                      "modulation_scale"})
 
 
 def _min():
@@ -579,7 +690,8 @@ def plot(run, stem):
     out = []
     E, sig, sig_ip = r("spectrum/energy"), r("spectrum/sigma"), r("spectrum/sigma_ip")
     ev, f = r("eigenvalues"), r("oscillator_strength")
-    theta = float(r("supercell/theta_deg"))
+    twisted = "results/supercell/theta_deg" in run.file          # source = 'twisted' (else Wannier90)
+    A = r("supercell/lattice")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(E, sig, label="BSE (e-h interaction)")
     ax.plot(E, sig_ip, "--", label="independent particles")
@@ -592,28 +704,30 @@ def plot(run, stem):
                   label="computed excitons (f)")
     ax.set_xlabel("energy (eV)")
     ax.set_ylabel(r"Re $\sigma_{xx}$ ($e^2/\hbar$)")
-    ax.set_title(f"theta = {theta:.2f} deg, {int(r('supercell/n_sites'))} sites", fontsize=9)
+    cell_text = f"theta = {float(r('supercell/theta_deg')):.2f} deg, " if twisted else "Wannier90 supercell, "
+    ax.set_title(f"{cell_text}{int(r('supercell/n_sites'))} sites", fontsize=9)
     ax.legend(fontsize=8)
     out.append(_save(fig, stem, "spectrum"))
-    pos, shift = r("supercell/site_positions"), r("supercell/onsite_shift")
-    gap = 1e3 * (shift[:, 1] - shift[:, 0])
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    sc = ax.scatter(pos[:, 0], pos[:, 1], c=gap, s=max(2.0, 3000.0 / len(pos)), cmap="coolwarm")
-    fig.colorbar(sc, ax=ax, label="local gap shift (meV)")
-    A = r("supercell/lattice")
-    for v in (A[0], A[1]):
-        ax.plot([0, v[0]], [0, v[1]], "k-", lw=0.8)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (A)")
-    ax.set_ylabel("y (A)")
-    out.append(_save(fig, stem, "modulation"))
+    pos = r("supercell/site_positions")
+    if twisted:
+        shift = r("supercell/onsite_shift")
+        gap = 1e3 * (shift[:, 1] - shift[:, 0])
+        fig, ax = plt.subplots(figsize=(4.2, 3.6))
+        sc = ax.scatter(pos[:, 0], pos[:, 1], c=gap, s=max(2.0, 3000.0 / len(pos)), cmap="coolwarm")
+        fig.colorbar(sc, ax=ax, label="local gap shift (meV)")
+        for v in (A[0], A[1]):
+            ax.plot([0, v[0]], [0, v[1]], "k-", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (A)")
+        ax.set_ylabel("y (A)")
+        out.append(_save(fig, stem, "modulation"))
     if "results/wavefunction" in run.file:
         dens, wpos = r("wavefunction/density"), r("wavefunction/positions").reshape(-1, 3)
         hole = np.array(run.file["results/wavefunction"].attrs["hole_position_angstrom"])
         # one panel per multiplet (its members carry the same averaged density), at most 6 per row
         first = [0] + [s for s in range(1, len(dens)) if not np.array_equal(dens[s], dens[s - 1])]
-        # zoom to 1.2 moire periods around the hole; white circles: AA points (moire lattice sites)
-        view = 1.2 * float(r("supercell/moire_period"))
+        # zoom to 1.2 moire periods (cell lengths) around the hole; white circles: AA points (lattice sites)
+        view = 1.2 * (float(r("supercell/moire_period")) if twisted else float(np.linalg.norm(A[0])))
         n12 = np.arange(-4, 5)
         aa = np.array([i * A[0] + j * A[1] for i in n12 for j in n12])
         tri = matplotlib.tri.Triangulation(wpos[:, 0], wpos[:, 1])
