@@ -325,3 +325,24 @@ def test_wannier90_fixture_equals_the_bse_workflow(tmp_path):
         np.testing.assert_allclose(b["results/eigenvalues"][()], a["results/eigenvalues"][()][:12], rtol=1e-10)
         assert b["results/supercell/n_sites"][()] == 3                  # W and two Se carry Wannier functions
         assert a["results/wavefunction/density"].shape[0] == 0         # wavefunctions = 0 is allowed in `bse`
+
+
+def test_wannier90_example_resolves_its_relative_path_and_runs(tmp_path):
+    from hpcx.io import RunWriter
+    from hpcx.log import PhaseTimer
+    from hpcx.parallel import SerialComm
+    path = ROOT / "examples" / "bse_moire_wannier90.toml"
+    text = path.read_text()
+    cfg = validate(text, str(path), workflows.schemas())
+    wf = workflows.load("bse_moire")
+    wf.check(cfg)
+    timer = PhaseTimer()
+    with RunWriter(tmp_path / "ex.h5", SerialComm(), workflow="bse_moire", config_text=text,
+                   config_source=str(path)) as w:
+        wf.run(cfg, w, SerialComm(), timer)
+        out = w.finish(timer.seconds)
+    with h5py.File(out) as f:
+        r = f["results"]
+        assert r.attrs["source"] == "wannier90" and r.attrs["bse_dimension"] == 576
+        assert r["binding_energy"][()] > 0.3                   # the WSe2 A exciton, free-standing (E_b ~ 0.5 eV)
+

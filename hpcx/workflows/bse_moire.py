@@ -726,8 +726,12 @@ def plot(run, stem):
         hole = np.array(run.file["results/wavefunction"].attrs["hole_position_angstrom"])
         # one panel per multiplet (its members carry the same averaged density), at most 6 per row
         first = [0] + [s for s in range(1, len(dens)) if not np.array_equal(dens[s], dens[s - 1])]
-        # zoom to 1.2 moire periods (cell lengths) around the hole; white circles: AA points (lattice sites)
-        view = 1.2 * (float(r("supercell/moire_period")) if twisted else float(np.linalg.norm(A[0])))
+        # zoom to 1.2 moire periods around the hole, or more if 95 % of a density lies further out
+        # (small Wannier90 cells); white circles: AA points (lattice points of the cell)
+        dist = np.linalg.norm(wpos[:, :2] - hole[:2], axis=1)
+        order = np.argsort(dist)
+        r95 = max(dist[order][np.searchsorted(np.cumsum(d.ravel()[order]), 0.95)] for d in dens)
+        view = max(1.2 * float(r("supercell/moire_period")) if twisted else 0.0, 1.3 * r95)
         n12 = np.arange(-4, 5)
         aa = np.array([i * A[0] + j * A[1] for i in n12 for j in n12])
         tri = matplotlib.tri.Triangulation(wpos[:, 0], wpos[:, 1])
@@ -740,7 +744,8 @@ def plot(run, stem):
             end = first[j + 1] if j + 1 < len(first) else len(dens)
             ax.tripcolor(tri, dens[s].ravel(), shading="gouraud", cmap="viridis")
             ax.plot(hole[0], hole[1], "r+", ms=8)
-            ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
+            if twisted:
+                ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
             ax.set_xlim(hole[0] - view, hole[0] + view)
             ax.set_ylim(hole[1] - view, hole[1] + view)
             ax.set_aspect("equal")
@@ -756,14 +761,16 @@ def plot(run, stem):
             shifts = np.array([i * A[0] + j * A[1] for i in range(-2, 3) for j in range(-2, 3)])   # cell: [0, 1)^2
             tiled = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
             tri_h = matplotlib.tri.Triangulation(tiled[:, 0], tiled[:, 1])
+            view_h = min(view, 2.0 * float(np.linalg.norm(A[:2, :2], axis=1).min()))   # inside the 5 x 5 images
             fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
             for ax in axes.flat[len(first):]:
                 ax.axis("off")
             for j, (s, ax) in enumerate(zip(first, axes.flat)):
                 ax.tripcolor(tri_h, np.tile(rho[s], len(shifts)), shading="gouraud", cmap="magma")
-                ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
-                ax.set_xlim(-view, view)
-                ax.set_ylim(-view, view)
+                if twisted:
+                    ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
+                ax.set_xlim(-view_h, view_h)
+                ax.set_ylim(-view_h, view_h)
                 ax.set_aspect("equal")
                 ax.set_title(f"S = {s}: +{1e3 * (ev[s] - ev[0]):.1f} meV", fontsize=7)
                 ax.set_xticks([])
