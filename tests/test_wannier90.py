@@ -99,3 +99,21 @@ def test_missing_file(tmp_path):
     (d / "WSe2_wsvec.dat").unlink()
     with pytest.raises(InputError, match="WSe2_wsvec.dat: no such file"):
         load_wannier90(d, "WSe2")
+
+
+def test_hopping_cutoff_is_hermitian_and_bounded():
+    # dropping |H_mn(R)| <= c keeps H(k) Hermitian (partners go together) and moves every band by at
+    # most ||dH(k)||_2 (Weyl's inequality), itself at most the row sums of the dropped magnitudes
+    from hpcx.bse.supercell import from_tbmodel
+    model, _ = load_wannier90(FIXTURE, "WSe2")
+    full = from_tbmodel(model)
+    cut = 2e-3
+    sparse = from_tbmodel(model, cutoff=cut)
+    assert sparse.nnz < full.nnz
+    rows = (np.abs(model.H_Rij) * (np.abs(model.H_Rij) <= cut)).sum(axis=(0, 2)).max()
+    for k in ((0.0, 0.0), (1 / 3, 2 / 3), (0.123, 0.321)):
+        hs, hf = sparse.hk(k).toarray(), full.hk(k).toarray()
+        assert np.abs(hs - hs.conj().T).max() < 1e-12
+        norm = np.linalg.norm(hs - hf, 2)
+        shift = np.abs(np.linalg.eigvalsh(hs) - np.linalg.eigvalsh(hf)).max()
+        assert 0 < shift <= norm + 1e-12 and norm <= rows + 1e-12

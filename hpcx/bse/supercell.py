@@ -145,9 +145,11 @@ class SparseTBModel(LatticeModel):
         return TBModel(self.lattice.copy(), self.positions.copy(), Rs, H, self.labels)
 
 
-def from_tbmodel(model):
-    """The hoppings of a dense :class:`TBModel` as a :class:`SparseTBModel` (zeros dropped)."""
-    r, i, j = np.nonzero(model.H_Rij)
+def from_tbmodel(model, cutoff=0.0):
+    """The hoppings of a dense :class:`TBModel` as a :class:`SparseTBModel`, those with
+    |H| <= ``cutoff`` (eV; 0: exact zeros) dropped.  A cutoff keeps H(k) Hermitian: |H_ij(R)| =
+    |H_ji(-R)| for a Hermitian model, so both partners go or stay together."""
+    r, i, j = np.nonzero(np.abs(model.H_Rij) > cutoff)
     return SparseTBModel(np.asarray(model.lattice, float), np.asarray(model.positions, float), i, j,
                          np.asarray(model.R, np.int64)[r], model.H_Rij[r, i, j].astype(complex),
                          tuple(model.labels))

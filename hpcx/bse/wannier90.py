@@ -16,6 +16,7 @@ raises :class:`~hpcx.errors.InputError` naming the file, line and what is wrong.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +72,32 @@ def _ints(path, lineno, text, count=None):
     return values
 
 
+def _nonblank(f):
+    """(line number, line) of the non-blank lines of an open file, 1-based."""
+    for n, line in enumerate(f, start=1):
+        if line.strip():
+            yield n, line
+
+
 def read_hr(path):
-    """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``."""
-    lines = _lines(path)
+    """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``.
+
+    Streams the file one R block (num_wann^2 lines) at a time with NumPy's C parser, so memory
+    is the result plus one block (a supercell of thousands of Wannier functions reads at
+    ~2e6 lines/s); a first pass counts the lines so that a truncated or mis-sized file is
+    reported before any parsing.
+    """
+    lines = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                lines.append(line)
+                if len(lines) == 3:
+                    break
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
     if len(lines) < 3:
         raise InputError(f"{path}: too short for a Wannier90 _hr.dat file ({len(lines)} lines)")
     nw = _ints(path, 2, lines[1], 1)[0]
@@ -81,51 +105,71 @@ def read_hr(path):
     if nw < 1 or nr < 1:
         raise InputError(f"{path}: line 2-3: num_wann = {nw}, nrpts = {nr} must be positive")
     n_deg_lines = -(-nr // 15)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = [next(f, "") for _ in range(3 + n_deg_lines)]
+        n_body = sum(1 for line in f if line.strip())
     deg = []
     for n in range(n_deg_lines):
-        if 3 + n >= len(lines):
+        if not head[3 + n]:
             raise InputError(f"{path}: ends inside the degeneracy list (need {nr} values)")
         try:
-            deg += [int(x) for x in lines[3 + n].split()]
+            deg += [int(x) for x in head[3 + n].split()]
         except ValueError:
             raise InputError(f"{path}: line {4 + n}: expected {nr} integer degeneracy weights "
-                             f"(15 per line), got {lines[3 + n].strip()!r}") from None
+                             f"(15 per line), got {head[3 + n].strip()!r}") from None
     if len(deg) != nr:
         raise InputError(f"{path}: {len(deg)} degeneracy weights, expected nrpts = {nr}")
     deg = np.array(deg)
     if np.any(deg < 1):
         raise InputError(f"{path}: degeneracy weights must be >= 1")
-    body = [ln for ln in lines[3 + n_deg_lines:] if ln.strip()]
-    if len(body) != nr * nw * nw:
-        raise InputError(f"{path}: {len(body)} matrix-element lines, expected nrpts * num_wann^2 = "
+    if n_body != nr * nw * nw:
+        raise InputError(f"{path}: {n_body} matrix-element lines, expected nrpts * num_wann^2 = "
                          f"{nr} * {nw}^2 = {nr * nw * nw} (truncated or wrong num_wann?)")
-    table = np.empty((len(body), 7))
-    for i, ln in enumerate(body):
-        try:
-            table[i] = [float(x) for x in ln.split()]
-        except ValueError:
-            raise InputError(f"{path}: line {4 + n_deg_lines + i}: expected 'R1 R2 R3 m n Re Im', "
-                             f"got {ln.strip()!r}") from None
-    blocks = table.reshape(nr, nw * nw, 7)
-    R = blocks[:, 0, :3].astype(int)
-    if np.any(blocks[:, :, :3] != blocks[:, :1, :3]):
-        r = int(np.argwhere(np.any(blocks[:, :, :3] != blocks[:, :1, :3], axis=(1, 2)))[0, 0])
-        raise InputError(f"{path}: R block {r + 1} ({tuple(R[r])}) is incomplete: its {nw}^2 lines do "
-                         "not share one lattice vector")
-    m = blocks[:, :, 3].astype(int) - 1
-    n = blocks[:, :, 4].astype(int) - 1
-    if m.min() < 0 or n.min() < 0 or m.max() >= nw or n.max() >= nw:
-        raise InputError(f"{path}: orbital index outside 1..num_wann = {nw}")
+    R = np.zeros((nr, 3), int)
     H = np.zeros((nr, nw, nw), complex)
-    rows = np.repeat(np.arange(nr), nw * nw)
-    H[rows, m.ravel(), n.ravel()] = blocks[:, :, 5].ravel() + 1j * blocks[:, :, 6].ravel()
-    filled = np.zeros((nr, nw, nw), int)
-    np.add.at(filled, (rows, m.ravel(), n.ravel()), 1)
-    if np.any(filled != 1):
-        raise InputError(f"{path}: some (R, m, n) elements are missing or repeated")
-    if len({tuple(r) for r in R}) != nr:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        body = _nonblank(f)
+        for _ in range(3 + n_deg_lines):                      # header lines are non-blank
+            next(body)
+        for r in range(nr):
+            chunk = list(itertools.islice(body, nw * nw))
+            R[r], H[r] = _hr_block(path, chunk, r, nw)
+    if len({tuple(x) for x in R}) != nr:
         raise InputError(f"{path}: a lattice vector R appears in more than one block")
     return nw, R, deg, H
+
+
+def _hr_block(path, chunk, r, nw):
+    """(R, H [nw, nw]) of one block of (line number, line) pairs; InputError naming the line."""
+    try:
+        table = np.loadtxt([line for _, line in chunk], ndmin=2)
+        if table.shape[1] != 7:
+            raise ValueError
+    except ValueError:
+        for n, line in chunk:                                  # find the offending line
+            words = line.split()
+            try:
+                if len(words) != 7:
+                    raise ValueError
+                [float(x) for x in words]
+            except ValueError:
+                raise InputError(f"{path}: line {n}: expected 'R1 R2 R3 m n Re Im', got {line.strip()!r}") from None
+        raise                                                  # pragma: no cover - loadtxt and float disagree
+    Rb = table[:, :3]
+    if np.any(Rb != Rb[:1]):
+        raise InputError(f"{path}: R block {r + 1} ({tuple(Rb[0].astype(int))}) is incomplete: its {nw}^2 lines "
+                         "do not share one lattice vector")
+    m = table[:, 3].astype(int) - 1
+    n = table[:, 4].astype(int) - 1
+    if m.min() < 0 or n.min() < 0 or m.max() >= nw or n.max() >= nw:
+        raise InputError(f"{path}: orbital index outside 1..num_wann = {nw}")
+    filled = np.zeros((nw, nw), int)
+    np.add.at(filled, (m, n), 1)
+    if np.any(filled != 1):
+        raise InputError(f"{path}: some (R, m, n) elements are missing or repeated")
+    H = np.zeros((nw, nw), complex)
+    H[m, n] = table[:, 5] + 1j * table[:, 6]
+    return Rb[0].astype(int), H
 
 
 def read_wsvec(path, num_wann=None):

@@ -34,6 +34,9 @@ MOIRE = Section("bse_moire", (
     Field("use_ws_distance", bool, True, "source = 'wannier90': apply the SEED_wsvec.dat shifts"),
     Field("n_occupied", int, 0, "source = 'wannier90': occupied Wannier bands of the supercell (required)",
           minimum=0),
+    Field("hopping_cutoff", float, 0.0, "source = 'wannier90': drop hoppings with |H_mn(R)| at or below this "
+          "(DFT Wannier Hamiltonians have no exact zeros; a supercell's H(k) stays sparse only with a cutoff, "
+          "e.g. 1e-4 eV; 0 keeps every element)", unit="eV", minimum=0.0),
     Field("mid_gap", float, (), "source = 'wannier90': an energy inside the gap, the shift of the "
           "shift-and-invert band solver, e.g. [0.4]; empty: from dense eigenvalues at the grid's k-points "
           "(up to 2000 orbitals)", unit="eV", list_of=True),
@@ -258,7 +261,7 @@ def _wannier_problem(cfg):
                           "give an energy inside the gap")
     atoms, site_of_orbital = np.unique(info["atom_of_orbital"], return_inverse=True)
     site_pos = np.array([tb.positions[np.flatnonzero(site_of_orbital == s)[0]] for s in range(len(atoms))])
-    return Problem(from_tbmodel(tb), b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
+    return Problem(from_tbmodel(tb, b.hopping_cutoff), b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
                    b.mid_gap[0] if b.mid_gap else None)
 
 
@@ -577,7 +580,7 @@ def run(cfg, writer, comm, timer):
                       "modulation": b.modulation, "modulation_scale": b.modulation_scale, "valleys_on_grid": valleys}
         else:
             origin = {"model": f"Wannier90 {wannier_dir(cfg, 'bse_moire') / b.seedname}",
-                      "n_occupied": prob.n_occ,
+                      "n_occupied": prob.n_occ, "hopping_cutoff_eV": b.hopping_cutoff, "hoppings": sc.nnz,
                       "use_ws_distance": b.use_ws_distance, "mid_gap_eV": float(sigma0)}
         writer.group("results", attrs={
             "source": b.source, **origin, "k_grid": list(grid), "n_valence": n_v,
