@@ -378,6 +378,113 @@ def flatten_ws(R, deg, H, wsvec=None, path="wsvec"):
     return np.array(keys, int), np.array([acc[k] for k in keys])
 
 
+@dataclass(frozen=True)
+class WsvecTable:
+    """``SEED_wsvec.dat`` as arrays: keys (n_entries, 5) int (R1, R2, R3, m, n; m, n 0-based),
+    counts (n_entries,) shifts per entry, shifts (counts.sum(), 3) int in entry order."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    shifts: np.ndarray
+
+    def __len__(self):
+        return len(self.keys)
+
+
+def read_wsvec_table(path, num_wann=None):
+    """WsvecTable of ``SEED_wsvec.dat`` (the fast path of large supercells: the integers are parsed
+    in C, then one pass over the entries finds their boundaries).  Any malformed input is handed to
+    read_wsvec, whose InputError names the line."""
+    import warnings
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    first, _, body = text.partition("\n")
+    if first.split() and first.split()[0].lstrip("-").isdigit():
+        body = text                                            # no header line
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            flat = np.fromstring(body, dtype=np.int64, sep=" ")
+        keys, counts, starts = _walk_wsvec(flat)
+    except (ValueError, DeprecationWarning, IndexError):
+        read_wsvec(path, num_wann)                             # raises with the line
+        raise InputError(f"{path}: not a Wannier90 wsvec file") from None
+    if not len(keys):
+        raise InputError(f"{path}: no entries")
+    keys[:, 3:] -= 1
+    if num_wann is not None and (keys[:, 3:].min() < 0 or keys[:, 3:].max() >= num_wann):
+        read_wsvec(path, num_wann)
+        raise InputError(f"{path}: orbital index outside 1..num_wann = {num_wann}")
+    idx = np.repeat(starts, 3 * counts) + _ramp(3 * counts)
+    return WsvecTable(keys, counts, flat[idx].reshape(-1, 3))
+
+
+def _ramp(lengths):
+    """0, 1, ..., l0 - 1, 0, 1, ..., l1 - 1, ... for the given lengths."""
+    total = int(lengths.sum())
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total) - offsets
+
+
+def _walk_wsvec(flat):
+    """Entry boundaries of the flat integers of a wsvec body: each entry is R1 R2 R3 m n, count,
+    then count triples.  Returns (keys (n, 5), counts (n,), start of each entry's shifts)."""
+    pos, n = 0, len(flat)
+    heads, counts = [], []
+    while pos < n:
+        c = int(flat[pos + 5])
+        if c < 1 or pos + 6 + 3 * c > n:
+            raise ValueError("bad shift count")
+        heads.append(pos)
+        counts.append(c)
+        pos += 6 + 3 * c
+    heads = np.array(heads, dtype=np.int64)
+    keys = flat[heads[:, None] + np.arange(5)].copy()
+    return keys, np.array(counts, dtype=np.int64), heads + 6
+
+
+def flatten_ws_table(R, deg, H, table, path="wsvec"):
+    """Vectorised :func:`flatten_ws` for a WsvecTable: H'(R + T) += H(R) / (ndegen n_shifts)
+    for every shift T of every (R, m, n).  Returns (R' [n_R', 3], H' [n_R', nw, nw])."""
+    R = np.asarray(R, dtype=np.int64)
+    nw = H.shape[1]
+    r_of = _lookup_rows(R, table.keys[:, :3], path)
+    m, n = table.keys[:, 3], table.keys[:, 4]
+    slot = (r_of * nw + m) * nw + n
+    if len(table) != len(R) * nw * nw or len(np.unique(slot)) != len(slot):
+        raise InputError(f"{path}: {len(table)} entries do not cover every (R, m, n) of the hr file once "
+                         f"(nrpts * num_wann^2 = {len(R) * nw * nw}; wsvec and hr files do not belong together)")
+    value = H[r_of, m, n] / (np.asarray(deg)[r_of] * table.counts)
+    e = np.repeat(np.arange(len(table)), table.counts)
+    keys, inverse = np.unique(R[r_of][e] + table.shifts, axis=0, return_inverse=True)
+    out = np.zeros((len(keys), nw, nw), complex)
+    np.add.at(out, (inverse.ravel(), m[e], n[e]), value[e])
+    return keys, out
+
+
+def _row_keys(rows):
+    """One sortable int64 per row of small integer triples (|x| < 2^20)."""
+    r = np.asarray(rows, dtype=np.int64) + (1 << 20)
+    return (r[:, 0] << 42) | (r[:, 1] << 21) | r[:, 2]
+
+
+def _lookup_rows(R, rows, path):
+    """Index into R of each row of ``rows``; InputError if one is not in R."""
+    keys = _row_keys(R)
+    order = np.argsort(keys)
+    q = _row_keys(rows)
+    pos = np.minimum(np.searchsorted(keys[order], q), len(keys) - 1)
+    bad = keys[order][pos] != q
+    if np.any(bad):
+        raise InputError(f"{path}: R = {tuple(rows[np.argmax(bad)])} is not a lattice vector of the hr file "
+                         "(wsvec and hr files do not belong together)")
+    return order[pos]
+
+
 def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
     """TBModel of a Wannier90 run in ``directory`` with files ``seedname*``.
 
@@ -403,14 +510,15 @@ def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
     wc = read_wout_centres(d / f"{seedname}.wout")
     if len(wc) != nw:
         raise InputError(f"{d / (seedname + '.wout')}: {len(wc)} final Wannier centres, num_wann = {nw}")
-    wsvec = None
     if use_ws_distance:
         ws_path = d / f"{seedname}_wsvec.dat"
-        wsvec = read_wsvec(ws_path, nw)
-        if len(wsvec) != len(R) * nw * nw:
-            raise InputError(f"{ws_path}: {len(wsvec)} entries, the hr file needs nrpts * num_wann^2 = "
+        table = read_wsvec_table(ws_path, nw)
+        if len(table) != len(R) * nw * nw:
+            raise InputError(f"{ws_path}: {len(table)} entries, the hr file needs nrpts * num_wann^2 = "
                              f"{len(R) * nw * nw}")
-    Rf, Hf = flatten_ws(R, deg, H, wsvec, path=str(d / f"{seedname}_wsvec.dat"))
+        Rf, Hf = flatten_ws_table(R, deg, H, table, path=str(ws_path))
+    else:
+        Rf, Hf = flatten_ws(R, deg, H, None)
     atom, site_pos = _nearest_atoms(wc, win.atoms, win.lattice)
     if centres == "atoms":
         positions = site_pos
