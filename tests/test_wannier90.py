@@ -129,3 +129,29 @@ def test_vectorised_wsvec_flattening_equals_the_reference():
     new_R, new_H = w.flatten_ws_table(R, deg, H, table)
     np.testing.assert_array_equal(new_R, ref_R)
     np.testing.assert_allclose(new_H, ref_H, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("ws", [True, False])
+def test_sparse_loader_equals_the_dense_model(ws):
+    from hpcx.bse.supercell import from_tbmodel
+    from hpcx.bse.wannier90 import load_wannier90_sparse
+    dense, info = load_wannier90(FIXTURE, "WSe2", use_ws_distance=ws)
+    sparse, info_s = load_wannier90_sparse(FIXTURE, "WSe2", use_ws_distance=ws)
+    np.testing.assert_array_equal(info["atom_of_orbital"], info_s["atom_of_orbital"])
+    ref = from_tbmodel(dense)
+    for k in ((0.0, 0.0), (1 / 3, 2 / 3), (0.123, 0.321)):
+        np.testing.assert_allclose(sparse.hk(k).toarray(), ref.hk(k).toarray(), rtol=0, atol=1e-13)
+
+
+def test_sparse_loader_cutoff_is_hermitian_and_bounded():
+    # the cutoff acts on |H_mn(R)|/ndegen before the WS split: H(k) stays Hermitian and every band
+    # moves by at most ||dH(k)||_2 (Weyl)
+    from hpcx.bse.wannier90 import load_wannier90_sparse
+    full, _ = load_wannier90_sparse(FIXTURE, "WSe2")
+    cut, _ = load_wannier90_sparse(FIXTURE, "WSe2", cutoff=2e-3)
+    assert cut.nnz < 0.8 * full.nnz
+    for k in ((0.0, 0.0), (1 / 3, 2 / 3), (0.123, 0.321)):
+        hc, hf = cut.hk(k).toarray(), full.hk(k).toarray()
+        assert np.abs(hc - hc.conj().T).max() < 1e-12
+        shift = np.abs(np.linalg.eigvalsh(hc) - np.linalg.eigvalsh(hf)).max()
+        assert 0 < shift <= np.linalg.norm(hc - hf, 2) + 1e-12 < 0.05

@@ -79,14 +79,9 @@ def _nonblank(f):
             yield n, line
 
 
-def read_hr(path):
-    """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``.
-
-    Streams the file one R block (num_wann^2 lines) at a time with NumPy's C parser, so memory
-    is the result plus one block (a supercell of thousands of Wannier functions reads at
-    ~2e6 lines/s); a first pass counts the lines so that a truncated or mis-sized file is
-    reported before any parsing.
-    """
+def _hr_header(path):
+    """(num_wann, nrpts, ndegen [nrpts], header line count) of ``SEED_hr.dat``; counts the
+    matrix-element lines first, so a truncated or mis-sized file is reported before any parsing."""
     lines = []
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -125,15 +120,30 @@ def read_hr(path):
     if n_body != nr * nw * nw:
         raise InputError(f"{path}: {n_body} matrix-element lines, expected nrpts * num_wann^2 = "
                          f"{nr} * {nw}^2 = {nr * nw * nw} (truncated or wrong num_wann?)")
-    R = np.zeros((nr, 3), int)
-    H = np.zeros((nr, nw, nw), complex)
+    return nw, nr, deg, 3 + n_deg_lines
+
+
+def iter_hr_blocks(path, header=None):
+    """Yield (R (3,) int, H_mn(R) [nw, nw] complex eV) for each R block of ``SEED_hr.dat``, one
+    block in memory at a time (NumPy's C parser, ~2e6 lines/s); header: _hr_header(path)."""
+    nw, nr, _, n_head = header or _hr_header(path)
     with open(path, encoding="utf-8", errors="replace") as f:
         body = _nonblank(f)
-        for _ in range(3 + n_deg_lines):                      # header lines are non-blank
+        for _ in range(n_head):                               # header lines are non-blank
             next(body)
         for r in range(nr):
-            chunk = list(itertools.islice(body, nw * nw))
-            R[r], H[r] = _hr_block(path, chunk, r, nw)
+            yield _hr_block(path, list(itertools.islice(body, nw * nw)), r, nw)
+
+
+def read_hr(path):
+    """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``
+    (streamed block by block: memory is the result plus one block)."""
+    header = _hr_header(path)
+    nw, nr, deg, _ = header
+    R = np.zeros((nr, 3), int)
+    H = np.zeros((nr, nw, nw), complex)
+    for r, (R[r], H[r]) in enumerate(iter_hr_blocks(path, header)):
+        pass
     if len({tuple(x) for x in R}) != nr:
         raise InputError(f"{path}: a lattice vector R appears in more than one block")
     return nw, R, deg, H
@@ -485,17 +495,9 @@ def _lookup_rows(R, rows, path):
     return order[pos]
 
 
-def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
-    """TBModel of a Wannier90 run in ``directory`` with files ``seedname*``.
-
-    centres: "atoms" puts each Wannier function on the atom nearest to its final
-    centre (seed 004 / PyMEX "atom_centered"; orbitals of one atom share a site),
-    "wannier" uses the final centres of the .wout file.
-    Returns (model, info) with info = {mp_grid, species, atom_of_orbital, wannier_centres}.
-    """
-    d = Path(directory)
+def _check_meta(d, seedname, nw, deg):
+    """(WinData, final centres) of the run, checked against the hr file's num_wann and ndegen."""
     win = read_win(d / f"{seedname}.win")
-    nw, R, deg, H = read_hr(d / f"{seedname}_hr.dat")
     if win.num_wann is not None and win.num_wann != nw:
         raise InputError(f"{d / (seedname + '_hr.dat')}: num_wann = {nw} but {seedname}.win says "
                          f"num_wann = {win.num_wann}")
@@ -510,15 +512,11 @@ def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
     wc = read_wout_centres(d / f"{seedname}.wout")
     if len(wc) != nw:
         raise InputError(f"{d / (seedname + '.wout')}: {len(wc)} final Wannier centres, num_wann = {nw}")
-    if use_ws_distance:
-        ws_path = d / f"{seedname}_wsvec.dat"
-        table = read_wsvec_table(ws_path, nw)
-        if len(table) != len(R) * nw * nw:
-            raise InputError(f"{ws_path}: {len(table)} entries, the hr file needs nrpts * num_wann^2 = "
-                             f"{len(R) * nw * nw}")
-        Rf, Hf = flatten_ws_table(R, deg, H, table, path=str(ws_path))
-    else:
-        Rf, Hf = flatten_ws(R, deg, H, None)
+    return win, wc
+
+
+def _orbitals(win, wc, centres):
+    """(atom of each orbital, positions (nw, 3) Angstrom, labels) for ``centres``."""
     atom, site_pos = _nearest_atoms(wc, win.atoms, win.lattice)
     if centres == "atoms":
         positions = site_pos
@@ -530,7 +528,81 @@ def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
         labels = tuple(f"{win.species[a]}{a + 1}:{orb}" for a, (_, orb) in zip(atom, win.projections))
     else:
         labels = tuple(f"{win.species[a]}{a + 1}:wf{i + 1}" for i, a in enumerate(atom))
+    return atom, positions, labels
+
+
+def _wsvec(d, seedname, nw, nr):
+    ws_path = d / f"{seedname}_wsvec.dat"
+    table = read_wsvec_table(ws_path, nw)
+    if len(table) != nr * nw * nw:
+        raise InputError(f"{ws_path}: {len(table)} entries, the hr file needs nrpts * num_wann^2 = "
+                         f"{nr * nw * nw}")
+    return table, ws_path
+
+
+def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
+    """TBModel of a Wannier90 run in ``directory`` with files ``seedname*``.
+
+    centres: "atoms" puts each Wannier function on the atom nearest to its final
+    centre (seed 004 / PyMEX "atom_centered"; orbitals of one atom share a site),
+    "wannier" uses the final centres of the .wout file.
+    Returns (model, info) with info = {mp_grid, species, atom_of_orbital, wannier_centres}.
+    """
+    d = Path(directory)
+    nw, R, deg, H = read_hr(d / f"{seedname}_hr.dat")
+    win, wc = _check_meta(d, seedname, nw, deg)
+    if use_ws_distance:
+        table, ws_path = _wsvec(d, seedname, nw, len(R))
+        Rf, Hf = flatten_ws_table(R, deg, H, table, path=str(ws_path))
+    else:
+        Rf, Hf = flatten_ws(R, deg, H, None)
+    atom, positions, labels = _orbitals(win, wc, centres)
     model = TBModel(win.lattice, positions, Rf, Hf, labels)
+    info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
+    return model, info
+
+
+def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=True, cutoff=0.0):
+    """SparseTBModel of a Wannier90 run (large supercells): the hr file is streamed block by block
+    and only elements with |H_mn(R)| / ndegen(R) > ``cutoff`` (eV) are kept, so memory is O(kept
+    hoppings) plus one block and the wsvec table.  The cutoff acts on the file's elements before
+    the WS shifts split them (H_nm(-R) = conj H_mn(R) and ndegen(-R) = ndegen(R): Hermitian).
+    With cutoff = 0 it is load_wannier90's model (tested).  Returns (model, info) as load_wannier90.
+    """
+    from .supercell import SparseTBModel
+    d = Path(directory)
+    hr = d / f"{seedname}_hr.dat"
+    header = _hr_header(hr)
+    nw, nr, deg, _ = header
+    win, wc = _check_meta(d, seedname, nw, deg)
+    R = np.zeros((nr, 3), np.int64)
+    parts = []
+    for r, (R[r], block) in enumerate(iter_hr_blocks(hr, header)):
+        h = block / deg[r]
+        m, n = np.nonzero(np.abs(h) > cutoff)
+        parts.append((np.full(len(m), r), m, n, h[m, n]))
+    if len({tuple(x) for x in R}) != nr:
+        raise InputError(f"{hr}: a lattice vector R appears in more than one block")
+    r_k, m_k, n_k, v_k = (np.concatenate(x) for x in zip(*parts))
+    if use_ws_distance:
+        table, ws_path = _wsvec(d, seedname, nw, nr)
+        r_of = _lookup_rows(R, table.keys[:, :3], str(ws_path))
+        slot_t = (r_of * nw + table.keys[:, 3]) * nw + table.keys[:, 4]
+        order = np.argsort(slot_t)
+        if len(np.unique(slot_t)) != len(slot_t):
+            raise InputError(f"{ws_path}: an (R, m, n) entry appears twice (wsvec and hr files do not belong "
+                             "together)")
+        entry = order[np.searchsorted(slot_t[order], (r_k * nw + m_k) * nw + n_k)]
+        counts = table.counts[entry]
+        first = (np.cumsum(table.counts) - table.counts)[entry]
+        e = np.repeat(np.arange(len(entry)), counts)
+        T = table.shifts[np.repeat(first, counts) + _ramp(counts)]
+        rows, cols, Rp, value = m_k[e], n_k[e], R[r_k[e]] + T, v_k[e] / counts[e]
+    else:
+        rows, cols, Rp, value = m_k, n_k, R[r_k], v_k
+    atom, positions, labels = _orbitals(win, wc, centres)
+    model = SparseTBModel(np.asarray(win.lattice, float), np.asarray(positions, float), rows, cols, Rp,
+                          value.astype(complex), labels)
     info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
     return model, info
 

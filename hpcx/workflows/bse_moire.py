@@ -34,9 +34,10 @@ MOIRE = Section("bse_moire", (
     Field("use_ws_distance", bool, True, "source = 'wannier90': apply the SEED_wsvec.dat shifts"),
     Field("n_occupied", int, 0, "source = 'wannier90': occupied Wannier bands of the supercell (required)",
           minimum=0),
-    Field("hopping_cutoff", float, 0.0, "source = 'wannier90': drop hoppings with |H_mn(R)| at or below this "
-          "(DFT Wannier Hamiltonians have no exact zeros; a supercell's H(k) stays sparse only with a cutoff, "
-          "e.g. 1e-4 eV; 0 keeps every element)", unit="eV", minimum=0.0),
+    Field("hopping_cutoff", float, 0.0, "source = 'wannier90': drop the hr file's elements with "
+          "|H_mn(R)|/ndegen(R) at or below this while streaming it (DFT Wannier Hamiltonians have no exact "
+          "zeros; a supercell's H(k) and memory stay sparse only with a cutoff, e.g. 1e-4 eV; 0 keeps every "
+          "element)", unit="eV", minimum=0.0),
     Field("mid_gap", float, (), "source = 'wannier90': an energy inside the gap, the shift of the "
           "shift-and-invert band solver, e.g. [0.4]; empty: from dense eigenvalues at the grid's k-points "
           "(up to 2000 orbitals)", unit="eV", list_of=True),
@@ -235,8 +236,7 @@ class Problem:
 
 def _wannier_problem(cfg):
     """Problem of a Wannier90 supercell (source = 'wannier90'); ConfigError on bad input."""
-    from ..bse.supercell import from_tbmodel
-    from ..bse.wannier90 import load_wannier90
+    from ..bse.wannier90 import load_wannier90_sparse
     from .bse import locate_wannier90
     b = cfg.bse_moire
     for key, given in (("theta", b.theta != -1.0), ("cell_m", len(b.cell_m) > 0), ("cell_n", len(b.cell_n) > 0)):
@@ -250,7 +250,8 @@ def _wannier_problem(cfg):
     if len(b.mid_gap) > 1:
         raise ConfigError(cfg.source, "bse_moire.mid_gap", f"one energy or none, got {list(b.mid_gap)}")
     try:
-        tb, info = load_wannier90(d, b.seedname, centres="atoms", use_ws_distance=b.use_ws_distance)
+        tb, info = load_wannier90_sparse(d, b.seedname, centres="atoms", use_ws_distance=b.use_ws_distance,
+                                         cutoff=b.hopping_cutoff)
     except InputError as exc:
         raise ConfigError(cfg.source, "bse_moire.wannier90_dir", str(exc)) from None
     if not 1 <= b.n_occupied < tb.n_orb:
@@ -261,7 +262,7 @@ def _wannier_problem(cfg):
                           "give an energy inside the gap")
     atoms, site_of_orbital = np.unique(info["atom_of_orbital"], return_inverse=True)
     site_pos = np.array([tb.positions[np.flatnonzero(site_of_orbital == s)[0]] for s in range(len(atoms))])
-    return Problem(from_tbmodel(tb, b.hopping_cutoff), b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
+    return Problem(tb, b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
                    b.mid_gap[0] if b.mid_gap else None)
 
 
