@@ -1,7 +1,8 @@
 """The lowest 24 excitons of the modulated WSe2 layer at 1.3 deg (seed 004 Figs. 1a, 3 analogue).
 
-Runs the ``bse_moire`` workflow on seed 004's 1.3 deg cell (397 WSe2 sites, the band window and
-k-grid of the twist-angle series, scripts/bse_moire_figures.py) with and without the ASSUMED
+Runs the ``bse_moire`` workflow on seed 004's 1.3 deg cell (397 WSe2 sites; --theta 2.2, 0.4, 0 for
+the other explicit cells; the band window and k-grid of the twist-angle series,
+scripts/bse_moire_figures.py) with and without the ASSUMED
 modulation, 24 eigenpairs and their hole-fixed electron densities (hole on the W site at the AA
 point), and classifies every state against the continuum model (hpcx/bse/continuum.py): 1s
 excitons whose centre of mass moves in the moire potential, intravalley (Q = 0 sector, the only
@@ -24,11 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bse_moire_figures import CELLS, SERIES, config_text, run_one  # noqa: E402
 
-THETA = 1.3
-WINDOW = dict(valence_bands=18, conduction_bands=48)      # the series' window at 1.3 deg (0.2 eV)
+# the series' band windows (0.2 eV, docs/results/bse_moire.md) of the cells given explicitly
+WINDOWS = {2.2: (14, 38), 1.3: (18, 48), 0.4: (24, 60), 0.0: (22, 50)}
 N_STATES = 24
-KEYS = dict(**CELLS[THETA], k_grid=SERIES[THETA], **WINDOW, operator="matrix-free", n_eig=N_STATES,
-            wavefunctions=N_STATES, spectrum="eigenpairs", broadening=0.01, energy_points=2001)
+
+
+def run_keys(theta):
+    n_v, n_c = WINDOWS[theta]
+    return dict(**CELLS[theta], k_grid=SERIES[theta], valence_bands=n_v, conduction_bands=n_c,
+                operator="matrix-free", n_eig=N_STATES, wavefunctions=N_STATES, spectrum="eigenpairs",
+                broadening=0.01, energy_points=2001)
 TOL = 1e-4          # eV: states closer than this form one multiplet in the table
 
 
@@ -63,14 +69,14 @@ def read_states(path):
     return out
 
 
-def continuum_levels(scale):
+def continuum_levels(theta, scale):
     """{sector: energies (meV) above the Q = 0 ground level}, one valley (pair species) each,
     non-parabolic estimate; sectors 'intra' (Q = 0) and 'inter' (Q = moire corner)."""
     from hpcx import workflows
     from hpcx.bse import continuum as ct
     from hpcx.config import validate
     from hpcx.workflows.bse_moire import _data, twisted_cell, unit_model
-    cfg = validate(config_text(**CELLS[THETA]), "states", workflows.schemas())
+    cfg = validate(config_text(**CELLS[theta]), "states", workflows.schemas())
     unit, _ = unit_model(cfg)
     cell = twisted_cell(cfg, unit)
     m_e, m_h = ct.effective_masses(unit)
@@ -78,10 +84,21 @@ def continuum_levels(scale):
     disp = ct.pair_dispersion(unit, m_e, m_h)
     h = _data(cfg).harmonics(scale)
     intra, _ = ct.continuum_spectrum(cell, h, m_e, m_h, ex, dispersion=disp)
-    inter, _ = ct.continuum_spectrum(cell, h, m_e, m_h, ex, dispersion=disp, Q=ct.moire_corner(cell.moire_vectors))
+    # intervalley pairs sit at the moire corner when K folds to the moire K point, at Q = 0 when it
+    # folds to Gamma (m1 - m2 a multiple of 3, e.g. the 0 deg cell): then the two sectors coincide
+    folds_to_gamma = (cell.m[0] - cell.m[1]) % 3 == 0
+    Q = (0.0, 0.0) if folds_to_gamma else ct.moire_corner(cell.moire_vectors)
+    inter, _ = ct.continuum_spectrum(cell, h, m_e, m_h, ex, dispersion=disp, Q=Q)
     e0 = intra.energies[0]
     return {"intra": 1e3 * (intra.energies - e0), "inter": 1e3 * (inter.energies - e0),
             "bright": intra.weights / intra.weights[0]}
+
+
+def nearest(de, cont, bright=False):
+    """(|distance|, sector 'intra'/'inter', level) of the continuum level nearest to de (meV); a
+    state with any oscillator strength (bright=True) can only be intravalley."""
+    near = lambda lv: lv[np.argmin(np.abs(lv - de))]   # noqa: E731
+    return min((abs(near(cont[k]) - de), k, near(cont[k])) for k in (("intra",) if bright else ("intra", "inter")))
 
 
 def table(name, s, cont):
@@ -97,17 +114,18 @@ def table(name, s, cont):
         rho = s["dens"][a]                  # members share the multiplet average (the workflow)
         r_mean = float(rho @ s["dist"])
         on_hole = float(rho[s["dist"] < 0.1].sum())
-        near = lambda lv: lv[np.argmin(np.abs(lv - de))]   # noqa: E731
-        guess = min((abs(near(cont[k]) - de), k, near(cont[k])) for k in ("intra", "inter"))
+        guess = nearest(de, cont, bright=s["f"][a:b].sum() > 1e-8 * s["f"].max())
         rows.append((de, b - a, s["f"][a:b].sum(), r_mean, on_hole))
         aa = np.argmin(np.linalg.norm(s["sites"][:, :2], axis=1))
         at_aa = s["rho_h"][a, aa] * s["rho_h"].shape[1]
+        # more than 2.5 meV from every level: not a K-valley 1s state of the continuum model
+        match = f"{guess[2]:.1f} ({guess[1]}valley)" if guess[0] <= 2.5 else f"none (nearest {guess[2]:.1f})"
         print(f"| {de:.1f} | {b - a} | {s['f'][a:b].sum():.3g} | {r_mean:.1f} | {on_hole:.4f} | {at_aa:.2f} | "
-              f"{guess[2]:.1f} ({guess[1]}valley) |")
+              f"{match} |")
     return rows
 
 
-def figure(mod, flat, cont_mod, cont_flat, out):
+def figure(theta, mod, flat, cont_mod, cont_flat, out):
     import matplotlib.tri
     from hpcx.plotting import _pyplot
     plt = _pyplot()
@@ -138,13 +156,14 @@ def figure(mod, flat, cont_mod, cont_flat, out):
     ax.set_ylim(-5, 118)
     ax.set_ylabel("E − E(lowest) (meV)")
     ax.legend(fontsize=6.5, loc="upper left")
-    ax.set_title(f"{THETA}°, 397 sites: lowest {N_STATES} excitons", fontsize=9)
+    ax.set_title(f"{theta}°, {mod['sites'].shape[0]} sites: lowest {N_STATES} excitons", fontsize=9)
     # densities: flat 1s, then the modulated multiplets that the text discusses
     picks = [(flat, 0, "flat: 1s (bright)")]
     groups = multiplets(mod["e"], mod["f"])
-    labels = {0: "I: 1s, Q = 0 (bright)", 1: "intervalley A", 2: "intervalley E"}
-    for j, (a, b) in enumerate(groups[:3]):
-        picks.append((mod, a, labels[j]))
+    picks.append((mod, 0, "I: 1s, Q = 0 (bright)"))
+    for a, b in groups[1:3]:
+        sector = nearest(1e3 * (mod["e"][a] - mod["e"][0]), cont_mod)[1]
+        picks.append((mod, a, f"{sector}valley, {'bright' if is_bright(mod['f'])[a] else 'dark'} ×{b - a}"))
     for a, b in groups[3:]:
         if is_bright(mod["f"])[a]:
             picks.append((mod, a, "II: bright, folded Q = g"))
@@ -172,7 +191,7 @@ def figure(mod, flat, cont_mod, cont_flat, out):
     fig.colorbar(im, cax=fig.add_subplot(gs[:, 4]), label="electron density / max (hole at AA, +)")
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "bse_moire_states.png", dpi=100)
+    fig.savefig(out / f"bse_moire_states{suffix(theta)}.png", dpi=100)
     plt.close(fig)
     # where the excitons sit: hole density (electron anywhere) on 5 x 5 images of the cell
     shifts = np.array([i * A[0] + j * A[1] for i in range(-2, 3) for j in range(-2, 3)])   # cell at [0, 1)^2
@@ -192,8 +211,13 @@ def figure(mod, flat, cont_mod, cont_flat, out):
         ax.set_yticks([])
         ax.set_title(f"{lab}\n+{1e3 * (s['e'][i] - s['e'][0]):.1f} meV", fontsize=7.5)
     fig.colorbar(im, ax=axes[0].tolist(), label="hole density / cell mean", shrink=0.9)
-    fig.savefig(out / "bse_moire_hole_density.png", dpi=100, bbox_inches="tight")
+    fig.savefig(out / f"bse_moire_hole_density{suffix(theta)}.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def suffix(theta):
+    """'' for the documented 1.3 deg figures, '_<theta>' otherwise."""
+    return "" if theta == 1.3 else f"_{theta}"
 
 
 def main():
@@ -201,24 +225,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     ap.add_argument("--workdir", default="/tmp/hpcx_bse_moire_states")
+    ap.add_argument("--theta", type=float, default=1.3, choices=sorted(WINDOWS),
+                    help="seed 004 cell (deg); figures of 1.3 deg are the documented ones")
     args = ap.parse_args()
+    theta = args.theta
     comm = MPI.COMM_WORLD
     work = Path(args.workdir)
     if comm.rank == 0:
         work.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
     for mod in (True, False):
-        run_one(config_text(**KEYS, modulation=mod), work / f"t{THETA}_{'mod' if mod else 'flat'}.h5", comm)
+        run_one(config_text(**run_keys(theta), modulation=mod), work / f"t{theta}_{'mod' if mod else 'flat'}.h5",
+                comm)
     if comm.rank != 0:
         return
-    mod, flat = read_states(work / f"t{THETA}_mod.h5"), read_states(work / f"t{THETA}_flat.h5")
-    cont_mod, cont_flat = continuum_levels(1.0), continuum_levels(0.0)
+    mod, flat = read_states(work / f"t{theta}_mod.h5"), read_states(work / f"t{theta}_flat.h5")
+    cont_mod, cont_flat = continuum_levels(theta, 1.0), continuum_levels(theta, 0.0)
     for name, c in (("continuum, modulated", cont_mod), ("continuum, flat", cont_flat)):
         print(f"{name}: intravalley {np.round(c['intra'][:8], 1).tolist()} (bright weights "
               f"{np.round(c['bright'][:8], 3).tolist()}); intervalley {np.round(c['inter'][:6], 1).tolist()} meV")
     table("BSE, flat layer", flat, cont_flat)
     table("BSE, modulated", mod, cont_mod)
-    figure(mod, flat, cont_mod, cont_flat, Path(args.out))
+    figure(theta, mod, flat, cont_mod, cont_flat, Path(args.out))
 
 
 if __name__ == "__main__":
