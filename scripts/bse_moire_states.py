@@ -8,7 +8,8 @@ point), and classifies every state against the continuum model (hpcx/bse/continu
 excitons whose centre of mass moves in the moire potential, intravalley (Q = 0 sector, the only
 bright one) and intervalley (electron in K, hole in K': Q = the moire corner, because this cell
 folds K to the moire K point).  Prints the table of docs/results/bse_moire.md ("The lowest
-excitons at 1.3°") and writes docs/figures/bse_moire_states.png and bse_moire_hole_density.png.
+excitons at 1.3°") and writes docs/figures/bse_moire_states.png and bse_moire_hole_density.png
+(with --holes also bse_moire_hole_positions.png: the hole at AA, the saddle point and AB/BA).
 
     OMP_NUM_THREADS=1 mpirun -n 2 .venv/bin/python scripts/bse_moire_states.py   # ~6 min
 """
@@ -227,6 +228,8 @@ def main():
     ap.add_argument("--workdir", default="/tmp/hpcx_bse_moire_states")
     ap.add_argument("--theta", type=float, default=1.3, choices=sorted(WINDOWS),
                     help="seed 004 cell (deg); figures of 1.3 deg are the documented ones")
+    ap.add_argument("--holes", action="store_true", help="also move the hole (AA, saddle point, AB/BA; "
+                    "seed 004 Fig. 3): three more runs")
     args = ap.parse_args()
     theta = args.theta
     comm = MPI.COMM_WORLD
@@ -237,6 +240,8 @@ def main():
     for mod in (True, False):
         run_one(config_text(**run_keys(theta), modulation=mod), work / f"t{theta}_{'mod' if mod else 'flat'}.h5",
                 comm)
+    mod = read_states(work / f"t{theta}_mod.h5") if comm.rank == 0 else None
+    holes = run_holes(theta, mod, work, comm) if args.holes else None
     if comm.rank != 0:
         return
     mod, flat = read_states(work / f"t{theta}_mod.h5"), read_states(work / f"t{theta}_flat.h5")
@@ -247,6 +252,70 @@ def main():
     table("BSE, flat layer", flat, cont_flat)
     table("BSE, modulated", mod, cont_mod)
     figure(theta, mod, flat, cont_mod, cont_flat, Path(args.out))
+    if holes:
+        hole_positions(theta, mod, holes, Path(args.out))
+
+
+# hole positions of seed 004 Fig. 3's kind: AA (the trap), the saddle point between two AA points,
+# and the other C3 point of the cell (AB/BA: equal in the ASSUMED data)
+HOLES = {"AA": (0.0, 0.0), "SP": (0.5, 0.0), "AB/BA": (1 / 3, 1 / 3)}
+
+
+def _site_at(mod, frac):
+    """Index of the metal site nearest to the fractional cell position ``frac`` (periodic)."""
+    A = mod["lattice"][:2, :2]
+    f_sites = np.linalg.solve(A.T, mod["sites"][:, :2].T).T
+    d = (f_sites - np.asarray(frac) + 0.5) % 1.0 - 0.5
+    return int(np.argmin(np.linalg.norm(d @ A, axis=1)))
+
+
+def run_holes(theta, mod, work, comm):
+    """One 4-eigenpair run per hole position (modulated cell); returns {name: path}."""
+    out = {}
+    for name, frac in HOLES.items():
+        site = _site_at(mod, frac) if comm.rank == 0 else None
+        site = comm.bcast(site)
+        keys = {**run_keys(theta), "n_eig": 4, "wavefunctions": 2, "hole_site": site}
+        path = work / f"t{theta}_hole_{name.replace('/', '')}.h5"
+        run_one(config_text(**keys), path, comm)
+        out[name] = path
+    return out
+
+
+def hole_positions(theta, mod, paths, out):
+    """Figure: the lowest exciton's electron density with the hole at each position."""
+    import h5py
+    import matplotlib.tri
+    from hpcx.plotting import _pyplot
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(paths), figsize=(2.8 * len(paths) + 0.8, 3.1), squeeze=False)
+    A = mod["lattice"]
+    aa = np.array([i * A[0] + j * A[1] for i in range(-3, 4) for j in range(-3, 4)])
+    view = 1.2 * mod["period"]
+    n_site = mod["rho_h"].shape[1]
+    print(f"\nLowest exciton at {theta} deg, hole moved (seed 004 Fig. 3):\n")
+    print("| hole at | site | hole density there / cell mean | ⟨r_e − r_h⟩ (Å) |")
+    print("| --- | --- | --- | --- |")
+    for (name, path), ax in zip(paths.items(), axes[0]):
+        s = read_states(path)
+        with h5py.File(path) as f:
+            site = int(f["results/wavefunction"].attrs["hole_site"])
+        rho, xy, h = s["dens"][0], s["pos"][:, :2], s["hole"][:2]
+        weight = s["rho_h"][0, site] * n_site
+        print(f"| {name} | {site} | {weight:.2f} | {float(rho @ s['dist']):.1f} |")
+        tri = matplotlib.tri.Triangulation(xy[:, 0], xy[:, 1])
+        im = ax.tripcolor(tri, rho / rho.max(), shading="gouraud", cmap="viridis", vmin=0, vmax=1)
+        ax.plot(*h, "r+", ms=8)
+        ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=4, mew=0.6)
+        ax.set_xlim(h[0] - view, h[0] + view)
+        ax.set_ylim(h[1] - view, h[1] + view)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"hole at {name}\nhole density there: {weight:.2f} × mean", fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), label="electron density / max", shrink=0.9)
+    fig.savefig(out / f"bse_moire_hole_positions{suffix(theta)}.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 if __name__ == "__main__":
