@@ -142,8 +142,8 @@ def read_hr(path):
     nw, nr, deg, _ = header
     R = np.zeros((nr, 3), int)
     H = np.zeros((nr, nw, nw), complex)
-    for r, (R[r], H[r]) in enumerate(iter_hr_blocks(path, header)):
-        pass
+    for r, (R_r, H_r) in enumerate(iter_hr_blocks(path, header)):
+        R[r], H[r] = R_r, H_r
     if len({tuple(x) for x in R}) != nr:
         raise InputError(f"{path}: a lattice vector R appears in more than one block")
     return nw, R, deg, H
@@ -577,7 +577,8 @@ def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=
     win, wc = _check_meta(d, seedname, nw, deg)
     R = np.zeros((nr, 3), np.int64)
     parts = []
-    for r, (R[r], block) in enumerate(iter_hr_blocks(hr, header)):
+    for r, (R_r, block) in enumerate(iter_hr_blocks(hr, header)):
+        R[r] = R_r
         h = block / deg[r]
         m, n = np.nonzero(np.abs(h) > cutoff)
         parts.append((np.full(len(m), r), m, n, h[m, n]))
