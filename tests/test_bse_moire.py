@@ -346,3 +346,21 @@ def test_wannier90_example_resolves_its_relative_path_and_runs(tmp_path):
         assert r.attrs["source"] == "wannier90" and r.attrs["bse_dimension"] == 576
         assert r["binding_energy"][()] > 0.3                   # the WSe2 A exciton, free-standing (E_b ~ 0.5 eV)
 
+
+
+def test_soc_spin_up_block_equals_the_full_spinful_basis(tmp_path):
+    # the three-band SOC is diagonal in s_z: without exchange the spinful BSE splits into up-up and
+    # down-down blocks (time-reversal copies, equal spectra) and dark spin-flip ones, so the spin-up
+    # block with spin factor 2 gives the full basis' spectrum.  The windows (3 + 11 spin-up bands,
+    # 6 + 22 spinful) select the same bands at every k (each spin's kept bands lie above/below the
+    # other's dropped ones).  The start vector conj(P) has equal up-up and down-down parts, so Lanczos
+    # builds the same tridiagonal matrix in both bases: equal spectra at any number of steps
+    up = _run(tmp_path, "up", soc=True, valence_bands=3, conduction_bands=11, n_lanczos=150, n_eig=4)
+    full = _run(tmp_path, "full", soc=True, soc_basis="full", valence_bands=6, conduction_bands=22,
+                n_lanczos=150, n_eig=4)
+    assert up["attrs"]["bse_dimension"] == 297 and full["attrs"]["bse_dimension"] == 1188
+    assert up["attrs"]["spin_factor"] == 2 and full["attrs"]["spin_factor"] == 1
+    top = full["spectrum/sigma"].max()
+    np.testing.assert_allclose(up["spectrum/sigma"], full["spectrum/sigma"], rtol=0, atol=1e-8 * top)
+    np.testing.assert_allclose(up["spectrum/sigma_ip"], full["spectrum/sigma_ip"], rtol=1e-10)
+    assert up["eigenvalues"][0] == pytest.approx(full["eigenvalues"][0], abs=1e-8)

@@ -45,8 +45,12 @@ MOIRE = Section("bse_moire", (
           "(three-band model material), the other layer, lattice constants and the stacking-resolved on-site "
           "shifts (ASSUMED values, see docs/theory/bse_moire.md)"),
     Field("model", str, "TNN", "three-band model range of Liu et al. PRB 88, 085433 (2013)", choices=("NN", "TNN")),
-    Field("soc", bool, False, "on-site spin-orbit coupling (6 spin orbitals per site, 4x the operator cost); "
-          "without it the basis is spinless and singlet excitons carry the spin factor 2"),
+    Field("soc", bool, False, "on-site spin-orbit coupling of the three-band model; without it the basis is "
+          "spinless and singlet excitons carry the spin factor 2"),
+    Field("soc_basis", str, "auto", "with soc: 'full' = 6 spin orbitals per site (4x the operator cost); "
+          "'auto' = the spin-up block alone (3 orbitals, spin factor 2) when exchange is off — exact, because "
+          "the model's SOC is diagonal in s_z and without exchange the up-up and down-down BSE blocks decouple "
+          "into time-reversal copies — and 'full' with exchange", choices=("auto", "full")),
     Field("theta", float, -1.0, "twist angle: the primitive commensurate cell closest to it (smallest strain "
           "within 0.05 deg); -1: use cell_m and cell_n", unit="deg", minimum=-1.0, maximum=30.0),
     Field("cell_m", int, (), "commensurate indices (m1, m2) of the supercell vector in the layer "
@@ -143,11 +147,27 @@ def _data(cfg):
     return data
 
 
-def unit_model(cfg):
-    """The three-band TBModel of the layer and its number of occupied bands."""
-    from ..bse.liu import liu_model
+def spin_block(cfg):
+    """True when the run uses the spin-up block of the SOC model (soc, soc_basis 'auto', no exchange)."""
     b = cfg.bse_moire
-    return liu_model(_data(cfg).layer, b.model, soc=b.soc), (2 if b.soc else 1)
+    return b.soc and b.soc_basis == "auto" and not b.exchange
+
+
+def unit_model(cfg):
+    """The three-band TBModel of the layer (or its spin-up block, see spin_block) and its number of
+    occupied bands."""
+    from ..bse.liu import liu_model
+    from ..bse.tbmodel import TBModel
+    b = cfg.bse_moire
+    model = liu_model(_data(cfg).layer, b.model, soc=b.soc)
+    if not spin_block(cfg):
+        return model, (2 if b.soc else 1)
+    up = [i for i, lab in enumerate(model.labels) if lab.endswith("up")]
+    down = [i for i in range(model.n_orb) if i not in up]
+    if np.abs(model.H_Rij[:, up][:, :, down]).max() > 0:        # pragma: no cover - guards the model file
+        raise ValueError("the three-band SOC model mixes spins: use soc_basis = 'full'")
+    return TBModel(model.lattice, model.positions[up], model.R, model.H_Rij[:, up][:, :, up],
+                   tuple(model.labels[i] for i in up)), 1
 
 
 def twisted_cell(cfg, unit):
@@ -485,7 +505,9 @@ def run(cfg, writer, comm, timer):
         a0 = b.onsite_length or prob.a0
         V = it.keldysh(b.r0, b.epsilon, a0, b.onsite_u)
         site_of_orbital, site_pos, n_sites = prob.site_of_orbital, prob.site_pos, prob.n_sites
-        g_s = 1.0 if (b.soc and cell is not None) else 2.0          # Wannier90 input: spinless, as in `bse`
+        # spin factor: 1 in the full spinful basis; 2 for spinless input (Wannier90, as in `bse`) and for
+        # the spin-up block (its down-down copy has the same spectrum)
+        g_s = 1.0 if (b.soc and cell is not None and not spin_block(cfg)) else 2.0
         V_x = None
         if b.exchange:
             V_x = it.coulomb(b.epsilon, a0)(it.site_distances(sc.lattice, grid, site_pos)).sum(axis=(0, 1))
@@ -577,7 +599,8 @@ def run(cfg, writer, comm, timer):
     with timer.phase("write"):
         if cell is not None:
             origin = {"modulation_data": b.modulation_data, "layer": _data(cfg).layer,
-                      "other_layer": _data(cfg).other_layer, "model": f"{_data(cfg).layer} {b.model} soc={b.soc}",
+                      "other_layer": _data(cfg).other_layer, "model": f"{_data(cfg).layer} {b.model} soc={b.soc}"
+                      + (" (spin-up block)" if spin_block(cfg) else ""),
                       "modulation": b.modulation, "modulation_scale": b.modulation_scale, "valleys_on_grid": valleys}
         else:
             origin = {"model": f"Wannier90 {wannier_dir(cfg, 'bse_moire') / b.seedname}",
