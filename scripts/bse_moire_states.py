@@ -62,7 +62,7 @@ def read_states(path):
         dens = r["wavefunction/density"][()]
         pos = r["wavefunction/positions"][()].reshape(-1, 3)
         hole = np.array(r["wavefunction"].attrs["hole_position_angstrom"])
-        out = dict(e=r["eigenvalues"][()], f=r["oscillator_strength"][()], dens=dens.reshape(len(dens), -1),
+        out = dict(hole_site=int(r["wavefunction"].attrs["hole_site"]), e=r["eigenvalues"][()], f=r["oscillator_strength"][()], dens=dens.reshape(len(dens), -1),
                    pos=pos, hole=hole, lattice=r["supercell/lattice"][()],
                    period=float(r["supercell/moire_period"][()]), rho_h=r["wavefunction/hole_density"][()],
                    sites=r["supercell/site_positions"][()])
@@ -103,8 +103,7 @@ def nearest(de, cont, bright=False):
 
 
 def table(name, s, cont):
-    """Print one row per multiplet and return the rows (dE meV, degeneracy, f, <r>, rho(hole))."""
-    rows = []
+    """Print one row per multiplet: dE (meV), degeneracy, f, <r>, weights, continuum match."""
     print(f"\n{name}: multiplets of the lowest {len(s['e'])} excitons (dE above the lowest; the last may be "
           "incomplete)\n")
     print("| dE (meV) | states | f (sum) | ⟨r_e − r_h⟩ (Å) | weight on the hole's site | hole density AA / "
@@ -116,19 +115,18 @@ def table(name, s, cont):
         r_mean = float(rho @ s["dist"])
         on_hole = float(rho[s["dist"] < 0.1].sum())
         guess = nearest(de, cont, bright=s["f"][a:b].sum() > 1e-8 * s["f"].max())
-        rows.append((de, b - a, s["f"][a:b].sum(), r_mean, on_hole))
         aa = np.argmin(np.linalg.norm(s["sites"][:, :2], axis=1))
         at_aa = s["rho_h"][a, aa] * s["rho_h"].shape[1]
         # more than 2.5 meV from every level: not a K-valley 1s state of the continuum model
         match = f"{guess[2]:.1f} ({guess[1]}valley)" if guess[0] <= 2.5 else f"none (nearest {guess[2]:.1f})"
         print(f"| {de:.1f} | {b - a} | {s['f'][a:b].sum():.3g} | {r_mean:.1f} | {on_hole:.4f} | {at_aa:.2f} | "
               f"{match} |")
-    return rows
 
 
 def figure(theta, mod, flat, cont_mod, cont_flat, out):
     import matplotlib.tri
     from hpcx.plotting import _pyplot
+    from hpcx.workflows.bse_moire import density_panel
     plt = _pyplot()
     fig = plt.figure(figsize=(11.5, 5.6))
     gs = fig.add_gridspec(2, 5, width_ratios=[1.6, 1, 1, 1, 0.06])
@@ -179,15 +177,8 @@ def figure(theta, mod, flat, cont_mod, cont_flat, out):
     for n, (s, i, lab) in enumerate(picks[:6]):
         axd = fig.add_subplot(gs[n // 3, 1 + n % 3])
         tri = matplotlib.tri.Triangulation(s["pos"][:, 0], s["pos"][:, 1])
-        im = axd.tripcolor(tri, s["dens"][i] / s["dens"][i].max(), shading="gouraud", cmap="viridis",
-                           vmin=0, vmax=1)
+        im = density_panel(axd, tri, s["dens"][i] / s["dens"][i].max(), s["hole"], view, aa, vmin=0, vmax=1)
         axd.plot(*s["hole"][:2], "r+", ms=7)
-        axd.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=4, mew=0.6)
-        axd.set_xlim(s["hole"][0] - view, s["hole"][0] + view)
-        axd.set_ylim(s["hole"][1] - view, s["hole"][1] + view)
-        axd.set_aspect("equal")
-        axd.set_xticks([])
-        axd.set_yticks([])
         axd.set_title(f"{lab}\n+{1e3 * (s['e'][i] - s['e'][0]):.1f} meV", fontsize=7.5)
     fig.colorbar(im, cax=fig.add_subplot(gs[:, 4]), label="electron density / max (hole at AA, +)")
     fig.tight_layout()
@@ -202,14 +193,8 @@ def figure(theta, mod, flat, cont_mod, cont_flat, out):
     top = max(s["rho_h"][i].max() * n_site for s, i, _ in picks[1:])
     fig, axes = plt.subplots(1, len(picks) - 1, figsize=(2.5 * (len(picks) - 1) + 1.0, 3.0), squeeze=False)
     for (s, i, lab), ax in zip(picks[1:], axes[0]):
-        im = ax.tripcolor(tri, np.tile(s["rho_h"][i] * n_site, len(shifts)), shading="gouraud", cmap="magma",
-                          vmin=0, vmax=top)
-        ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=4, mew=0.6)
-        ax.set_xlim(-view, view)
-        ax.set_ylim(-view, view)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        im = density_panel(ax, tri, np.tile(s["rho_h"][i] * n_site, len(shifts)), (0.0, 0.0), view, aa,
+                           cmap="magma", vmin=0, vmax=top)
         ax.set_title(f"{lab}\n+{1e3 * (s['e'][i] - s['e'][0]):.1f} meV", fontsize=7.5)
     fig.colorbar(im, ax=axes[0].tolist(), label="hole density / cell mean", shrink=0.9)
     fig.savefig(out / f"bse_moire_hole_density{suffix(theta)}.png", dpi=100, bbox_inches="tight")
@@ -244,7 +229,7 @@ def main():
     holes = run_holes(theta, mod, work, comm) if args.holes else None
     if comm.rank != 0:
         return
-    mod, flat = read_states(work / f"t{theta}_mod.h5"), read_states(work / f"t{theta}_flat.h5")
+    flat = read_states(work / f"t{theta}_flat.h5")
     cont_mod, cont_flat = continuum_levels(theta, 1.0), continuum_levels(theta, 0.0)
     for name, c in (("continuum, modulated", cont_mod), ("continuum, flat", cont_flat)):
         print(f"{name}: intravalley {np.round(c['intra'][:8], 1).tolist()} (bright weights "
@@ -284,9 +269,9 @@ def run_holes(theta, mod, work, comm):
 
 def hole_positions(theta, mod, paths, out):
     """Figure: the lowest exciton's electron density with the hole at each position."""
-    import h5py
     import matplotlib.tri
     from hpcx.plotting import _pyplot
+    from hpcx.workflows.bse_moire import density_panel
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(paths), figsize=(2.8 * len(paths) + 0.8, 3.1), squeeze=False)
     A = mod["lattice"]
@@ -298,20 +283,12 @@ def hole_positions(theta, mod, paths, out):
     print("| --- | --- | --- | --- |")
     for (name, path), ax in zip(paths.items(), axes[0]):
         s = read_states(path)
-        with h5py.File(path) as f:
-            site = int(f["results/wavefunction"].attrs["hole_site"])
-        rho, xy, h = s["dens"][0], s["pos"][:, :2], s["hole"][:2]
+        rho, xy, h, site = s["dens"][0], s["pos"][:, :2], s["hole"][:2], s["hole_site"]
         weight = s["rho_h"][0, site] * n_site
         print(f"| {name} | {site} | {weight:.2f} | {float(rho @ s['dist']):.1f} |")
         tri = matplotlib.tri.Triangulation(xy[:, 0], xy[:, 1])
-        im = ax.tripcolor(tri, rho / rho.max(), shading="gouraud", cmap="viridis", vmin=0, vmax=1)
+        im = density_panel(ax, tri, rho / rho.max(), h, view, aa, vmin=0, vmax=1)
         ax.plot(*h, "r+", ms=8)
-        ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=4, mew=0.6)
-        ax.set_xlim(h[0] - view, h[0] + view)
-        ax.set_ylim(h[1] - view, h[1] + view)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
         ax.set_title(f"hole at {name}\nhole density there: {weight:.2f} × mean", fontsize=8)
     fig.colorbar(im, ax=axes[0].tolist(), label="electron density / max", shrink=0.9)
     fig.savefig(out / f"bse_moire_hole_positions{suffix(theta)}.png", dpi=100, bbox_inches="tight")

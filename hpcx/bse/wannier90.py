@@ -81,28 +81,24 @@ def _nonblank(f):
 
 def _hr_header(path):
     """(num_wann, nrpts, ndegen [nrpts], header line count) of ``SEED_hr.dat``; counts the
-    matrix-element lines first, so a truncated or mis-sized file is reported before any parsing."""
-    lines = []
+    matrix-element lines too, so a truncated or mis-sized file is reported before any parsing."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                lines.append(line)
-                if len(lines) == 3:
-                    break
+            head = [next(f, "") for _ in range(3)]
+            if not head[2]:
+                raise InputError(f"{path}: too short for a Wannier90 _hr.dat file "
+                                 f"({sum(1 for x in head if x)} lines)")
+            nw = _ints(path, 2, head[1], 1)[0]
+            nr = _ints(path, 3, head[2], 1)[0]
+            if nw < 1 or nr < 1:
+                raise InputError(f"{path}: line 2-3: num_wann = {nw}, nrpts = {nr} must be positive")
+            n_deg_lines = -(-nr // 15)
+            head += [next(f, "") for _ in range(n_deg_lines)]
+            n_body = sum(1 for line in f if line.strip())
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
-    if len(lines) < 3:
-        raise InputError(f"{path}: too short for a Wannier90 _hr.dat file ({len(lines)} lines)")
-    nw = _ints(path, 2, lines[1], 1)[0]
-    nr = _ints(path, 3, lines[2], 1)[0]
-    if nw < 1 or nr < 1:
-        raise InputError(f"{path}: line 2-3: num_wann = {nw}, nrpts = {nr} must be positive")
-    n_deg_lines = -(-nr // 15)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        head = [next(f, "") for _ in range(3 + n_deg_lines)]
-        n_body = sum(1 for line in f if line.strip())
     deg = []
     for n in range(n_deg_lines):
         if not head[3 + n]:
@@ -125,27 +121,31 @@ def _hr_header(path):
 
 def iter_hr_blocks(path, header=None):
     """Yield (R (3,) int, H_mn(R) [nw, nw] complex eV) for each R block of ``SEED_hr.dat``, one
-    block in memory at a time (NumPy's C parser, ~2e6 lines/s); header: _hr_header(path)."""
+    block in memory at a time (NumPy's C parser, ~2e6 lines/s); header: _hr_header(path).
+    InputError if a lattice vector R heads more than one block."""
     nw, nr, _, n_head = header or _hr_header(path)
+    seen = set()
     with open(path, encoding="utf-8", errors="replace") as f:
         body = _nonblank(f)
         for _ in range(n_head):                               # header lines are non-blank
             next(body)
         for r in range(nr):
-            yield _hr_block(path, list(itertools.islice(body, nw * nw)), r, nw)
+            R, H = _hr_block(path, list(itertools.islice(body, nw * nw)), r, nw)
+            if tuple(R) in seen:
+                raise InputError(f"{path}: a lattice vector R appears in more than one block")
+            seen.add(tuple(R))
+            yield R, H
 
 
-def read_hr(path):
+def read_hr(path, header=None):
     """(num_wann, R [n_R, 3] int, ndegen [n_R], H [n_R, nw, nw] complex eV) of ``SEED_hr.dat``
     (streamed block by block: memory is the result plus one block)."""
-    header = _hr_header(path)
+    header = header or _hr_header(path)
     nw, nr, deg, _ = header
     R = np.zeros((nr, 3), int)
     H = np.zeros((nr, nw, nw), complex)
     for r, (R_r, H_r) in enumerate(iter_hr_blocks(path, header)):
         R[r], H[r] = R_r, H_r
-    if len({tuple(x) for x in R}) != nr:
-        raise InputError(f"{path}: a lattice vector R appears in more than one block")
     return nw, R, deg, H
 
 
@@ -457,17 +457,24 @@ def _walk_wsvec(flat):
     return keys, np.array(counts, dtype=np.int64), heads + 6
 
 
+def _wsvec_slots(R, table, nw, path):
+    """(index into R of each wsvec entry, its slot (r nw + m) nw + n); InputError unless the entries
+    cover every (R, m, n) of the hr file exactly once."""
+    r_of = _lookup_rows(np.asarray(R, dtype=np.int64), table.keys[:, :3], path)
+    slot = (r_of * nw + table.keys[:, 3]) * nw + table.keys[:, 4]
+    if len(table) != len(R) * nw * nw or len(np.unique(slot)) != len(slot):
+        raise InputError(f"{path}: {len(table)} entries do not cover every (R, m, n) of the hr file once "
+                         f"(nrpts * num_wann^2 = {len(R) * nw * nw}; wsvec and hr files do not belong together)")
+    return r_of, slot
+
+
 def flatten_ws_table(R, deg, H, table, path="wsvec"):
     """Vectorised :func:`flatten_ws` for a WsvecTable: H'(R + T) += H(R) / (ndegen n_shifts)
     for every shift T of every (R, m, n).  Returns (R' [n_R', 3], H' [n_R', nw, nw])."""
     R = np.asarray(R, dtype=np.int64)
     nw = H.shape[1]
-    r_of = _lookup_rows(R, table.keys[:, :3], path)
+    r_of, _ = _wsvec_slots(R, table, nw, path)
     m, n = table.keys[:, 3], table.keys[:, 4]
-    slot = (r_of * nw + m) * nw + n
-    if len(table) != len(R) * nw * nw or len(np.unique(slot)) != len(slot):
-        raise InputError(f"{path}: {len(table)} entries do not cover every (R, m, n) of the hr file once "
-                         f"(nrpts * num_wann^2 = {len(R) * nw * nw}; wsvec and hr files do not belong together)")
     value = H[r_of, m, n] / (np.asarray(deg)[r_of] * table.counts)
     e = np.repeat(np.arange(len(table)), table.counts)
     keys, inverse = np.unique(R[r_of][e] + table.shifts, axis=0, return_inverse=True)
@@ -495,8 +502,29 @@ def _lookup_rows(R, rows, path):
     return order[pos]
 
 
-def _check_meta(d, seedname, nw, deg):
-    """(WinData, final centres) of the run, checked against the hr file's num_wann and ndegen."""
+@dataclass(frozen=True)
+class Wannier90Meta:
+    """Everything of a Wannier90 run but the hoppings: the hr header (nw, nrpts, ndegen, header
+    lines; line count checked), lattice (3, 3) and orbital positions (nw, 3) Angstrom, labels, and
+    info = {mp_grid, species, atom_of_orbital, wannier_centres}."""
+
+    header: tuple
+    lattice: np.ndarray
+    positions: np.ndarray
+    labels: tuple
+    info: dict
+
+    @property
+    def num_wann(self):
+        return self.header[0]
+
+
+def read_wannier90_meta(directory, seedname, centres="atoms"):
+    """Wannier90Meta of the run in ``directory`` (reads the .win, the .wout and counts the hr lines;
+    no hopping is parsed), checked for consistency.  centres: as in load_wannier90."""
+    d = Path(directory)
+    header = _hr_header(d / f"{seedname}_hr.dat")
+    nw, _, deg, _ = header
     win = read_win(d / f"{seedname}.win")
     if win.num_wann is not None and win.num_wann != nw:
         raise InputError(f"{d / (seedname + '_hr.dat')}: num_wann = {nw} but {seedname}.win says "
@@ -512,11 +540,6 @@ def _check_meta(d, seedname, nw, deg):
     wc = read_wout_centres(d / f"{seedname}.wout")
     if len(wc) != nw:
         raise InputError(f"{d / (seedname + '.wout')}: {len(wc)} final Wannier centres, num_wann = {nw}")
-    return win, wc
-
-
-def _orbitals(win, wc, centres):
-    """(atom of each orbital, positions (nw, 3) Angstrom, labels) for ``centres``."""
     atom, site_pos = _nearest_atoms(wc, win.atoms, win.lattice)
     if centres == "atoms":
         positions = site_pos
@@ -528,7 +551,8 @@ def _orbitals(win, wc, centres):
         labels = tuple(f"{win.species[a]}{a + 1}:{orb}" for a, (_, orb) in zip(atom, win.projections))
     else:
         labels = tuple(f"{win.species[a]}{a + 1}:wf{i + 1}" for i, a in enumerate(atom))
-    return atom, positions, labels
+    info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
+    return Wannier90Meta(header, np.asarray(win.lattice, float), np.asarray(positions, float), labels, info)
 
 
 def _wsvec(d, seedname, nw, nr):
@@ -549,50 +573,41 @@ def load_wannier90(directory, seedname, centres="atoms", use_ws_distance=True):
     Returns (model, info) with info = {mp_grid, species, atom_of_orbital, wannier_centres}.
     """
     d = Path(directory)
-    nw, R, deg, H = read_hr(d / f"{seedname}_hr.dat")
-    win, wc = _check_meta(d, seedname, nw, deg)
+    meta = read_wannier90_meta(d, seedname, centres)
+    nw, R, deg, H = read_hr(d / f"{seedname}_hr.dat", meta.header)
     if use_ws_distance:
         table, ws_path = _wsvec(d, seedname, nw, len(R))
         Rf, Hf = flatten_ws_table(R, deg, H, table, path=str(ws_path))
     else:
         Rf, Hf = flatten_ws(R, deg, H, None)
-    atom, positions, labels = _orbitals(win, wc, centres)
-    model = TBModel(win.lattice, positions, Rf, Hf, labels)
-    info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
-    return model, info
+    return TBModel(meta.lattice, meta.positions, Rf, Hf, meta.labels), meta.info
 
 
-def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=True, cutoff=0.0):
+def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=True, cutoff=0.0, meta=None):
     """SparseTBModel of a Wannier90 run (large supercells): the hr file is streamed block by block
     and only elements with |H_mn(R)| / ndegen(R) > ``cutoff`` (eV) are kept, so memory is O(kept
     hoppings) plus one block and the wsvec table.  The cutoff acts on the file's elements before
     the WS shifts split them (H_nm(-R) = conj H_mn(R) and ndegen(-R) = ndegen(R): Hermitian).
-    With cutoff = 0 it is load_wannier90's model (tested).  Returns (model, info) as load_wannier90.
+    With cutoff = 0 it is load_wannier90's model (tested).  ``meta``: read_wannier90_meta's result
+    when the caller has it already.  Returns (model, info) as load_wannier90.
     """
     from .supercell import SparseTBModel
     d = Path(directory)
     hr = d / f"{seedname}_hr.dat"
-    header = _hr_header(hr)
-    nw, nr, deg, _ = header
-    win, wc = _check_meta(d, seedname, nw, deg)
+    meta = meta or read_wannier90_meta(d, seedname, centres)
+    nw, nr, deg, _ = meta.header
     R = np.zeros((nr, 3), np.int64)
     parts = []
-    for r, (R_r, block) in enumerate(iter_hr_blocks(hr, header)):
+    for r, (R_r, block) in enumerate(iter_hr_blocks(hr, meta.header)):
         R[r] = R_r
         h = block / deg[r]
         m, n = np.nonzero(np.abs(h) > cutoff)
         parts.append((np.full(len(m), r), m, n, h[m, n]))
-    if len({tuple(x) for x in R}) != nr:
-        raise InputError(f"{hr}: a lattice vector R appears in more than one block")
     r_k, m_k, n_k, v_k = (np.concatenate(x) for x in zip(*parts))
     if use_ws_distance:
         table, ws_path = _wsvec(d, seedname, nw, nr)
-        r_of = _lookup_rows(R, table.keys[:, :3], str(ws_path))
-        slot_t = (r_of * nw + table.keys[:, 3]) * nw + table.keys[:, 4]
+        _, slot_t = _wsvec_slots(R, table, nw, str(ws_path))
         order = np.argsort(slot_t)
-        if len(np.unique(slot_t)) != len(slot_t):
-            raise InputError(f"{ws_path}: an (R, m, n) entry appears twice (wsvec and hr files do not belong "
-                             "together)")
         entry = order[np.searchsorted(slot_t[order], (r_k * nw + m_k) * nw + n_k)]
         counts = table.counts[entry]
         first = (np.cumsum(table.counts) - table.counts)[entry]
@@ -601,11 +616,8 @@ def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=
         rows, cols, Rp, value = m_k[e], n_k[e], R[r_k[e]] + T, v_k[e] / counts[e]
     else:
         rows, cols, Rp, value = m_k, n_k, R[r_k], v_k
-    atom, positions, labels = _orbitals(win, wc, centres)
-    model = SparseTBModel(np.asarray(win.lattice, float), np.asarray(positions, float), rows, cols, Rp,
-                          value.astype(complex), labels)
-    info = dict(mp_grid=win.mp_grid, species=win.species, atom_of_orbital=atom, wannier_centres=wc)
-    return model, info
+    model = SparseTBModel(meta.lattice, meta.positions, rows, cols, Rp, value.astype(complex), meta.labels)
+    return model, meta.info
 
 
 def write_wannier90(model, directory, seedname, species=None, atom_of_orbital=None):

@@ -230,10 +230,11 @@ def supercell_model(cfg, unit, cell):
 class Problem:
     """The supercell as the BSE sees it, from either source.
 
-    model: SparseTBModel (n_orb orbitals); n_occ: occupied bands of the supercell; site_of_orbital
-    (n_orb,) and site_pos (n_sites, 3) Angstrom: the interaction centres; a0: default on-site
-    length (Angstrom, 0 if unknown); mid_gap: shift of the band solver (eV, None: compute);
-    twisted source only: unit (three-band TBModel), n_occ_unit, cell (TwistedCell), delta
+    model: SparseTBModel (None when built for check() only); n_occ: occupied bands of the
+    supercell; site_of_orbital (n_orb,) and site_pos (n_sites, 3) Angstrom: the interaction
+    centres; a0: default on-site length (Angstrom, 0 if unknown); mid_gap: shift of the band
+    solver (eV, None: compute); spin_factor: 1 in a spinful basis, 2 for spinless input and the
+    SOC spin-up block; twisted source only: unit (three-band TBModel), cell (TwistedCell), delta
     (n_orb,) eV on-site shifts, harmonics.
     """
 
@@ -243,20 +244,25 @@ class Problem:
     site_pos: np.ndarray
     a0: float
     mid_gap: float | None
+    spin_factor: float = 2.0
     unit: object = None
-    n_occ_unit: int = 0
     cell: object = None
     delta: np.ndarray | None = None
     harmonics: dict | None = None
+
+    @property
+    def n_orb(self):
+        return len(self.site_of_orbital)
 
     @property
     def n_sites(self):
         return len(self.site_pos)
 
 
-def _wannier_problem(cfg):
-    """Problem of a Wannier90 supercell (source = 'wannier90'); ConfigError on bad input."""
-    from ..bse.wannier90 import load_wannier90_sparse
+def _wannier_problem(cfg, with_model=True):
+    """Problem of a Wannier90 supercell (source = 'wannier90'); ConfigError on bad input.  With
+    with_model=False only the metadata are read (no hopping is parsed): enough for check()."""
+    from ..bse.wannier90 import load_wannier90_sparse, read_wannier90_meta
     from .bse import locate_wannier90
     b = cfg.bse_moire
     for key, given in (("theta", b.theta != -1.0), ("cell_m", len(b.cell_m) > 0), ("cell_n", len(b.cell_n) > 0)):
@@ -270,38 +276,42 @@ def _wannier_problem(cfg):
     if len(b.mid_gap) > 1:
         raise ConfigError(cfg.source, "bse_moire.mid_gap", f"one energy or none, got {list(b.mid_gap)}")
     try:
-        tb, info = load_wannier90_sparse(d, b.seedname, centres="atoms", use_ws_distance=b.use_ws_distance,
-                                         cutoff=b.hopping_cutoff)
+        meta = read_wannier90_meta(d, b.seedname, centres="atoms")
+        model = load_wannier90_sparse(d, b.seedname, use_ws_distance=b.use_ws_distance, cutoff=b.hopping_cutoff,
+                                      meta=meta)[0] if with_model else None
     except InputError as exc:
         raise ConfigError(cfg.source, "bse_moire.wannier90_dir", str(exc)) from None
-    if not 1 <= b.n_occupied < tb.n_orb:
-        raise ConfigError(cfg.source, "bse_moire.n_occupied", f"must be 1..{tb.n_orb - 1} for the {tb.n_orb} "
+    nw = meta.num_wann
+    if not 1 <= b.n_occupied < nw:
+        raise ConfigError(cfg.source, "bse_moire.n_occupied", f"must be 1..{nw - 1} for the {nw} "
                           f"Wannier bands, got {b.n_occupied}")
-    if not b.mid_gap and tb.n_orb > 2000:
-        raise ConfigError(cfg.source, "bse_moire.mid_gap", f"{tb.n_orb} orbitals: too many for dense eigenvalues; "
+    if not b.mid_gap and nw > 2000:
+        raise ConfigError(cfg.source, "bse_moire.mid_gap", f"{nw} orbitals: too many for dense eigenvalues; "
                           "give an energy inside the gap")
-    atoms, site_of_orbital = np.unique(info["atom_of_orbital"], return_inverse=True)
-    site_pos = np.array([tb.positions[np.flatnonzero(site_of_orbital == s)[0]] for s in range(len(atoms))])
-    return Problem(tb, b.n_occupied, site_of_orbital.ravel(), site_pos, b.onsite_length,
+    atoms, site_of_orbital = np.unique(meta.info["atom_of_orbital"], return_inverse=True)
+    first = np.array([np.flatnonzero(site_of_orbital == s)[0] for s in range(len(atoms))])
+    return Problem(model, b.n_occupied, site_of_orbital.ravel(), meta.positions[first], b.onsite_length,
                    b.mid_gap[0] if b.mid_gap else None)
 
 
-def build_problem(cfg):
-    """The Problem of the config (either source); ConfigError on bad input."""
+def build_problem(cfg, with_model=True):
+    """The Problem of the config (either source); ConfigError on bad input.  with_model=False:
+    what check() needs (sizes and sites) without reading a Wannier90 Hamiltonian."""
     if cfg.bse_moire.source == "wannier90":
-        return _wannier_problem(cfg)
+        return _wannier_problem(cfg, with_model)
     unit, n_occ = unit_model(cfg)
     cell = twisted_cell(cfg, unit)
     sc, delta, harmonics = supercell_model(cfg, unit, cell)
+    g_s = 1.0 if cfg.bse_moire.soc and not spin_block(cfg) else 2.0
     return Problem(sc, n_occ * cell.n_sites, np.arange(sc.n_orb) // unit.n_orb, sc.positions[::unit.n_orb],
-                   float(np.linalg.norm(unit.lattice[0])), _mid_gap(unit, n_occ), unit, n_occ, cell, delta,
+                   float(np.linalg.norm(unit.lattice[0])), _mid_gap(unit, n_occ), g_s, unit, cell, delta,
                    harmonics)
 
 
 def _sizes(cfg, prob):
     """(n_orb, n_k, N, valence bands, conduction bands) of the supercell."""
     b = cfg.bse_moire
-    n_orb = prob.model.n_orb
+    n_orb = prob.n_orb
     n_k = b.k_grid ** 2
     return n_orb, n_k, n_k * b.valence_bands * b.conduction_bands, prob.n_occ, n_orb - prob.n_occ
 
@@ -330,7 +340,7 @@ def check(cfg):
     from ..bse.solver import slepc_available
     from ..parallel import get_comm
     b = cfg.bse_moire
-    prob = build_problem(cfg)
+    prob = build_problem(cfg, with_model=False)
     n_orb, n_k, N, n_val, n_con = _sizes(cfg, prob)
     if b.valence_bands >= n_val:
         raise ConfigError(cfg.source, "bse_moire.valence_bands", f"at most {n_val - 1} (the cell has {n_val} "
@@ -383,11 +393,17 @@ def _mid_gap(unit, n_occ):
     return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
 
 
-def _mid_gap_dense(model, n_occ, k_frac):
-    """Mid-gap energy (eV) of a supercell from dense eigenvalues at the k-points k_frac (the BSE grid):
-    the middle between the highest occupied and the lowest empty band over the grid."""
-    E = np.array([np.linalg.eigvalsh(model.hk(k).toarray()) for k in k_frac])
-    return 0.5 * (E[:, n_occ - 1].max() + E[:, n_occ].min())
+def _mid_gap_dense(model, n_occ, k_frac, comm):
+    """Mid-gap energy (eV) of a supercell from dense eigenvalues at the k-points k_frac (the BSE grid),
+    each rank its share of them: the middle between the highest occupied and the lowest empty band."""
+    top, bottom = -np.inf, np.inf
+    for k in k_frac[comm.rank::comm.size]:
+        E = np.linalg.eigvalsh(model.hk(k).toarray())
+        top, bottom = max(top, E[n_occ - 1]), min(bottom, E[n_occ])
+    if comm.size > 1:
+        from mpi4py import MPI
+        top, bottom = comm.allreduce(top, op=MPI.MAX), comm.allreduce(bottom, op=MPI.MIN)
+    return 0.5 * (top + bottom)
 
 
 class _Dense:
@@ -481,7 +497,7 @@ def run(cfg, writer, comm, timer):
 
     with timer.phase("bands"):
         k = monkhorst_pack(*grid)
-        sigma0 = prob.mid_gap if prob.mid_gap is not None else _mid_gap_dense(sc, prob.n_occ, k)
+        sigma0 = prob.mid_gap if prob.mid_gap is not None else _mid_gap_dense(sc, prob.n_occ, k, comm)
         k0, e_loc, c_loc = bands_near_gap_mpi(sc, k, n_v + 1, n_c + 1, sigma0, comm, solver=b.band_solver)
         k1 = k0 + len(e_loc)
         c_loc = bb.fix_phases(c_loc)
@@ -505,9 +521,7 @@ def run(cfg, writer, comm, timer):
         a0 = b.onsite_length or prob.a0
         V = it.keldysh(b.r0, b.epsilon, a0, b.onsite_u)
         site_of_orbital, site_pos, n_sites = prob.site_of_orbital, prob.site_pos, prob.n_sites
-        # spin factor: 1 in the full spinful basis; 2 for spinless input (Wannier90, as in `bse`) and for
-        # the spin-up block (its down-down copy has the same spectrum)
-        g_s = 1.0 if (b.soc and cell is not None and not spin_block(cfg)) else 2.0
+        g_s = prob.spin_factor
         V_x = None
         if b.exchange:
             V_x = it.coulomb(b.epsilon, a0)(it.site_distances(sc.lattice, grid, site_pos)).sum(axis=(0, 1))
@@ -707,6 +721,20 @@ def _min():
 # plot
 
 
+def density_panel(ax, tri, values, centre, view, marks=None, cmap="viridis", **kwargs):
+    """One density map: ``values`` on the triangulation ``tri`` (Angstrom), framed +-view around
+    ``centre``, white circles at ``marks`` (e.g. the AA points); returns the image."""
+    image = ax.tripcolor(tri, values, shading="gouraud", cmap=cmap, **kwargs)
+    if marks is not None:
+        ax.plot(marks[:, 0], marks[:, 1], "o", mfc="none", mec="w", ms=4.5, mew=0.6)
+    ax.set_xlim(centre[0] - view, centre[0] + view)
+    ax.set_ylim(centre[1] - view, centre[1] + view)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
 def plot(run, stem):
     """Spectrum (with / without e-h interaction, peaks, exciton sticks), the modulation map and, when
     computed, the hole-fixed electron densities (one panel per degenerate multiplet)."""
@@ -767,19 +795,13 @@ def plot(run, stem):
         fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
         for ax in axes.flat[len(first):]:
             ax.axis("off")
+        marks = aa if twisted else None
         for j, (s, ax) in enumerate(zip(first, axes.flat)):
             end = first[j + 1] if j + 1 < len(first) else len(dens)
-            ax.tripcolor(tri, dens[s].ravel(), shading="gouraud", cmap="viridis")
+            density_panel(ax, tri, dens[s].ravel(), hole, view, marks)
             ax.plot(hole[0], hole[1], "r+", ms=8)
-            if twisted:
-                ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
-            ax.set_xlim(hole[0] - view, hole[0] + view)
-            ax.set_ylim(hole[1] - view, hole[1] + view)
-            ax.set_aspect("equal")
             ax.set_title(f"S = {s}" + (f"-{end - 1}" if end - 1 > s else "") +
                          f": +{1e3 * (ev[s] - ev[0]):.1f} meV, f = {f[s:end].sum():.3g}", fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([])
         fig.suptitle("electron density, hole fixed (+)", fontsize=9)
         out.append(_save(fig, stem, "wavefunction"))
         if "results/wavefunction/hole_density" in run.file:
@@ -792,16 +814,9 @@ def plot(run, stem):
             fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.6 * nrow), squeeze=False)
             for ax in axes.flat[len(first):]:
                 ax.axis("off")
-            for j, (s, ax) in enumerate(zip(first, axes.flat)):
-                ax.tripcolor(tri_h, np.tile(rho[s], len(shifts)), shading="gouraud", cmap="magma")
-                if twisted:
-                    ax.plot(aa[:, 0], aa[:, 1], "o", mfc="none", mec="w", ms=5, mew=0.6)
-                ax.set_xlim(-view_h, view_h)
-                ax.set_ylim(-view_h, view_h)
-                ax.set_aspect("equal")
+            for s, ax in zip(first, axes.flat):
+                density_panel(ax, tri_h, np.tile(rho[s], len(shifts)), (0.0, 0.0), view_h, marks, cmap="magma")
                 ax.set_title(f"S = {s}: +{1e3 * (ev[s] - ev[0]):.1f} meV", fontsize=7)
-                ax.set_xticks([])
-                ax.set_yticks([])
             fig.suptitle("hole density (electron anywhere); circles: AA points", fontsize=9)
             out.append(_save(fig, stem, "hole_density"))
     return out
