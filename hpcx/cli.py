@@ -8,9 +8,7 @@ ranks aborts the communicator with that message, so no rank hangs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -32,6 +30,13 @@ def _parser():
     validate = sub.add_parser("validate", help="check a config file without running it")
     validate.add_argument("config")
 
+    sweep = sub.add_parser("sweep", help="job-array helper: the number of sweep points of a config, "
+                           "or one point as a config of its own")
+    sweep.add_argument("action", choices=("points", "point"),
+                       help="'points': print how many points; 'point': print point INDEX as TOML")
+    sweep.add_argument("config", help="TOML config file of a sweep")
+    sweep.add_argument("index", nargs="?", type=int, help="0-based point index (for 'point')")
+
     sub.add_parser("info", help="versions, MPI, PETSc/SLEPc, parallel HDF5 and compiled kernels")
 
     plot = sub.add_parser("plot", help="PNG figures of a run file, written next to it")
@@ -39,7 +44,8 @@ def _parser():
 
     bench = sub.add_parser("bench", help="performance benchmarks (docs/performance.md); never part of the tests")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    from .bench import BENCH_MODULES, load as load_bench
+    from .bench import BENCH_MODULES
+    from .bench import load as load_bench
     for name in BENCH_MODULES:
         module = load_bench(name)
         one = bench_sub.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
@@ -51,56 +57,35 @@ def _parser():
     return parser
 
 
-def _prepare_environment():
-    # Debian's h5py picks its MPI build only under mpirun unless told otherwise.
-    try:
-        import mpi4py  # noqa: F401
-        os.environ.setdefault("H5PY_ALWAYS_USE_MPI", "1")
-    except ImportError:
-        pass
-
-
-def _load_checked_config(path, comm):
-    from . import workflows
-    from .config import read_config_text, validate
-    from .parallel import all_or_none, on_root
-
-    text = on_root(read_config_text, comm, path)
-    with all_or_none(comm):
-        cfg = validate(text, path, workflows.schemas())
-        workflows.load(cfg.workflow).check(cfg)
-    return cfg
-
-
 def cmd_run(args, comm):
-    from . import workflows
-    from .io import RunWriter
-    from .log import PhaseTimer, get_logger, setup_logging
+    from . import api
+    from .log import setup_logging
 
     setup_logging(comm, "DEBUG" if args.debug else "INFO")
-    cfg = _load_checked_config(args.config, comm)
-    logger = setup_logging(comm, "DEBUG" if args.debug else cfg.run.log_level)
     output = Path(args.output) if args.output else Path(Path(args.config).stem + ".h5")
-    logger.info("hpcx run: workflow %s, config %s, %d rank(s), output %s",
-                cfg.workflow, args.config, comm.size, output)
-    start = time.perf_counter()
-    timer = PhaseTimer()
-    with RunWriter(output, comm, workflow=cfg.workflow, config_text=cfg.text,
-                   config_source=args.config, overwrite=args.overwrite) as writer:
-        workflows.load(cfg.workflow).run(cfg, writer, comm, timer)
-        final = writer.finish(timer.seconds)
-    wall = time.perf_counter() - start
-    logger.info("finished: %s (%.2f s wall, %.4f cpu-hours on %d rank(s))",
-                final, wall, wall * comm.size / 3600.0, comm.size)
-    for phase, seconds in writer.timings.items():
-        logger.info("  timing %-24s %10.3f s", phase, seconds)
+    api.run(args.config, output, comm=comm, overwrite=args.overwrite, log_level="DEBUG" if args.debug else None)
     return 0
 
 
 def cmd_validate(args, comm):
-    cfg = _load_checked_config(args.config, comm)
+    from . import api
+    cfg, _ = api.validate(args.config, comm=comm)
     if comm.rank == 0:
         print(f"{args.config}: valid '{cfg.workflow}' config")
+    return 0
+
+
+def cmd_sweep(args, comm):
+    from . import api
+    if args.action == "points":
+        text = str(api.sweep_points(args.config, comm=comm))
+    else:
+        if args.index is None:
+            from .errors import ConfigError
+            raise ConfigError(args.config, "", "hpcx sweep point needs INDEX (0-based)")
+        text = api.point_config(args.config, args.index, comm=comm).rstrip("\n")
+    if comm.rank == 0:
+        print(text)
     return 0
 
 
@@ -146,15 +131,14 @@ def cmd_config_docs(args, comm):
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "info": cmd_info,
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "info": cmd_info,
             "plot": cmd_plot, "bench": cmd_bench, "config-docs": cmd_config_docs}
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    _prepare_environment()
     from .errors import HpcxError
-    from .parallel import get_comm
+    from .parallel import abort, get_comm
 
     comm = get_comm()
     try:
@@ -163,7 +147,7 @@ def main(argv=None):
         if comm.rank == 0:
             print("hpcx: interrupted; any output was left as *.partial", file=sys.stderr)
         if comm.size > 1:
-            comm.Abort(130)
+            abort(comm, 130)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
         user_error = isinstance(exc, HpcxError)
@@ -179,7 +163,7 @@ def main(argv=None):
         code = EXIT_USER_ERROR if user_error else EXIT_INTERNAL_ERROR
         if not collective:
             # Only some ranks failed: the others may be waiting in a collective call.
-            comm.Abort(code)
+            abort(comm, code)
         return code
 
 

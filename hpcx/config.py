@@ -168,18 +168,66 @@ def _build_section(table, section, source, prefix):
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """A validated config: ``cfg.<section>.<key>``; ``text`` is the file as given."""
+    """A validated config: ``cfg.<section>.<key>``; ``text`` is the file as given.
+
+    ``base_dir`` is the directory relative paths in the config are resolved
+    against: the config file's directory (the working directory for a config
+    given as data).
+    """
 
     source: str
     text: str
     workflow: str
     sections: dict
+    base_dir: str = "."
+
+    def path(self, value):
+        """``value`` (a path string from this config) as a Path, relative ones against ``base_dir``."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else Path(self.base_dir) / path
 
     def __getattr__(self, name):
         try:
             return self.sections[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def toml_value(value):
+    """One value as TOML text (numbers, booleans, strings, lists, inline tables)."""
+    if isinstance(value, bool) or (hasattr(value, "dtype") and value.dtype.kind == "b"):
+        return "true" if value else "false"
+    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
+        return str(int(value))
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
+        value = float(value)
+        if math.isfinite(value):
+            return repr(value)
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (str, Path)):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        return "[" + ", ".join(toml_value(v) for v in items) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def dump_toml(data, header=""):
+    """TOML text of ``{section: {key: value}}`` (one level of tables, as hpcx configs are).
+
+    Lists of tables (``[[section.key]]`` arrays) are written inline.  ``header``
+    lines become comments at the top.  ``parse_toml(dump_toml(d))`` equals ``d``.
+    """
+    lines = [f"# {line}" for line in header.splitlines()]
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise TypeError(f"top-level TOML entry {name!r} must be a table")
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def parse_toml(text, source):
@@ -199,10 +247,11 @@ def read_config_text(path):
         raise ConfigError(path, "", f"cannot read: {exc}") from None
 
 
-def validate(text, source, schemas):
+def validate(text, source, schemas, base_dir=None):
     """Validate config ``text`` against ``schemas`` ({workflow: Schema}).
 
     Returns a :class:`Config`; raises ConfigError naming ``source`` and the key.
+    ``base_dir`` defaults to the directory of ``source``.
     """
     data = parse_toml(text, source)
     run_table = data.get("run")
@@ -224,7 +273,9 @@ def validate(text, source, schemas):
         if name not in data and section.required:
             raise ConfigError(source, name, f"missing required section [{name}]")
         built[name] = _build_section(data.get(name, {}), section, source, name)
-    return Config(source=str(source), text=text, workflow=workflow, sections=built)
+    if base_dir is None:
+        base_dir = Path(str(source)).parent
+    return Config(source=str(source), text=text, workflow=workflow, sections=built, base_dir=str(base_dir))
 
 
 def load_config(path, schemas):

@@ -19,17 +19,17 @@ def collect_info(comm):
     from . import __version__
     from ._kernels import available
     from .io import git_commit, h5py_has_mpi
-    from .parallel import MPI
+    from .parallel import mpi_library
 
     items = [("hpcx", f"{__version__} (git {git_commit()})"),
              ("python", f"{platform.python_version()} ({platform.python_implementation()}, "
                         f"{importlib.import_module('sys').executable})")]
     for module in ("numpy", "scipy", "mpi4py", "h5py", "petsc4py", "slepc4py", "matplotlib"):
         items.append((module, _version(module)))
-    if MPI is not None:
-        library = MPI.Get_library_version().strip().splitlines()[0]
-        items.append(("MPI library", library))
-        items.append(("MPI standard", "%d.%d" % MPI.Get_version()))
+    mpi = mpi_library()
+    if mpi is not None:
+        items.append(("MPI library", mpi[0]))
+        items.append(("MPI standard", mpi[1]))
     else:
         items.append(("MPI library", "none (mpi4py missing: serial stand-in)"))
     items.append(("MPI world size", str(comm.size)))

@@ -1,8 +1,10 @@
-"""Communicator helpers, block decomposition and collective error handling.
+"""Every MPI call of hpcx: communicators, block decomposition, collectives, error handling.
 
-Every public entry point of hpcx takes ``comm`` (default: ``MPI.COMM_WORLD``
-when mpi4py is importable, else a :class:`SerialComm`).  Nothing else in the
-package touches ``COMM_WORLD``.
+This is the only module that imports mpi4py.  Every public entry point of hpcx
+takes ``comm`` (default: ``MPI.COMM_WORLD`` when mpi4py is importable, else a
+:class:`SerialComm`); library code calls the collectives below instead of the
+mpi4py methods, so it runs unchanged on one rank without MPI.  Nothing else in
+the package touches ``COMM_WORLD``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class SerialComm:
     def Barrier(self):
         pass
 
+    def Split(self, color=0, key=0):
+        return self
+
     def Abort(self, errorcode=1):
         raise SystemExit(errorcode)
 
@@ -83,6 +88,13 @@ def local_items(items, comm):
     return start, list(items)[start:stop]
 
 
+# -- collectives ---------------------------------------------------------------
+# Each is a no-op (or a copy) on one rank, so serial runs never need mpi4py.
+
+def _op(name):
+    return getattr(MPI, name) if MPI is not None else None
+
+
 def allgather_blocks(local, comm):
     """Concatenate per-rank Python lists in rank order (global item order)."""
     out = []
@@ -91,20 +103,87 @@ def allgather_blocks(local, comm):
     return out
 
 
-def max_over_ranks(value, comm):
+def allgather_concat(local, comm, axis=0):
+    """Concatenate per-rank NumPy arrays along ``axis`` in rank order (every rank gets the whole)."""
+    local = np.asarray(local)
+    if comm.size == 1:
+        return local
+    return np.concatenate(comm.allgather(local), axis=axis)
+
+
+def gather_to_root(obj, comm, root=0):
+    """List of every rank's ``obj`` on ``root`` (rank order), None elsewhere."""
+    return comm.gather(obj, root=root)
+
+
+def broadcast(obj, comm, root=0):
+    """``root``'s ``obj`` on every rank."""
+    return comm.bcast(obj, root=root)
+
+
+def allreduce_sum(value, comm):
+    """Sum of a Python number or NumPy array over ranks (pickle-based, any shape or dtype)."""
     if comm.size == 1:
         return value
-    return comm.allreduce(value, op=MPI.MAX)
+    return comm.allreduce(value, op=_op("SUM"))
+
+
+def max_over_ranks(value, comm):
+    """Largest ``value`` over ranks (numbers, or arrays elementwise)."""
+    if comm.size == 1:
+        return value
+    return comm.allreduce(value, op=_op("MAX"))
+
+
+def min_over_ranks(value, comm):
+    """Smallest ``value`` over ranks (numbers, or arrays elementwise)."""
+    if comm.size == 1:
+        return value
+    return comm.allreduce(value, op=_op("MIN"))
 
 
 def sum_over_ranks(array, comm):
-    """Elementwise sum of a NumPy array over ranks (same shape on each rank)."""
+    """Elementwise sum of a NumPy array over ranks (same shape on each rank; buffer-based)."""
     array = np.ascontiguousarray(array)
     if comm.size == 1:
         return array.copy()
     out = np.empty_like(array)
-    comm.Allreduce(array, out, op=MPI.SUM)
+    comm.Allreduce(array, out, op=_op("SUM"))
     return out
+
+
+def alltoallv(send, send_counts, send_displs, recv, recv_counts, recv_displs, comm):
+    """Complex128 all-to-all with per-rank counts and displacements (in elements)."""
+    if comm.size == 1:
+        n = int(send_counts[0])
+        recv[int(recv_displs[0]):int(recv_displs[0]) + n] = send[int(send_displs[0]):int(send_displs[0]) + n]
+        return recv
+    comm.Alltoallv([send, (send_counts, send_displs), MPI.C_DOUBLE_COMPLEX],
+                   [recv, (recv_counts, recv_displs), MPI.C_DOUBLE_COMPLEX])
+    return recv
+
+
+def split(comm, color, key=None):
+    """Sub-communicator of the ranks with the same ``color`` (ordered by ``key``, default rank)."""
+    if comm.size == 1:
+        return comm
+    return comm.Split(color, comm.rank if key is None else key)
+
+
+def barrier(comm):
+    comm.Barrier()
+
+
+def abort(comm, code):
+    """End every rank of ``comm`` with exit ``code`` (for errors raised on some ranks only)."""
+    comm.Abort(code)
+
+
+def mpi_library():
+    """(library version line, 'major.minor' of the MPI standard) or None without mpi4py."""
+    if MPI is None:
+        return None
+    return MPI.Get_library_version().strip().splitlines()[0], "%d.%d" % MPI.Get_version()
 
 
 class RemoteError(HpcxError):

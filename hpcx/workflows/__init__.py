@@ -1,11 +1,28 @@
-"""Workflow registry: config -> physics -> output.
+"""Workflow registry: every package ``hpcx/workflows/<name>/`` is a workflow named ``<name>``.
 
-Every module in this package is a workflow named after the module.  It defines
-``SCHEMA`` (a :class:`hpcx.config.Schema`), ``check(config)`` (semantic
-validation that needs data files, before any computation; raises ConfigError),
-``run(config, writer, comm, timer)`` and optionally ``plot(run, stem)`` (PNG
-figures of a finished run file; returns the paths).  Adding a workflow means
-adding one module: nothing here needs editing.
+A workflow package exports (from its modules):
+
+``SCHEMA`` (``schema.py``)
+    the :class:`hpcx.config.Schema` of its config sections.
+``params(cfg, comm_size) -> Params`` (``schema.py``)
+    a frozen dataclass of plain, typed values (materials resolved, paths
+    resolved against the config file's directory); the only place that raises
+    :class:`~hpcx.errors.ConfigError`, always before any computation.
+``run(params, ctx) -> Result`` (``run.py``)
+    the phases, each a short function calling library code; ``ctx`` is a
+    :class:`hpcx.context.RunContext` (communicator, timer, log, output path).
+``Result`` (``result.py``)
+    ``write(writer)`` writes ``/results`` (docs/output.md); ``Result.read(runfile)``
+    reads a finished run file back.
+``plot(run, stem) -> [paths]`` (``plot.py``)
+    PNG figures of a finished run file (:class:`hpcx.io.RunFile`).
+
+Optional: ``estimate_memory(params, comm_size) -> bytes`` (peak per rank, logged
+and checked before the run), ``sweep_overrides(params) -> [dict]`` (one
+config override per point of a sweep, for ``hpcx sweep``), ``input_files(params)``
+(``[(key, path, workflow)]`` of run files the workflow reads).
+Adding a workflow means adding one package: nothing here needs editing.
+Workflows never import each other; what two share lives in the library.
 """
 
 import importlib
@@ -19,6 +36,7 @@ WORKFLOW_MODULES = {
 
 
 def load(name):
+    """The workflow package ``name``."""
     return importlib.import_module(WORKFLOW_MODULES[name])
 
 

@@ -1,0 +1,125 @@
+"""The hpcx command as a user runs it: exit codes, one-line errors, atomic output."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import pytest
+from helpers import ROOT, run_hpcx
+
+
+BAD = """
+[run]
+workflow = "wannier"
+[structure]
+layers = ["MoSe2", "WSe3"]
+"""
+
+
+def _one_error_line(stderr, *fragments):
+    lines = [line for line in stderr.splitlines() if line.startswith("hpcx: ")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_bad_config_one_line_nonzero_no_hang(tmp_path, ranks):
+    (tmp_path / "bad.toml").write_text(BAD)
+    for command in (["validate", "bad.toml"], ["run", "bad.toml"]):
+        proc = run_hpcx(command, tmp_path, ranks=ranks, timeout=120)
+        assert proc.returncode != 0
+        _one_error_line(proc.stderr, "bad.toml", "structure.layers[1]", "unknown TMD 'WSe3'", "known:")
+    assert not list(tmp_path.glob("*.h5*")), "nothing may be written before validation passes"
+
+
+def test_debug_shows_traceback(tmp_path):
+    (tmp_path / "bad.toml").write_text(BAD)
+    proc = run_hpcx(["--debug", "validate", "bad.toml"], tmp_path)
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_run_refuses_to_overwrite_and_leaves_file_untouched(tmp_path):
+    config = tmp_path / "q.toml"
+    config.write_text((ROOT / "examples" / "quickstart.toml").read_text())
+    first = run_hpcx(["run", "q.toml"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "q.h5"
+    before = (out.read_bytes(), out.stat().st_mtime_ns)
+    second = run_hpcx(["run", "q.toml", "-o", "q.h5"], tmp_path)
+    assert second.returncode == 2
+    _one_error_line(second.stderr, "q.h5 exists", "--overwrite")
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+    assert not (tmp_path / "q.h5.partial").exists()
+    third = run_hpcx(["run", "q.toml", "--overwrite"], tmp_path)
+    assert third.returncode == 0 and out.stat().st_mtime_ns != before[1]
+
+
+def test_killed_run_leaves_only_partial(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text('[run]\nworkflow = "wannier"\n[structure]\nlayers = ["MoSe2", "WSe2"]\n'
+                      '[wannier]\nstates = ["1s", "2p", "3d", "4f", "5g", "6h"]\nbasis_size = 300\n')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "hpcx", "run", "slow.toml"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / "slow.h5.partial"
+    deadline = time.time() + 60
+    while not partial.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert partial.exists(), "run finished before it could be killed; make the config slower"
+    assert not (tmp_path / "slow.h5").exists()
+
+
+def test_two_rank_run_writes_one_complete_file(tmp_path):
+    config = tmp_path / "q.toml"
+    config.write_text((ROOT / "examples" / "quickstart.toml").read_text())
+    proc = run_hpcx(["run", "q.toml", "-o", "out.h5"], tmp_path, ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "q.toml"]
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert f.attrs["mpi_size"] == 2 and f.attrs["finished"]
+        assert set(f["timings"]) >= {"solve", "write"}
+        assert f["config"][()].decode() == config.read_text()
+
+
+def test_info_reports_the_parallel_stack(tmp_path):
+    proc = run_hpcx(["info"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "complex scalars" in out and "SLEPc" in out and "present" in out
+    rows = {line.split("  ", 1)[0]: line.split("  ", 1)[1].strip() for line in out.splitlines() if "  " in line}
+    assert rows["h5py MPI (mpio)"] == "True"
+    from hpcx._kernels import EXPECTED
+    for name in EXPECTED:
+        assert rows[f"kernel {name}"] == "compiled, importable"
+
+
+def test_plot_writes_pngs_next_to_the_file(tmp_path):
+    config = tmp_path / "q.toml"
+    config.write_text((ROOT / "examples" / "quickstart.toml").read_text())
+    assert run_hpcx(["run", "q.toml"], tmp_path).returncode == 0
+    proc = run_hpcx(["plot", "q.h5"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["q_levels.png", "q_wavefunctions.png"]
+
+
+def test_bench_lists_every_benchmark_module(tmp_path):
+    from hpcx.bench import BENCH_MODULES
+    proc = run_hpcx(["bench", "--help"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in BENCH_MODULES:
+        assert name in proc.stdout
+
+
+def test_every_workflow_module_is_registered():
+    from hpcx import workflows
+    for name in workflows.WORKFLOW_MODULES:
+        module = workflows.load(name)
+        assert module.SCHEMA is not None and callable(module.run) and callable(module.check)

@@ -1,0 +1,238 @@
+"""Scattering tensor: detailed balance, RTA limit, V -> 0 folding invariance, CSR tables, workflow."""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcx import workflows
+from hpcx.config import validate
+from hpcx.errors import ConfigError
+from hpcx.materials.phonons import phonon_params
+from hpcx.physics import moire as mp
+from hpcx.physics import phonons as ph
+from hpcx.physics import scattering as sc
+from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
+from helpers import (
+    GEO,
+    MOIRE_SMALL,
+    SCATTERING_SMALL as SMALL,
+    free_states,
+    gaussian_form_factor as F_gauss,
+    run_config,
+)
+
+
+M = 0.86
+
+
+def test_detailed_balance_on_shell_and_symmetrised():
+    # two states separated by exactly one Einstein phonon: the raw golden-rule table obeys
+    # W(i->f)/W(f->i) = (n+1)/n = exp(Omega/kT) = exp(-(E_f - E_i)/kT) up to the
+    # off-shell absorption tail n L(2 Omega) ~ exp(-(2 Omega/sigma)^2) = 0 in double precision
+    om, T = 10.0, 50.0
+    E = np.array([om, 0.0])
+    g2 = np.array([[0.0, 3.0], [3.0, 0.0]])
+    terms = sc.Terms(0, 2, 2, dense=[(om, g2)])
+    W = sc.rates(E, terms, T, np.zeros(2), 2.0, 0.3)
+    assert W[0, 1] / W[1, 0] == pytest.approx(np.exp(om / (KB_MEV_PER_K * T)), rel=1e-13)
+    # the symmetrised moiré table obeys it for every pair, on- or off-shell, to round-off
+    Q, E2, vec, vel, s, _ = free_states(3, 2)
+    rng = np.random.default_rng(1)
+    mix = np.linalg.qr(rng.normal(size=(vec.shape[-1],) * 2) + 1j * rng.normal(size=(vec.shape[-1],) * 2))[0]
+    vec = vec @ mix                                   # generic overlaps (not an eigenbasis: a table test)
+    modes = sc.layer_modes(phonon_params("MoSe2"), "e") + sc.layer_modes(phonon_params("WSe2"), "h")
+    n = E2.size
+    t = sc.moire_terms(Q, E2, vec, s, GEO.reciprocal_basis, GEO.cell_area_nm2, modes, F_gauss, 0.5, 0.36, 0, n)
+    Ef = E2.ravel()
+    Wf, Wb = sc.rates(Ef, t, 70.0, np.full(n, 0.5), 2.0, 0.2, reverse=True)
+    Wd = sc.detailed_balance(Wf, Wb, Ef, 0, 70.0)
+    np.testing.assert_allclose(Wb, Wf.T, rtol=1e-12, atol=0)     # reverse rows = transpose
+    ok = (Wd > 1e-250) & (Wd.T > 1e-250)
+    assert ok.sum() > 10 * n
+    expect = np.exp(-(Ef[None, :] - Ef[:, None]) / (KB_MEV_PER_K * 70.0))
+    np.testing.assert_allclose(Wd[ok] / Wd.T[ok], expect[ok], rtol=1e-12)
+
+
+def test_rta_parabola_constant_tau_is_kT_tau_over_M():
+    # 2D equipartition <|v|^2> = 2 kT/M, so D = (1/2) <|v|^2> tau = kT tau / M; the zone-folded
+    # free exciton on a Monkhorst-Pack grid samples the Gaussian exp(-E/kT) with spacing
+    # |g|/12 = 0.1/nm << thermal k sqrt(M kT)/hbar = 0.24/nm at 30 K (Poisson summation: error
+    # ~exp(-2 pi^2 (k_T/dk)^2) ~ 1e-50), and the 7 shells reach E >> 30 kT
+    T, tau = 30.0, 0.7
+    Q, E, vec, vel, s, _ = free_states(12, 7)
+    D, v2, t = sc.rta_curve(E.ravel(), vel.reshape(-1, 2), np.full(E.size, tau), T)
+    kT = KB_MEV_PER_K * T
+    # kT/M in nm^2/ps^2: kT (2 H / hbar^2) / M with H = hbar^2/(2 m0) in meV nm^2
+    kT_over_M = kT * 2.0 * HBAR2_2M0_MEV_NM2 / (HBAR_MEV_PS ** 2 * M)
+    assert t == pytest.approx(tau, rel=1e-14)
+    assert v2 == pytest.approx(2.0 * kT_over_M, rel=1e-10)
+    assert D == pytest.approx(0.01 * kT_over_M * tau, rel=1e-10)
+
+
+def test_zero_potential_reproduces_parabolic_rates():
+    # V = 0: the moiré table (overlaps, umklapp sum, weights 1/(N_Q A_cell)) must equal the
+    # phonons.py table of the unfolded plane waves k = Q + g with weight d^2k/(2 pi)^2 =
+    # 1/(N_Q A_cell); only summation order differs, so agreement to round-off (1e-10)
+    Q, E, vec, vel, s, k = free_states(4, 2)
+    n = E.size
+    par = phonon_params("MoSe2")
+    modes = sc.layer_modes(par, "e")
+    me, mh = 0.5, 0.36
+    t = sc.moire_terms(Q, E, vec, s, GEO.reciprocal_basis, GEO.cell_area_nm2, modes, F_gauss, me, mh, 0, n,
+                       coupling_cut=0.0)
+    w = 1.0 / (len(Q) * GEO.cell_area_nm2)
+    q = np.linalg.norm(k[None, :, :] - k[:, None, :], axis=-1)
+    chans = []
+    for mode in modes:
+        om = mode.omega(q)
+        chans.append(ph.Channel(mode.g2A(q, F_gauss, me, mh) * w, np.where(om > 0, om, 1.0), mode.name))
+    Ef = E.ravel()
+    for T in (10.0, 150.0):
+        gam, _, _ = ph.self_consistent_dephasing(Ef, chans, T, 2.0, 0.2, tol=1e-12)
+        W_ref = ph.transition_rates(Ef, chans, T, gam, 2.0, 0.2)
+        W = sc.rates(Ef, t, T, gam, 2.0, 0.2)
+        np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12 * W_ref.max())
+        gam2, _, _ = sc.self_consistent_gamma(Ef, t, T, 2.0, 0.2, tol=1e-12)
+        np.testing.assert_allclose(gam2, gam, rtol=1e-9)
+    # and the optical rate of the lowest state approaches the exact parabolic golden rule
+    # (point-like coupling F = 1 would be exact; here F(beta q) <= 1 at q ~ sqrt(2 M Omega)/hbar
+    # ~ 1/nm lowers it): check the bound and that it is within the form-factor suppression
+    opt = chans[2]
+    W0 = ph.transition_rates(Ef, [opt], 10.0, np.zeros(n), 2.0, 0.2)[np.argmin(Ef)].sum()
+    exact = ph.einstein_rate_parabolic(0.0, M, opt.g2w.max() / w, par.E_opt, 10.0, hwhm=0.2)
+    assert W0 <= exact
+
+
+def test_sampling_table_reproduces_rows():
+    rng = np.random.default_rng(3)
+    W = rng.exponential(size=(5, 9)) * (rng.random((5, 9)) > 0.3)
+    tab = sc.sampling_table(W, 0.0)
+    ptr = np.concatenate([[0], np.cumsum(tab["counts"])])
+    np.testing.assert_allclose(tab["total_rate"], W.sum(1), rtol=1e-15)
+    for i in range(5):
+        cum = tab["cumulative"][ptr[i]:ptr[i + 1]]
+        assert cum[-1] == 1.0 and np.all(np.diff(cum) > 0)
+        rebuilt = np.zeros(9)
+        rebuilt[tab["indices"][ptr[i]:ptr[i + 1]]] = np.diff(np.concatenate([[0.0], cum])) * tab["total_rate"][i]
+        np.testing.assert_allclose(rebuilt, W[i], rtol=1e-13, atol=1e-15)
+    cut = sc.sampling_table(W, 0.1)
+    small = np.where(W < 0.1 * W.sum(1)[:, None], W, 0).sum(1) / W.sum(1)
+    np.testing.assert_allclose(cut["dropped"], small, rtol=1e-12, atol=1e-15)
+
+
+def test_workflow_layout_and_physics(tmp_path):
+    out = run_config(SMALL, tmp_path / "s.h5")
+    with h5py.File(out) as f:
+        r = f["results"]
+        n = 25 * 2
+        assert r["rates/total_rate"].shape == (n,) and r["rates/total_rate"].attrs["units"] == "1/ps"
+        ptr, idx, cum = r["rates/indptr"][()], r["rates/indices"][()], r["rates/cumulative"][()]
+        assert ptr.shape == (n + 1,) and ptr[-1] == len(idx) == len(cum)
+        assert np.all(cum[ptr[1:] - 1] == 1.0)
+        assert r["rta/temperature"].attrs["units"] == "K" and r["rta/diffusion"].attrs["units"] == "cm^2/s"
+        D = r["rta/diffusion"][()]
+        assert D.shape == (2,) and np.all(D > 0)
+        assert np.all(r["rates/total_rate"][()] > 0) and np.all(r["rta/tau_eff"][()] > 0)
+        # stored (symmetrised) table obeys detailed balance for every pair it keeps; rebuilding an
+        # entry of probability p >= threshold = 1e-6 from differences of cumulative values ~1
+        # costs eps/p <= 2.2e-10 relative, per entry of the ratio
+
+        E, T = r["rates/energy"][()], r["rates/total_rate"].parent.attrs["temperature_K"]
+        W = np.zeros((n, n))
+        for i in range(n):
+            c = cum[ptr[i]:ptr[i + 1]]
+            W[i, idx[ptr[i]:ptr[i + 1]]] = np.diff(np.concatenate([[0.0], c])) * r["rates/total_rate"][i] * \
+                (1.0 - r["rates/dropped"][i])
+        ok = (W > 0) & (W.T > 0)
+        expect = np.exp(-(E[None, :] - E[:, None]) / (KB_MEV_PER_K * T))
+        np.testing.assert_allclose(W[ok] / W.T[ok], expect[ok], rtol=1e-9)
+        units = []
+        r.visititems(lambda name, obj: units.append((name, "units" in obj.attrs))
+                     if isinstance(obj, h5py.Dataset) else None)
+        assert all(has for _, has in units)
+
+
+def test_multivalley_model_runs(tmp_path):
+    text = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 6')
+    out = run_config(text, tmp_path / "mv.h5")
+    with h5py.File(out) as f:
+        assert f["results/rates/total_rate"].shape == (3 * 36,)
+        assert np.all(f["results/rta/diffusion"][()] > 0)
+
+
+def test_multivalley_broadening_resolves_the_grid(tmp_path):
+    # With a broadening far below the parabolic grid's energy spacing (~10 meV here) energy
+    # conservation finds no partner for whole rings of states (out-rates ~1e-11 1/ps, D_RTA ~1e10
+    # cm^2/s).  The floor of half the spacing at k_max/2 keeps every state coupled.
+    from hpcx.workflows.scattering import broadening_floor
+    text = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 14').replace(
+        "temperatures = [30.0, 150.0]", "temperatures = [300.0]").replace(
+        "table_temperature = 30.0", "table_temperature = 300.0")
+    cfg = validate(text, "mv.toml", workflows.schemas())
+    floor = broadening_floor(cfg.scattering)
+    assert floor > 10 * cfg.scattering.width_min
+    out = run_config(text, tmp_path / "mv.h5")
+    with h5py.File(out) as f:
+        rate = f["results/rates/total_rate"][()]
+        assert f["results/rates"].attrs["width_floor_meV"] == floor
+        assert rate.min() > 1e-3 * np.median(rate)
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("twist_deg = 3.0", "system = 'nope'", "scattering.system"),
+    ("n_bands = 2", "n_bands = 500", "scattering.n_bands"),
+    ("twist_deg = 3.0", "model = 'multivalley'\nmaterial = 'XX'", "scattering.material"),
+])
+def test_bad_configs_fail_before_computing(old, new, key):
+    with pytest.raises(ConfigError) as info:
+        cfg = validate(SMALL.replace(old, new), "test.toml", workflows.schemas())
+        workflows.load("scattering").check(cfg)
+    assert key in str(info.value)
+
+
+def test_example_config_is_valid():
+    text = (Path(__file__).resolve().parents[1] / "examples" / "scattering.toml").read_text()
+    cfg = validate(text, "examples/scattering.toml", workflows.schemas())
+    workflows.load("scattering").check(cfg)
+    assert cfg.scattering.twist_deg == 3.0
+
+
+def test_bands_from_moire_run_file_equal_in_process(tmp_path):
+    # the same bands read from a `moire` run file (input = ...) give the same tables
+    moire_file = run_config(MOIRE_SMALL.replace("twist_scan = [2.0, 4.0, 6.0]", ""), tmp_path / "m.h5")
+    own = SMALL.replace("shells = 4", "shells = 6").replace("n_bands = 2", "n_bands = 4").replace(
+        "grid = 5", "grid = 6").replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]\ntol = 1e-3")
+    a = run_config(own, tmp_path / "a.h5")
+    b = run_config(own + f'input = "{moire_file}"\n', tmp_path / "b.h5")
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for name in ("rates/energy", "rates/total_rate", "rates/cumulative", "rta/diffusion"):
+            np.testing.assert_allclose(fb[f"results/{name}"][()], fa[f"results/{name}"][()], rtol=1e-12,
+                                       err_msg=name)
+        np.testing.assert_array_equal(fb["results/rates/indices"][()], fa["results/rates/indices"][()])
+
+
+def test_plot(tmp_path):
+    from hpcx.plotting import plot_run
+    out = run_config(SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]"), tmp_path / "p.h5")
+    assert all(Path(p).exists() for p in plot_run(out))
+
+
+def test_terms_do_not_depend_on_the_row_split(monkeypatch):
+    # Row blocks smaller than a rank's share, and splits that cut through blocks, must give
+    # bit-identical terms (the 1-vs-2-rank table test relies on it).
+    import functools
+    import logging
+
+    from hpcx.physics import scattering as sc
+    from hpcx.workflows import scattering as ws
+    cfg = validate(SMALL, "x.toml", workflows.schemas())
+    st = ws.states(cfg, logging.getLogger("test"))
+    n = len(st.E)
+    monkeypatch.setattr(sc, "moire_terms", functools.partial(sc.moire_terms, chunk_pairs=7 * n))
+    whole = st.terms(0, n)
+    cuts = [0, 5, n // 2 + 3, n]
+    parts = [st.terms(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    for name in ("col", "g2w", "omega"):
+        assert np.array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts])), name
