@@ -8,10 +8,11 @@ frozen dataclasses in hpcx units (nm, m0, meV) and keeps the source strings in
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "TMD",
@@ -21,6 +22,8 @@ __all__ = [
     "tmd",
     "environment",
     "heterostructure",
+    "find_heterostructure",
+    "quasiparticle_gap_meV",
     "names",
 ]
 
@@ -90,7 +93,7 @@ class Heterostructure:
     sources: Mapping[str, str] = field(repr=False, compare=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(filename: str) -> dict[str, Any]:
     with resources.files(__name__).joinpath(filename).open("rb") as fh:
         return tomllib.load(fh)
@@ -137,3 +140,26 @@ def names(kind: str) -> list[str]:
     if kind not in files:
         raise UnknownMaterialError(kind, "material kind", sorted(files))
     return sorted(_table(files[kind]))
+
+
+def find_heterostructure(bottom: str, top: str) -> Heterostructure | None:
+    """Heterostructure data for this pair of layer materials (either order), or None."""
+    for name in names("heterostructure"):
+        hetero = heterostructure(name)
+        if sorted(hetero.layers) == sorted((bottom, top)):
+            return hetero
+    return None
+
+
+def quasiparticle_gap_meV(electron: str, hole: str, hetero: Heterostructure | None) -> float:
+    """Gap (meV) between the conduction band of material ``electron`` and the valence band of ``hole``.
+
+    Intralayer gaps come from the heterostructure's band alignment when the layer is part of
+    one, else from tmd.toml; the interlayer gap only from the heterostructure data (NaN for a
+    pair without alignment data).
+    """
+    if electron == hole:
+        return hetero.gaps_meV[electron] if hetero is not None else tmd(electron).band_gap_meV
+    if hetero is not None and (electron, hole) == (hetero.electron_layer, hetero.hole_layer):
+        return hetero.interlayer_gap_meV
+    return float("nan")

@@ -31,8 +31,8 @@ docs/theory/wannier.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 import numpy as np
 from scipy import special
@@ -44,6 +44,7 @@ __all__ = [
     "SheetLayer",
     "SlabLayer",
     "LayeredDielectric",
+    "stack_from_materials",
     "keldysh_epsilon",
     "keldysh_real_space",
 ]
@@ -57,7 +58,7 @@ class Environment:
     eps_perp: float
 
     @classmethod
-    def isotropic(cls, eps: float) -> "Environment":
+    def isotropic(cls, eps: float) -> Environment:
         return cls(eps, eps)
 
 
@@ -77,7 +78,7 @@ class SlabLayer:
     eps_perp: float
 
 
-Layer = Union[SheetLayer, SlabLayer]
+Layer = SheetLayer | SlabLayer
 
 
 @dataclass(frozen=True)
@@ -251,3 +252,21 @@ def keldysh_real_space(
     if np.any(at_zero):
         out = np.where(at_zero, onsite_u * v(np.asarray(onsite_length_nm, dtype=float)), out)
     return out
+
+
+def stack_from_materials(layers, substrate, superstrate, screening="slab", interlayer_distance_nm=None):
+    """The dielectric stack of TMD layers (bottom to top) between two half-spaces.
+
+    ``layers`` are :class:`hpcx.materials.TMD`, ``substrate``/``superstrate``
+    :class:`hpcx.materials.Environment` (anything with ``eps_par``/``eps_perp``);
+    ``screening`` 'slab' models a layer as a finite slab with the bulk dielectric
+    tensor (seed 001's two-slab problem), 'sheet' as a Rytova-Keldysh sheet (chi2d).
+    ``interlayer_distance_nm`` (mid-plane to mid-plane) is needed for two layers.
+    """
+    if screening not in ("slab", "sheet"):
+        raise ValueError(f"screening {screening!r}; allowed: 'slab', 'sheet'")
+    models = [SheetLayer(t.chi2d_nm) if screening == "sheet"
+              else SlabLayer(t.slab_thickness_nm, t.eps_par, t.eps_perp) for t in layers]
+    return LayeredDielectric(Environment(substrate.eps_par, substrate.eps_perp), models,
+                             Environment(superstrate.eps_par, superstrate.eps_perp),
+                             interlayer_distance_nm=interlayer_distance_nm)

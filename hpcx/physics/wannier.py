@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy.special import eval_laguerre
 
+from hpcx import _kernels as kernels
 from hpcx.units import COULOMB_MEV_NM, HBAR2_2M0_MEV_NM2
 
 __all__ = [
@@ -44,7 +45,9 @@ __all__ = [
     "DEFAULT_BASIS",
     "AngularSolution",
     "WannierResult",
+    "Species",
     "parse_state",
+    "angular_problems",
     "solve_angular_momentum",
     "solve_wannier",
     "result_from_solutions",
@@ -52,10 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-try:
-    from hpcx._kernels import keldysh as _keldysh
-except ImportError:  # pragma: no cover - depends on the build
-    _keldysh = None
 
 _L_LETTERS = "spdfghik"
 _S_TOL = 1e-10
@@ -76,7 +75,7 @@ class GaussianBasis:
         """Exponents, shape (n,), nm^-2."""
         return np.geomspace(self.a_min, self.a_max, self.n)
 
-    def densified(self) -> "GaussianBasis":
+    def densified(self) -> GaussianBasis:
         """Same range with twice the density (half the step in ln a)."""
         return GaussianBasis(self.a_min, self.a_max, 2 * self.n - 1)
 
@@ -113,19 +112,10 @@ def quadrature_grid(a: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     return q, w
 
 
-def _potential_integrals_numpy(a: np.ndarray, m: int, q: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Reference for kernels/keldysh.pyx: I_ij = sum_k w_k exp(-x) L_m(x), x = q_k^2/4(a_i+a_j)."""
-    c = a[:, None] + a[None, :]
-    x = q[None, None, :] ** 2 / (4.0 * c[..., None])
-    return np.einsum("ijk,k->ij", np.exp(-x) * eval_laguerre(m, x), w)
-
-
 def _potential_integrals(a: np.ndarray, m: int, q: np.ndarray, w: np.ndarray) -> np.ndarray:
-    if _keldysh is None:
-        log.warning("hpcx._kernels.keldysh not built; using the NumPy reference (slower)")
-        return _potential_integrals_numpy(a, m, q, w)
+    """I_ij = sum_k w_k exp(-x) L_m(x), x = q_k^2/4(a_i+a_j) (kernel ``keldysh``)."""
     out = np.empty((a.size, a.size))
-    _keldysh.potential_integrals(
+    kernels.load("keldysh").potential_integrals(
         np.ascontiguousarray(a, dtype=float), int(m),
         np.ascontiguousarray(q, dtype=float), np.ascontiguousarray(w, dtype=float), out,
     )
@@ -236,6 +226,34 @@ class WannierResult:
         return float(self.binding_energy_meV[self.states.index(state)])
 
 
+@dataclass(frozen=True)
+class Species:
+    """An exciton species of a layer stack: electron and hole layer (0 = bottom), masses (m0)."""
+
+    name: str
+    electron_layer: int
+    hole_layer: int
+    electron_mass: float
+    hole_mass: float
+
+    @property
+    def reduced_mass(self) -> float:
+        return self.electron_mass * self.hole_mass / (self.electron_mass + self.hole_mass)
+
+    @property
+    def interlayer(self) -> bool:
+        return self.electron_layer != self.hole_layer
+
+
+def angular_problems(states: Sequence[str]) -> dict[int, int]:
+    """{|m|: number of eigenstates needed} to obtain ``states`` ('1s', '2p', ...)."""
+    need: dict[int, int] = {}
+    for label in states:
+        n, m = parse_state(label)
+        need[m] = max(need.get(m, 0), n - m)
+    return need
+
+
 def _rms_radius(m: int, a: np.ndarray, cn: np.ndarray) -> float:
     c = a[:, None] + a[None, :]
     r2 = np.pi * math.factorial(m + 1) / c ** (m + 2)
@@ -250,11 +268,8 @@ def solve_wannier(
 ) -> WannierResult:
     """Solve for the requested states ('1s', '2p', ...); epsilon maps q (1/nm) to eps(q)."""
     states = tuple(s.strip().lower() for s in states)
-    need: dict[int, int] = {}
-    for label in states:
-        n, m = parse_state(label)
-        need[m] = max(need.get(m, 0), n - m)
-    sols = {m: solve_angular_momentum(m, reduced_mass_m0, epsilon, k, basis) for m, k in need.items()}
+    sols = {m: solve_angular_momentum(m, reduced_mass_m0, epsilon, k, basis)
+            for m, k in angular_problems(states).items()}
     return result_from_solutions(states, sols)
 
 

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .. import materials
 from ..config import Field, Schema, Section
 from ..errors import ConfigError
 from ..io import RunFile
@@ -25,8 +26,8 @@ from ..physics import moire as mp
 from ..physics import phonons as ph
 from ..physics import scattering as sc
 from ..physics import wannier as wp
+from ..physics.screening import stack_from_materials
 from ..units import HBAR2_2M0_MEV_NM2, KB_MEV_PER_K
-from .wannier import build_stack
 
 SCATTERING = Section("scattering", (
     Field("model", str, "moire", "states: 'moire' = moiré interlayer exciton bands, 'multivalley' = "
@@ -89,13 +90,16 @@ def check(cfg):
 
 
 def _stack(cfg, layers):
+    """(stack, TMDs, heterostructure) of ``layers`` with the environment on both sides."""
     env = cfg.scattering.environment
-    fake = SimpleNamespace(source=cfg.source, structure=SimpleNamespace(
-        layers=list(layers), substrate=env, superstrate=env, screening="slab", interlayer_distance=None))
     try:
-        return build_stack(fake)
-    except ConfigError as exc:
+        tmds = [materials.tmd(name) for name in layers]
+        environment = materials.environment(env)
+    except materials.UnknownMaterialError as exc:
         raise ConfigError(cfg.source, "scattering.environment", str(exc)) from None
+    hetero = materials.find_heterostructure(*layers) if len(layers) == 2 else None
+    distance = hetero.interlayer_distance_nm if hetero is not None else None
+    return stack_from_materials(tmds, environment, environment, "slab", distance), tmds, hetero
 
 
 def _form_factor(stack, m_e, m_h, e_layer, h_layer):
