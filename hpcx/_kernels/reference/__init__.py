@@ -1,0 +1,1 @@
+"""NumPy twins of the compiled kernels: ``reference.<stem>`` mirrors ``hpcx._kernels.<stem>``."""
