@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Run the hpcx test suite (`make test`): serial tests, then the `mpi`-marked
-# tests under mpirun -n $HPCX_TEST_NP (default 2).  Exits non-zero if either
-# step fails.  Extra arguments are passed to both pytest runs.
+# Run the hpcx test suite (`make test`): the linter (ruff), the serial tests,
+# then the `mpi`-marked tests under mpirun on each rank count of
+# $HPCX_TEST_NPS (default "2 3").  Exits non-zero if any step fails.  Extra
+# arguments are passed to every pytest run.
 #
 # Only rank 0's pytest output goes to the terminal; the other ranks write
 # build/test-logs/pytest-mpi.rank<N>.log, printed when the MPI step fails.
 #
 # Environment:
 #   HPCX_VENV        venv directory (default .venv)
-#   HPCX_TEST_NP     ranks for the MPI step (default 2)
+#   HPCX_TEST_NPS    rank counts of the MPI steps (default "2 3")
 #   MPIRUN           MPI launcher (default mpirun)
 set -uo pipefail
 
@@ -17,12 +18,12 @@ cd "$ROOT" || exit 1
 
 VENV="${HPCX_VENV:-$ROOT/.venv}"
 VPY="$VENV/bin/python"
-NP="${HPCX_TEST_NP:-2}"
+NPS="${HPCX_TEST_NPS:-2 3}"
 MPIRUN="${MPIRUN:-mpirun}"
 LOGDIR="$ROOT/build/test-logs"
 
-# A kernel that failed to build must fail its tests, not skip them.
-export HPCX_REQUIRE_KERNELS=1
+# A kernel that failed to build, or a missing slepc4py, fails its tests instead of skipping them.
+export HPCX_TEST_STRICT=1
 # One thread per rank: 2 ranks on 2 cores, no OpenMP oversubscription.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 export MPLBACKEND="${MPLBACKEND:-Agg}"
@@ -35,6 +36,16 @@ fi
 [[ -x "$VPY" ]] || { echo "run-tests: $VPY missing: run 'make setup'" >&2; exit 1; }
 mkdir -p "$LOGDIR"
 rm -f "$LOGDIR"/pytest-*.log
+
+# --- lint ------------------------------------------------------------------------
+echo "=== hpcx tests: ruff check ==="
+if [[ -x "$VENV/bin/ruff" ]]; then
+    "$VENV/bin/ruff" check "$ROOT"
+    lint_rc=$?
+else
+    echo "run-tests: $VENV/bin/ruff missing: run 'make setup'" >&2
+    lint_rc=1
+fi
 
 # --- serial ------------------------------------------------------------------
 echo "=== hpcx tests: serial (pytest -m 'not mpi') ==="
@@ -58,27 +69,30 @@ if [[ "$n_mpi" -eq 0 ]]; then
         echo "=== hpcx tests: MPI: no tests marked 'mpi', step skipped ==="
     fi
 else
-    echo "=== hpcx tests: MPI ($n_mpi tests under $MPIRUN -n $NP) ==="
-    # timeout_method=thread: a hung test exits its rank, so mpirun aborts the
-    # job instead of leaving the other ranks waiting in a collective.
-    # shellcheck disable=SC2016  # the inner script expands on each rank
-    "$MPIRUN" "${MPIRUN_FLAGS[@]}" -x OMP_NUM_THREADS -x HPCX_REQUIRE_KERNELS -x MPLBACKEND \
-        -n "$NP" bash -c '
-            rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"
-            if [[ "$rank" == 0 ]]; then
-                exec "$0" -m pytest -p no:cacheprovider --color=no -o timeout_method=thread "$@"
-            else
-                exec "$0" -m pytest -p no:cacheprovider --color=no -o timeout_method=thread "$@" \
-                    >"'"$LOGDIR"'/pytest-mpi.rank$rank.log" 2>&1
-            fi' "$VPY" -m mpi -q "$@" 2>&1 | tee "$LOGDIR/pytest-mpi.log"
-    mpi_rc=${PIPESTATUS[0]}
-    if [[ $mpi_rc -ne 0 ]]; then
-        for f in "$LOGDIR"/pytest-mpi.rank*.log; do
-            [[ -e "$f" ]] || continue
-            echo "--- ${f#"$ROOT"/} ---"
-            tail -n 60 "$f"
-        done
-    fi
+    for NP in $NPS; do
+        echo "=== hpcx tests: MPI ($n_mpi tests under $MPIRUN -n $NP) ==="
+        # timeout_method=thread: a hung test exits its rank, so mpirun aborts the
+        # job instead of leaving the other ranks waiting in a collective.
+        # shellcheck disable=SC2016  # the inner script expands on each rank
+        "$MPIRUN" "${MPIRUN_FLAGS[@]}" -x OMP_NUM_THREADS -x HPCX_TEST_STRICT -x MPLBACKEND \
+            -n "$NP" bash -c '
+                rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"
+                if [[ "$rank" == 0 ]]; then
+                    exec "$0" -m pytest -p no:cacheprovider --color=no -o timeout_method=thread --timeout=300 "$@"
+                else
+                    exec "$0" -m pytest -p no:cacheprovider --color=no -o timeout_method=thread --timeout=300 "$@" \
+                        >"'"$LOGDIR"'/pytest-mpi'"$NP"'.rank$rank.log" 2>&1
+                fi' "$VPY" -m mpi -q "$@" 2>&1 | tee "$LOGDIR/pytest-mpi$NP.log"
+        rc=${PIPESTATUS[0]}
+        if [[ $rc -ne 0 ]]; then
+            mpi_rc=$rc
+            for f in "$LOGDIR"/pytest-mpi"$NP".rank*.log; do
+                [[ -e "$f" ]] || continue
+                echo "--- ${f#"$ROOT"/} ---"
+                tail -n 60 "$f"
+            done
+        fi
+    done
 fi
 
 # --- verdict -------------------------------------------------------------------
@@ -98,17 +112,19 @@ passed=$(num passed "$serial_summary")
 failed=$(( $(num failed "$serial_summary") + $(num 'errors?' "$serial_summary") ))
 skipped=$(num skipped "$serial_summary")
 if [[ "$n_mpi" -gt 0 ]]; then
-    # rank 0 prints the summary; a test that failed on any rank failed.
-    mpi_summary="$(summary_of "$LOGDIR/pytest-mpi.log")"
-    r0_failed=$(( $(num failed "$mpi_summary") + $(num 'errors?' "$mpi_summary") ))
-    mpi_failed="$(cat "$LOGDIR"/pytest-mpi.log "$LOGDIR"/pytest-mpi.rank*.log 2>/dev/null \
-        | grep -E '^(FAILED|ERROR) ' | awk '{print $2}' | sort -u | grep -c . || true)"
-    ((mpi_failed >= r0_failed)) || mpi_failed=$r0_failed
-    mpi_passed=$(( $(num passed "$mpi_summary") - (mpi_failed - r0_failed) ))
-    ((mpi_passed >= 0)) || mpi_passed=0
-    passed=$((passed + mpi_passed))
-    failed=$((failed + mpi_failed))
-    skipped=$((skipped + $(num skipped "$mpi_summary")))
+    for NP in $NPS; do
+        # rank 0 prints the summary; a test that failed on any rank failed.
+        mpi_summary="$(summary_of "$LOGDIR/pytest-mpi$NP.log")"
+        r0_failed=$(( $(num failed "$mpi_summary") + $(num 'errors?' "$mpi_summary") ))
+        mpi_failed="$(cat "$LOGDIR"/pytest-mpi"$NP".log "$LOGDIR"/pytest-mpi"$NP".rank*.log 2>/dev/null \
+            | grep -E '^(FAILED|ERROR) ' | awk '{print $2}' | sort -u | grep -c . || true)"
+        ((mpi_failed >= r0_failed)) || mpi_failed=$r0_failed
+        mpi_passed=$(( $(num passed "$mpi_summary") - (mpi_failed - r0_failed) ))
+        ((mpi_passed >= 0)) || mpi_passed=0
+        passed=$((passed + mpi_passed))
+        failed=$((failed + mpi_failed))
+        skipped=$((skipped + $(num skipped "$mpi_summary")))
+    done
 fi
 
 # serial exit 5 (nothing collected) is fine when the MPI step ran tests
@@ -116,12 +132,12 @@ if [[ $serial_rc -eq 5 && "$n_mpi" -gt 0 && $mpi_rc -eq 0 ]]; then
     serial_rc=0
 fi
 # a crash or abort leaves no pytest count: still report the step as failed
-for rc in "$serial_rc" "$mpi_rc"; do
+for rc in "$lint_rc" "$serial_rc" "$mpi_rc"; do
     if [[ $rc -ne 0 && $failed -eq 0 ]]; then failed=1; fi
 done
-echo "=== hpcx tests: serial exit $serial_rc, MPI exit $mpi_rc (serial: $serial_summary) ==="
+echo "=== hpcx tests: ruff exit $lint_rc, serial exit $serial_rc, MPI exit $mpi_rc (ranks: $NPS) (serial: $serial_summary) ==="
 echo "total: $passed passed, $failed failed, $skipped skipped"
-if [[ $serial_rc -ne 0 || $mpi_rc -ne 0 ]]; then
+if [[ $lint_rc -ne 0 || $serial_rc -ne 0 || $mpi_rc -ne 0 ]]; then
     exit 1
 fi
 exit 0

@@ -153,6 +153,15 @@ else
     say "hpcx: installed and up to date (stamp ${STAMP#"$ROOT"/})"
 fi
 
+# --- 4b. the linter ----------------------------------------------------------------
+# ruff is not packaged by Debian 12: a pinned wheel from PyPI into the venv.
+RUFF_VERSION=0.17.6
+if [[ "$("$VENV/bin/ruff" --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]]; then
+    say "pip install ruff==$RUFF_VERSION (linter, make test)"
+    "$VPY" -m pip install --no-input --disable-pip-version-check -q "ruff==$RUFF_VERSION" \
+        || die "could not install ruff==$RUFF_VERSION from PyPI"
+fi
+
 # --- 5. check the environment --------------------------------------------------
 # Run without PETSC_DIR/SLEPC_DIR so the check proves the venv sets them.
 env -u PETSC_DIR -u SLEPC_DIR "$VPY" - <<'EOF' || die "environment check failed (see above)"

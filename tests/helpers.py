@@ -114,16 +114,26 @@ def assert_ranks_agree(text, comm, tmp_path_factory, required=(), rtol=0.0, scal
                 np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=name)
 
 
-# -- kernels -------------------------------------------------------------------------
+# -- kernels and optional dependencies -------------------------------------------------
+
+def _strict():
+    """``make test`` sets HPCX_TEST_STRICT=1: a missing kernel or optional dependency fails, never skips."""
+    return os.environ.get("HPCX_TEST_STRICT") == "1"
+
+
+def require_module(name):
+    """Import module ``name`` (e.g. slepc4py); fail under HPCX_TEST_STRICT=1 (make test), else skip."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if _strict():
+            pytest.fail(f"{name} is missing but HPCX_TEST_STRICT=1 (make test needs it): {exc}")
+        pytest.skip(f"{name} not available")
+
 
 def require_kernel(name):
-    """Import ``hpcx._kernels.<name>``; fail under HPCX_REQUIRE_KERNELS=1 (make test), else skip."""
-    try:
-        return importlib.import_module(f"hpcx._kernels.{name}")
-    except ImportError as exc:
-        if os.environ.get("HPCX_REQUIRE_KERNELS") == "1":
-            pytest.fail(f"hpcx._kernels.{name} is not built but HPCX_REQUIRE_KERNELS=1: {exc}")
-        pytest.skip(f"hpcx._kernels.{name} not built")
+    """Import ``hpcx._kernels.<name>``; fail under HPCX_TEST_STRICT=1 (make test), else skip."""
+    return require_module(f"hpcx._kernels.{name}")
 
 
 # -- small configs -------------------------------------------------------------------

@@ -2,8 +2,9 @@
 5 + 4 k-points) and dense operators, eigenpairs by SLEPc, recursion spectra."""
 
 import pytest
-from helpers import assert_ranks_agree, bse_moire_config as config
 
+from helpers import assert_ranks_agree
+from helpers import bse_moire_config as config
 
 pytestmark = pytest.mark.mpi
 
@@ -27,7 +28,7 @@ def test_wannier90_source_two_ranks_equal_one_rank(comm, tmp_path_factory):
     # source = 'wannier90' on the WSe2 DFT fixture (with wsvec shifts): every rank reads the files,
     # then the matrix-free path distributes the k-points
     from pathlib import Path
-    w90 = Path(__file__).resolve().parents[1] / "examples" / "data" / "wse2-wannier90"
+    w90 = Path(__file__).resolve().parents[2] / "examples" / "data" / "wse2-wannier90"
     text = ('[run]\nworkflow = "bse_moire"\n[bse_moire]\nsource = "wannier90"\n'
             f'wannier90_dir = "{w90}"\nseedname = "WSe2"\nn_occupied = 7\nonsite_length = 3.32\nr0 = 45.09\n'
             'k_grid = 6\nvalence_bands = 2\nconduction_bands = 2\noperator = "matrix-free"\nn_eig = 6\n'

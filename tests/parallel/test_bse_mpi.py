@@ -5,21 +5,22 @@ import numpy as np
 import pytest
 
 from hpcx.parallel import SerialComm
-from helpers import BSE_WSE2 as WSE2, run_config
 
+from helpers import BSE_WSE2 as WSE2
+from helpers import run_config
 
 pytestmark = pytest.mark.mpi
 
 
 def test_two_ranks_equal_one_rank(comm, tmp_path_factory):
-    assert comm.size == 2
+    assert comm.size >= 2
     base = comm.bcast(str(tmp_path_factory.mktemp("bse")) if comm.rank == 0 else None)
     text = WSE2.replace("n_eig = 12", "n_eig = 10\nsolver = 'auto'")
     two = run_config(text, f"{base}/two.h5", comm)
     one = run_config(text, f"{base}/one_{comm.rank}.h5", SerialComm())
     comm.Barrier()
     with h5py.File(two) as p, h5py.File(one) as s:
-        assert p.attrs["mpi_size"] == 2 and s.attrs["mpi_size"] == 1
+        assert p.attrs["mpi_size"] == comm.size and s.attrs["mpi_size"] == 1
         np.testing.assert_allclose(p["results/eigenvalues"][()], s["results/eigenvalues"][()], rtol=0, atol=1e-10)
         for name in ("transitions", "transition_energy", "qp_gap", "k_points"):
             np.testing.assert_array_equal(p[f"results/{name}"][()], s[f"results/{name}"][()])

@@ -1,8 +1,9 @@
 """1 rank and 2 ranks give identical moire run files (run under mpirun -n 2)."""
 
 import pytest
-from helpers import MOIRE_SMALL as SMALL, assert_ranks_agree
 
+from helpers import MOIRE_SMALL as SMALL
+from helpers import assert_ranks_agree
 
 pytestmark = pytest.mark.mpi
 

@@ -1,16 +1,26 @@
-"""Collective error handling on 2 ranks (run by make test under mpirun -n 2)."""
+"""Collectives and collective error handling (make test runs these under mpirun -n 2 and -n 3)."""
 
 import numpy as np
 import pytest
 
 from hpcx.errors import InputError
-from hpcx.parallel import RemoteError, all_or_none, on_root, sum_over_ranks
+from hpcx.parallel import (
+    RemoteError,
+    all_or_none,
+    allgather_concat,
+    allreduce_sum,
+    alltoallv,
+    max_over_ranks,
+    min_over_ranks,
+    on_root,
+    sum_over_ranks,
+)
 
 pytestmark = pytest.mark.mpi
 
 
 def test_error_on_one_rank_reaches_all(comm):
-    assert comm.size == 2
+    assert comm.size >= 2
     with pytest.raises((InputError, RemoteError)) as info:
         with all_or_none(comm):
             if comm.rank == 1:
@@ -25,5 +35,22 @@ def test_on_root_broadcasts(comm):
 
 
 def test_sum_over_ranks(comm):
+    n = comm.size
     total = sum_over_ranks(np.array([comm.rank + 1.0, 2.0]), comm)
-    np.testing.assert_array_equal(total, [3.0, 4.0])
+    np.testing.assert_array_equal(total, [n * (n + 1) / 2, 2.0 * n])
+
+
+def test_collectives(comm):
+    n = comm.size
+    assert allreduce_sum(comm.rank + 1, comm) == n * (n + 1) // 2
+    assert max_over_ranks(comm.rank, comm) == n - 1 and min_over_ranks(comm.rank, comm) == 0
+    np.testing.assert_array_equal(allgather_concat(np.full(comm.rank + 1, comm.rank), comm),
+                                  np.repeat(np.arange(n), np.arange(1, n + 1)))
+    # every rank sends (r + 1) values to every rank: rank r receives (s + 1) values from each s
+    counts = np.full(n, comm.rank + 1)
+    send = np.full(n * (comm.rank + 1), comm.rank + 0.5j)
+    rcounts = np.arange(1, n + 1)
+    recv = np.empty(rcounts.sum(), complex)
+    alltoallv(send, counts, np.arange(n) * (comm.rank + 1), recv, rcounts,
+              np.concatenate([[0], np.cumsum(rcounts)[:-1]]), comm)
+    np.testing.assert_array_equal(recv, np.repeat(np.arange(n) + 0.5j, rcounts))

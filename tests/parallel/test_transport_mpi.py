@@ -1,8 +1,10 @@
 """1 rank and 2 ranks give bit-identical Monte Carlo moments (run under mpirun -n 2)."""
 
 import pytest
-from helpers import SCATTERING_SMALL as SCAT, TRANSPORT_SMALL as SMALL, assert_ranks_agree, run_config
 
+from helpers import SCATTERING_SMALL as SCAT
+from helpers import TRANSPORT_SMALL as SMALL
+from helpers import assert_ranks_agree, run_config
 
 pytestmark = pytest.mark.mpi
 

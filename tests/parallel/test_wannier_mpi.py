@@ -1,8 +1,8 @@
 """1 rank and 2 ranks give identical Wannier results (run under mpirun -n 2)."""
 
 import pytest
-from helpers import QUICKSTART, assert_ranks_agree
 
+from helpers import QUICKSTART, assert_ranks_agree
 
 pytestmark = pytest.mark.mpi
 

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpcx.bse import bands as bb
 from hpcx.bse import hamiltonian as hh
 from hpcx.bse import interaction as it
-from hpcx.bse.tbmodel import TBModel, monkhorst_pack
-from helpers import V_BARE, V_KELDYSH, bse_setup as _setup, require_kernel, two_band_model
 
-FIXTURE = Path(__file__).resolve().parents[1] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
+from helpers import V_BARE, V_KELDYSH, require_kernel, two_band_model
+from helpers import bse_setup as _setup
+
+FIXTURE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
 
 
 # ---------------------------------------------------------------- slow reference (kept here)

@@ -7,7 +7,10 @@ from hpcx.bse import hamiltonian as hh
 from hpcx.bse import interaction as it
 from hpcx.bse import optics as op
 from hpcx.bse.tbmodel import monkhorst_pack
-from helpers import V_BARE, V_KELDYSH, bse_setup as _setup, graphene_like as _graphene_like, two_band_model
+
+from helpers import V_BARE, V_KELDYSH, two_band_model
+from helpers import bse_setup as _setup
+from helpers import graphene_like as _graphene_like
 
 
 def test_massive_dirac_conductivity():

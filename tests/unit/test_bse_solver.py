@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from hpcx.bse import hamiltonian as hh
 from hpcx.bse import solver as sv
 from hpcx.errors import ConvergenceError
 from hpcx.parallel import SerialComm
 
-from hpcx.bse import hamiltonian as hh
-from helpers import V_BARE, V_KELDYSH, bse_setup as _setup, two_band_model
+from helpers import V_BARE, V_KELDYSH, two_band_model
+from helpers import bse_setup as _setup
 
 needs_slepc = pytest.mark.skipif(not sv.slepc_available(), reason="slepc4py (complex) not installed")
 

@@ -70,6 +70,6 @@ def test_docs_config_md_is_generated_from_the_schemas():
     from pathlib import Path
 
     from hpcx import workflows
-    docs = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "config.md"
     assert docs.read_text(encoding="utf-8") == render_markdown(workflows.schemas()), \
         "docs/config.md is stale: regenerate with `hpcx config-docs -o docs/config.md`"

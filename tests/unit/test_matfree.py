@@ -4,13 +4,24 @@ assembly of hpcx.bse.hamiltonian), eigenpairs with SLEPc, zone folding."""
 import numpy as np
 import pytest
 
-from hpcx.bse.matfree import MatFreeBSE, min_image, residual_norms, solve
-from hpcx.bse.tbmodel import monkhorst_pack
+from hpcx.bse.matfree import MatFreeBSE, residual_norms, solve
+
 from helpers import (
     band_edges as window,
+)
+from helpers import (
     dense_bse_reference as dense_reference,
+)
+from helpers import (
     graphene_like as _graphene_like,
+)
+from helpers import (
+    require_module,
+)
+from helpers import (
     smooth_potential as potential,
+)
+from helpers import (
     three_band_model as _three_band_model,
 )
 
@@ -56,7 +67,7 @@ def test_product_equals_hamiltonian_module():
 
 @pytest.mark.parametrize("method", ["krylovschur", "gd"])
 def test_slepc_on_matfree_equals_dense_eigh(method):
-    pytest.importorskip("slepc4py")
+    require_module("slepc4py")
     from hpcx.parallel import get_comm
     comm = get_comm()
     if comm.size != 1:
@@ -77,7 +88,8 @@ def _all_pairs_exchange(model, grid, V):
     from hpcx.bse.matfree import pair_potential
     n = model.n_orb
     pairs = np.column_stack(np.divmod(np.arange(n * n), n))
-    return pair_potential(model.lattice, grid, model.positions, np.zeros(n, int), pairs, V).sum(axis=(0, 1)).reshape(n, n)
+    W = pair_potential(model.lattice, grid, model.positions, np.zeros(n, int), pairs, V)
+    return W.sum(axis=(0, 1)).reshape(n, n)
 
 
 @pytest.mark.parametrize("n", [2, 3])

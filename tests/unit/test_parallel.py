@@ -9,7 +9,7 @@ from hpcx.parallel import SerialComm, all_or_none, block_range, on_root
 def test_blocks_cover_range_once_and_balance(n, size):
     ranges = [block_range(n, size, r) for r in range(size)]
     assert ranges[0][0] == 0 and ranges[-1][1] == n
-    for (a, b), (c, _) in zip(ranges, ranges[1:]):
+    for (_, b), (c, _) in zip(ranges, ranges[1:]):
         assert b == c
     lengths = [b - a for a, b in ranges]
     assert max(lengths) - min(lengths) <= 1

@@ -34,7 +34,8 @@ def test_gennorm_normalised_and_gaussian():
         sigma = P.hwhm_to_scale(0.7, beta)
         x = np.linspace(-3, 3, 13)
         np.testing.assert_allclose(P.gennorm_pdf(x, 0.7, beta), stats.gennorm.pdf(x, beta, scale=sigma), rtol=1e-12)
-        np.testing.assert_allclose(P.gennorm_cdf(x, 0.7, beta), stats.gennorm.cdf(x, beta, scale=sigma), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(P.gennorm_cdf(x, 0.7, beta), stats.gennorm.cdf(x, beta, scale=sigma),
+                                   rtol=1e-9, atol=1e-15)
         assert P.gennorm_pdf(0.7, 0.7, beta) == pytest.approx(0.5 * P.gennorm_pdf(0.0, 0.7, beta), rel=1e-12)
     s = P.hwhm_to_scale(0.7, 2.0)
     x = np.linspace(-2, 2, 9)
@@ -62,7 +63,8 @@ def test_einstein_rate_converges_to_golden_rule():
         ch = _einstein_channel(k, w)
         dE = E[None, :] - E[sel, None]
         n_b = P.bose(OMEGA, T)
-        W = 2 * np.pi / HBAR * ch.g2w[sel] * ((n_b + 1) * P.gennorm_pdf(dE + OMEGA, hw) + n_b * P.gennorm_pdf(dE - OMEGA, hw))
+        W = 2 * np.pi / HBAR * ch.g2w[sel] * ((n_b + 1) * P.gennorm_pdf(dE + OMEGA, hw)
+                                              + n_b * P.gennorm_pdf(dE - OMEGA, hw))
         ref = P.einstein_rate_parabolic(E[sel], M, G2A, OMEGA, T, hwhm=hw)
         errs.append(np.max(np.abs(W.sum(1) / ref - 1)))
     assert errs[-1] < 2e-3

@@ -6,10 +6,17 @@ import pytest
 from hpcx.bse.matfree import MatFreeBSE
 from hpcx.bse.recursion import eigenpair_spectrum, lanczos
 from hpcx.parallel import SerialComm
+
 from helpers import (
     band_edges as window,
+)
+from helpers import (
     dense_bse_reference as dense_reference,
+)
+from helpers import (
     smooth_potential as potential,
+)
+from helpers import (
     three_band_model as _three_band_model,
 )
 

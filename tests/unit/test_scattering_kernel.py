@@ -6,7 +6,9 @@ import pytest
 from hpcx.materials.phonons import phonon_params
 from hpcx.physics import phonons as ph
 from hpcx.physics import scattering as sc
-from helpers import GEO, free_states, gaussian_form_factor as F_gauss, require_kernel
+
+from helpers import GEO, free_states, require_kernel
+from helpers import gaussian_form_factor as F_gauss
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,11 @@ import pytest
 from scipy import integrate
 
 from hpcx.physics.screening import (
-    Environment, LayeredDielectric, SheetLayer, SlabLayer, keldysh_real_space,
+    Environment,
+    LayeredDielectric,
+    SheetLayer,
+    SlabLayer,
+    keldysh_real_space,
 )
 from hpcx.units import COULOMB_MEV_NM
 

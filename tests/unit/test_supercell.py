@@ -3,12 +3,20 @@
 import numpy as np
 import pytest
 
-from hpcx.bse.modulation import (closest_cell, first_harmonic, modulation, modulation_data, onsite_shifts,
-                                 twisted_cell)
-from hpcx.bse.supercell import (bands_near_gap, fold, from_tbmodel, hexagonal_supercell_matrix, supercell_sites,
-                                unfolded_kpoints)
+from hpcx.bse.modulation import closest_cell, first_harmonic, modulation, modulation_data, onsite_shifts, twisted_cell
+from hpcx.bse.supercell import (
+    bands_near_gap,
+    fold,
+    from_tbmodel,
+    hexagonal_supercell_matrix,
+    supercell_sites,
+    unfolded_kpoints,
+)
 from hpcx.bse.tbmodel import TBModel, monkhorst_pack
-from helpers import graphene_like as _graphene_like, three_orbital_toy as _three_orbital_toy
+
+from helpers import graphene_like as _graphene_like
+from helpers import require_module
+from helpers import three_orbital_toy as _three_orbital_toy
 
 
 @pytest.mark.parametrize("M", [np.eye(2, dtype=int) * 3, hexagonal_supercell_matrix(2, 1),
@@ -57,7 +65,7 @@ def test_supercell_sites_count_and_uniqueness():
 @pytest.mark.parametrize("solver", ["scipy", "slepc"])
 def test_shift_invert_equals_dense(solver):
     if solver == "slepc":
-        pytest.importorskip("slepc4py")
+        require_module("slepc4py")
     sc, _ = fold(_graphene_like(), hexagonal_supercell_matrix(7, 3))    # 79 sites, 158 orbitals
     onsite = 0.05 * np.sin(np.arange(sc.n_orb))                            # break degeneracies
     sc = sc.with_onsite(onsite)

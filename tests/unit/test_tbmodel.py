@@ -3,6 +3,7 @@
 import numpy as np
 
 from hpcx.bse.tbmodel import TBModel, monkhorst_pack
+
 from helpers import graphene_like as _graphene_like
 
 

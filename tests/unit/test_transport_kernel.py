@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import numpy_push as ref  # noqa: E402
 
 from hpcx.physics import mc_table as mt  # noqa: E402
+
 from helpers import require_kernel
 
 # Random123 kat_vectors for philox4x32-10: (counter, key, output)

@@ -9,7 +9,7 @@ import pytest
 from hpcx.bse.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
 from hpcx.errors import InputError
 
-FIXTURE = Path(__file__).resolve().parents[1] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
+FIXTURE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from hpcx.physics import biexciton as bx
 from hpcx.physics import moire as mp
 from hpcx.physics import oscillator as osc
 from hpcx.units import KB_MEV_PER_K
-from helpers import BIEXCITON_SMALL as SMALL, run_config
 
+from helpers import BIEXCITON_SMALL as SMALL
+from helpers import run_config
 
 SYSTEM = moire_system("MoSe2-WSe2/hBN")
 POT = mp.MoirePotential.from_ab(SYSTEM.A_meV, SYSTEM.B_meV)
@@ -299,7 +300,7 @@ def test_unconverged_basis_is_reported(tmp_path):
 
 
 def test_example_config_is_valid():
-    text = (Path(__file__).resolve().parents[1] / "examples" / "biexciton.toml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "examples" / "biexciton.toml").read_text()
     cfg = validate(text, "examples/biexciton.toml", workflows.schemas())
     workflows.load("biexciton").check(cfg)
     assert 1.0 in cfg.biexciton.twist_scan and min(cfg.biexciton.twist_scan) == 0.5

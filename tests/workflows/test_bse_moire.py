@@ -10,12 +10,13 @@ import pytest
 from hpcx import workflows
 from hpcx.config import validate
 from hpcx.errors import ConfigError
-from helpers import bse_moire_config as config, run_config
 
+from helpers import bse_moire_config as config
+from helpers import require_module, run_config
 
-pytest.importorskip("slepc4py")
+require_module("slepc4py")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # seed 004 Table A, 16.1 deg: 12 WSe2 sites (36 orbitals); 3 x 3 k, 4 + 3 bands -> N = 108
 # (window edges between non-degenerate levels at every k)
@@ -226,8 +227,8 @@ def test_example_config_validates():
 def test_valleys_on_grid_follow_the_folding_of_K():
     """K = (2/3, 1/3) folds to the moire Gamma when m1 - m2 is a multiple of 3, else to the moire K:
     then only grids divisible by 3 contain the band edges (checked against the band energies)."""
-    from hpcx.workflows.bse_moire import supercell_model, twisted_cell, unit_model, valleys_on_grid
     from hpcx.bse.supercell import unfolded_kpoints
+    from hpcx.workflows.bse_moire import twisted_cell, unit_model, valleys_on_grid
     for theta, m, grids in [(16.1, (2, 2), {1: True, 2: True}), (2.8, (13, 3), {2: False, 3: True})]:
         cfg = validate(config(theta=theta, max_sites=300), "t.toml", workflows.schemas())
         unit, _ = unit_model(cfg)
@@ -302,9 +303,9 @@ def test_wannier90_fixture_equals_the_bse_workflow(tmp_path):
     # matrix-free operator equals the `bse` workflow's dense Cython assembly of the same BSE
     # (direct + exchange, 9 x 9 k, 2 + 2 bands): two implementations, one set of eigenvalues
     w90 = ROOT / "examples" / "data" / "wse2-wannier90"
-    common = ('wannier90_dir = "{}"\nseedname = "WSe2"\nn_occupied = 7\nr0 = 45.09\nepsilon = 1.0\nonsite_u = 1.0\n'
+    common = (f'wannier90_dir = "{w90}"\nseedname = "WSe2"\nn_occupied = 7\nr0 = 45.09\nepsilon = 1.0\nonsite_u = 1.0\n'
               'onsite_length = 3.32\nexchange = true\nvalence_bands = 2\nconduction_bands = 2\nk_grid = 9\n'
-              'n_eig = 12\ntol = 1e-11\n').format(w90)
+              'n_eig = 12\ntol = 1e-11\n')
     bse = run_config('[run]\nworkflow = "bse"\n[bse]\nsource = "wannier90"\nwavefunctions = 0\n' + common,
                      tmp_path / "bse.h5")
     moire = run_config('[run]\nworkflow = "bse_moire"\n[bse_moire]\nsource = "wannier90"\noperator = "matrix-free"\n'

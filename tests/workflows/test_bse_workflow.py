@@ -9,10 +9,11 @@ import pytest
 from hpcx import workflows
 from hpcx.config import validate
 from hpcx.errors import ConfigError
-from helpers import BSE_WSE2 as WSE2, run_config
 
+from helpers import BSE_WSE2 as WSE2
+from helpers import run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data/wse2-wannier90
 
 

@@ -11,8 +11,9 @@ from hpcx.errors import ConfigError
 from hpcx.materials import tmd
 from hpcx.materials.moire import moire_system
 from hpcx.physics import moire as mp
-from helpers import MOIRE_SMALL as SMALL, run_config
 
+from helpers import MOIRE_SMALL as SMALL
+from helpers import run_config
 
 A_MOSE2, A_WSE2 = tmd("MoSe2").lattice_constant_nm, tmd("WSe2").lattice_constant_nm
 SYSTEM = moire_system("MoSe2-WSe2/hBN")
@@ -205,7 +206,7 @@ def test_bad_configs_fail_before_computing(old, new, key, fragment):
 
 def test_example_config_is_valid():
     from pathlib import Path
-    text = (Path(__file__).resolve().parents[1] / "examples" / "moire.toml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "examples" / "moire.toml").read_text()
     cfg = validate(text, "examples/moire.toml", workflows.schemas())
     workflows.load("moire").check(cfg)
     assert min(cfg.moire.twist_scan) == 2.0 and max(cfg.moire.twist_scan) == 6.0

@@ -10,19 +10,22 @@ from hpcx import workflows
 from hpcx.config import validate
 from hpcx.errors import ConfigError
 from hpcx.materials.phonons import phonon_params
-from hpcx.physics import moire as mp
 from hpcx.physics import phonons as ph
 from hpcx.physics import scattering as sc
 from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
+
 from helpers import (
     GEO,
     MOIRE_SMALL,
-    SCATTERING_SMALL as SMALL,
     free_states,
-    gaussian_form_factor as F_gauss,
     run_config,
 )
-
+from helpers import (
+    SCATTERING_SMALL as SMALL,
+)
+from helpers import (
+    gaussian_form_factor as F_gauss,
+)
 
 M = 0.86
 
@@ -193,7 +196,7 @@ def test_bad_configs_fail_before_computing(old, new, key):
 
 
 def test_example_config_is_valid():
-    text = (Path(__file__).resolve().parents[1] / "examples" / "scattering.toml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "examples" / "scattering.toml").read_text()
     cfg = validate(text, "examples/scattering.toml", workflows.schemas())
     workflows.load("scattering").check(cfg)
     assert cfg.scattering.twist_deg == 3.0

@@ -18,10 +18,12 @@ from hpcx.physics import phonons as ph
 from hpcx.physics import scattering as sc
 from hpcx.physics import transport as tr
 from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
-from helpers import SCATTERING_SMALL as SCAT, TRANSPORT_SMALL as SMALL, require_kernel, run_config
 
+from helpers import SCATTERING_SMALL as SCAT
+from helpers import TRANSPORT_SMALL as SMALL
+from helpers import require_kernel, run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 M = 0.86
 
 
@@ -152,7 +154,8 @@ def test_monte_carlo_equals_rta_at_high_temperature(tmp_path):
 
 def test_green_kubo_equals_rta_when_scattering_randomises():
     # final states drawn from one distribution q_f whatever the initial state, states in pairs
-    # (v, Gamma, q), (-v, Gamma, q): the mean velocity after an event is 0, velocity memory is lost, so the exact D is the RTA expression with
+    # (v, Gamma, q), (-v, Gamma, q): the mean velocity after an event is 0, velocity memory is lost,
+    # so the exact D is the RTA expression with
     # the stationary distribution pi_i ~ q_i / Gamma_i, to round-off
     rng = np.random.default_rng(8)
     n = 40

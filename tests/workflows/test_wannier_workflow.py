@@ -1,5 +1,7 @@
 """The wannier workflow end to end: config -> run file layout (serial)."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -7,14 +9,10 @@ import pytest
 from hpcx import workflows
 from hpcx.config import validate
 from hpcx.errors import ConfigError
-from hpcx.io import RunWriter
-from hpcx.log import PhaseTimer
-from hpcx.parallel import SerialComm
 
-from pathlib import Path
 from helpers import QUICKSTART, run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quickstart_layout(tmp_path):
@@ -66,7 +64,7 @@ SPECIES = "\n[[wannier.species]]\nname = 'X'\nelectron_layer = 0\nhole_layer = {
 def test_bad_configs_fail_before_computing(text, key, fragment):
     with pytest.raises(ConfigError) as info:
         cfg = validate(text, "test.toml", workflows.schemas())
-        workflows.load(cfg.workflow).check(cfg)
+        workflows.load(cfg.workflow).params(cfg, 1)
     assert info.value.key == key and fragment in str(info.value)
 
 
