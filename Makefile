@@ -3,6 +3,7 @@
 #   make setup      Debian packages + .venv + editable install (idempotent)
 #   make test       serial tests, then `mpi` tests under mpirun -n 2
 #   make demo       run examples/quickstart.toml on 2 ranks and plot it
+#   make figures    regenerate docs/results/<topic> figures and tables [TOPIC=name] [FRESH=1]
 #   make clean      remove build products (keeps .venv)
 #   make distclean  also remove .venv
 
@@ -30,10 +31,10 @@ DEMO_CONFIG := examples/quickstart.toml
 DEMO_DIR    := demo
 DEMO_OUT    := $(DEMO_DIR)/quickstart.h5
 
-.PHONY: help setup test demo clean distclean
+.PHONY: help setup test demo figures clean distclean
 
 help:
-	@echo "make setup | test | demo | clean | distclean   (see docs/install.md)"
+	@echo "make setup | test | demo | figures [TOPIC=...] | clean | distclean   (see docs/install.md)"
 
 # setup.sh is cheap when everything is in place (dpkg-query + stamp check), so
 # it always runs; it rebuilds/reinstalls hpcx only when pyproject.toml,
@@ -52,6 +53,18 @@ demo: setup
 	@echo "demo output: $(abspath $(DEMO_OUT))"
 	@echo "figures:"
 	@find $(DEMO_DIR) -maxdepth 2 -newer $(DEMO_OUT) -type f ! -name '*.h5' | sed 's/^/  /'
+
+# Every docs/results/<topic>/reproduce.py (or only TOPIC's), on NP ranks.  Runs are
+# cached in build/results/<topic>/ and reused while their config is unchanged;
+# FRESH=1 deletes the cache first (regenerate from nothing).
+TOPICS = $(if $(TOPIC),$(TOPIC),$(notdir $(patsubst %/,%,$(dir $(wildcard docs/results/*/reproduce.py)))))
+figures: setup
+	@for t in $(TOPICS); do \
+	    test -f docs/results/$$t/reproduce.py || { echo "no docs/results/$$t/reproduce.py"; exit 2; }; \
+	    if [ -n "$(FRESH)" ]; then rm -rf build/results/$$t; fi; \
+	    echo "=== figures: $$t ==="; \
+	    $(MPIEXEC) $(PY) docs/results/$$t/reproduce.py || exit 1; \
+	done
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache $(DEMO_DIR)

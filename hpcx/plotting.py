@@ -1,95 +1,146 @@
-"""PNG figures from run files (``hpcx plot RUN.h5``), written next to the file."""
+"""Shared figure helpers; each workflow's ``plot.py`` draws its own figures with them.
+
+``hpcx plot RUN.h5`` calls the ``plot(run, stem)`` of the run's workflow and
+writes PNG files next to the run file.  :func:`save` checks every figure
+before writing it, so that a figure a physicist reads without the code is the
+default: every image has a colorbar with a label, every data line and marker
+is in a legend (mark decorations, such as high-symmetry ticks, with
+:func:`decoration`), and every axis is labelled.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .io import RunFile
 
 
-def _pyplot():
+class FigureError(ValueError):
+    """A figure misses a colorbar, a legend entry or an axis label."""
+
+
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def _save(fig, stem, suffix, dpi=100):
-    """Lay out, write ``<stem>_<suffix>.png``, close; returns the path."""
+_pyplot = pyplot
+
+
+def decoration(*artists):
+    """Mark artists (guide lines, tick lines, annotations) that need no legend entry."""
+    for artist in artists:
+        for a in (artist if isinstance(artist, (list, tuple)) else [artist]):
+            a.set_gid("decoration")
+    return artists[0] if len(artists) == 1 else artists
+
+
+def title(system=None, theta_deg=None, temperature_K=None, extra=None):
+    """A title naming the system, twist angle and temperature, e.g. 'MoSe2-WSe2, 3°, 10 K'."""
+    parts = [system] if system else []
+    if theta_deg is not None:
+        parts.append(f"{float(theta_deg):g}°")
+    if temperature_K is not None:
+        parts.append(f"{float(temperature_K):g} K")
+    if extra:
+        parts.append(extra)
+    return ", ".join(parts)
+
+
+def colorbar(fig, mappable, ax, label):
+    """A colorbar whose label names the quantity and its unit ('n (1/nm²)', '|ψ|² (arb. units)')."""
+    if not label:
+        raise FigureError("a colorbar needs a label with its unit")
+    return fig.colorbar(mappable, ax=ax, label=label)
+
+
+def _is_data(artist):
+    if artist.get_gid() == "decoration":
+        return False
+    label = artist.get_label() or ""
+    return not (label.startswith("_child") or label == "")
+
+
+def _legend_labels(ax):
+    legend = ax.get_legend()
+    return set() if legend is None else {t.get_text() for t in legend.get_texts()}
+
+
+def check_figure(fig):
+    """Raise FigureError if an image lacks a colorbar, data lacks a legend entry, or an axis a label."""
+    from matplotlib.collections import PathCollection, PolyCollection, QuadMesh
+    from matplotlib.image import AxesImage
+    colorbar_axes = {getattr(getattr(c, "colorbar", None), "ax", None) for ax in fig.axes for c in ax.collections}
+    for ax in fig.axes:
+        if ax in colorbar_axes or not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        images = [m for m in ax.images + ax.collections
+                  if isinstance(m, (AxesImage, QuadMesh)) or (
+                      isinstance(m, PolyCollection) and m.get_array() is not None)]
+        for m in images:
+            if m.get_gid() != "decoration" and m.colorbar is None:
+                raise FigureError(f"axes '{ax.get_title()}': an image plot without a colorbar")
+        lines = [a for a in ax.lines if a.get_gid() != "decoration"]
+        markers = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() != "decoration"
+                   and c.get_array() is None]
+        labels = _legend_labels(ax)
+        for artist in lines + markers:
+            label = artist.get_label()
+            if not _is_data(artist) or label not in labels:
+                raise FigureError(f"axes '{ax.get_title()}': a line or marker set "
+                                  f"({label or 'unlabelled'}) is not in a legend; label it or mark it "
+                                  f"with hpcx.plotting.decoration")
+        if (lines or images or markers) and not _has_label(ax, "x"):
+            raise FigureError(f"axes '{ax.get_title()}': no x-axis label")
+        if (lines or images or markers) and not _has_label(ax, "y"):
+            raise FigureError(f"axes '{ax.get_title()}': no y-axis label")
+
+
+def _has_label(ax, which):
+    """An axis label (or named ticks) on ``ax`` or on an axes sharing that axis with it."""
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    for a in shared.get_siblings(ax):
+        axis = a.xaxis if which == "x" else a.yaxis
+        if axis.get_label_text() or any(t.get_text() for t in axis.get_ticklabels()):
+            return True
+    return not (ax.xaxis if which == "x" else ax.yaxis).get_visible()
+
+
+def save(fig, stem, suffix=None, dpi=130, check=True):
+    """Check (:func:`check_figure`), lay out, write ``<stem>_<suffix>.png`` (``<stem>.png`` without
+    a suffix), close; returns the path."""
+    if check:
+        try:
+            check_figure(fig)
+        except FigureError:
+            pyplot().close(fig)
+            raise
     fig.tight_layout()
-    out = Path(f"{stem}_{suffix}.png")
+    out = Path(f"{stem}_{suffix}.png" if suffix else f"{stem}.png")
     fig.savefig(out, dpi=dpi)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return out
 
 
+def _save(fig, stem, suffix, dpi=100):
+    """:func:`save` without the figure checks (figures not yet brought up to them)."""
+    return save(fig, stem, suffix, dpi=dpi, check=False)
+
+
 def plot_run(path):
-    """Write the figures of one run file; returns the PNG paths."""
+    """Write the figures of one run file with its workflow's ``plot``; returns the PNG paths."""
+    from . import workflows
     path = Path(path)
     with RunFile(path) as run:
-        plotter = PLOTTERS.get(run.workflow) or _workflow_plotter(run.workflow)
+        plotter = PLOTTERS.get(run.workflow)
+        if plotter is None and run.workflow in workflows.WORKFLOW_MODULES:
+            plotter = getattr(workflows.load(run.workflow), "plot", None)
         if plotter is None:
             return []
         return plotter(run, path.with_suffix(""))
-
-
-def _workflow_plotter(name):
-    """The ``plot(run, stem)`` of workflow module ``name``, if it defines one."""
-    from . import workflows
-    if name not in workflows.WORKFLOW_MODULES:
-        return None
-    return getattr(workflows.load(name), "plot", None)
-
-
-def _species(run):
-    return sorted(run.file["results/excitons"].keys())
-
-
-def plot_wannier(run, stem):
-    """Wavefunctions |phi(r)|, phi(k), binding-energy levels and 1s form factors."""
-    plt = _pyplot()
-    names = _species(run)
-    outputs = []
-
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), squeeze=False, sharey=True)
-    for ax, name in zip(axes[0], names):
-        states, _ = run.read(f"results/excitons/{name}/states")
-        eb, _ = run.read(f"results/excitons/{name}/binding_energy")
-        for label, e in zip(states, eb):
-            ax.hlines(-e, 0.1, 0.9, color="C0" if label.endswith("s") else "C1")
-            ax.text(0.92, -e, label, va="center", fontsize=8)
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_xlim(0, 1.2)
-    axes[0][0].set_ylabel("$-E_b$ (meV)")
-    fig.suptitle("exciton levels below the band gap")
-    outputs.append(_save(fig, stem, "levels", dpi=130))
-
-    fig, (ax_r, ax_k, ax_f) = plt.subplots(1, 3, figsize=(11, 3.4))
-    for i, name in enumerate(names):
-        group = f"results/excitons/{name}"
-        r, _ = run.read(f"{group}/r")
-        k, _ = run.read(f"{group}/k")
-        states, _ = run.read(f"{group}/states")
-        phi_r, _ = run.read(f"{group}/phi_r")
-        phi_k, _ = run.read(f"{group}/phi_k")
-        for j, label in enumerate(states):
-            style = "-" if label == "1s" else ":"
-            if label in ("1s", "2s"):
-                ax_r.plot(r, r * phi_r[j] ** 2 * 2 * np.pi, style, color=f"C{i}", label=f"{name} {label}")
-                ax_k.plot(k, np.abs(phi_k[j]) ** 2, style, color=f"C{i}", label=f"{name} {label}")
-        q, _ = run.read(f"{group}/q")
-        ff, _ = run.read(f"{group}/form_factor")
-        ax_f.plot(q, ff, color=f"C{i}", label=name)
-    ax_r.set(xlabel="r (nm)", ylabel=r"$2\pi r|\phi(r)|^2$ (1/nm)", xlim=(0, None))
-    ax_k.set(xlabel="k (1/nm)", ylabel=r"$|\phi(k)|^2$ (nm$^2$)", xlim=(0, 3))
-    ax_f.set(xlabel="q (1/nm)", ylabel="1s form factor F(q)", xlim=(0, 6))
-    ax_r.legend(fontsize=7)
-    ax_f.legend(fontsize=7)
-    outputs.append(_save(fig, stem, "wavefunctions", dpi=130))
-    return outputs
 
 
 def plot_moire(run, stem):
@@ -155,4 +206,4 @@ def plot_scattering(run, stem):
     return [out_rta, out_rate]
 
 
-PLOTTERS = {"wannier": plot_wannier, "moire": plot_moire, "scattering": plot_scattering}
+PLOTTERS = {"moire": plot_moire, "scattering": plot_scattering}

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_wannier_workflow import run_config  # noqa: E402
+
 from hpcx.bse import bands as bb  # noqa: E402
 from hpcx.bse import hamiltonian as hh  # noqa: E402
 from hpcx.bse import interaction as it  # noqa: E402
@@ -27,7 +29,6 @@ from hpcx.bse.liu import liu_model  # noqa: E402
 from hpcx.bse.tbmodel import monkhorst_pack  # noqa: E402
 from hpcx.bse.wannier90 import load_wannier90  # noqa: E402
 from hpcx.plotting import _pyplot  # noqa: E402
-from test_wannier_workflow import run_config  # noqa: E402
 
 FIXTURE = ROOT / "examples" / "data" / "wse2-wannier90"
 

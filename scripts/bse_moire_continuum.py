@@ -19,8 +19,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from bse_moire_figures import CELLS, SERIES   # the series' cells (seed 004 Table A below 2.8 deg)
+from bse_moire_figures import CELLS, SERIES  # the series' cells (seed 004 Table A below 2.8 deg)
 
 THETAS = tuple(SERIES)
 SCALES = (1.0, 2.0, 4.0)

@@ -122,6 +122,7 @@ def run_one(text, path, comm):
     """Run the workflow on ``comm`` (or reuse ``path`` if it holds a finished run of the same
     config); returns the /results datasets needed here (every rank)."""
     import h5py
+
     from hpcx import workflows
     from hpcx.config import validate
     from hpcx.io import RunWriter

@@ -62,7 +62,8 @@ def read_states(path):
         dens = r["wavefunction/density"][()]
         pos = r["wavefunction/positions"][()].reshape(-1, 3)
         hole = np.array(r["wavefunction"].attrs["hole_position_angstrom"])
-        out = dict(hole_site=int(r["wavefunction"].attrs["hole_site"]), e=r["eigenvalues"][()], f=r["oscillator_strength"][()], dens=dens.reshape(len(dens), -1),
+        out = dict(hole_site=int(r["wavefunction"].attrs["hole_site"]), e=r["eigenvalues"][()],
+                   f=r["oscillator_strength"][()], dens=dens.reshape(len(dens), -1),
                    pos=pos, hole=hole, lattice=r["supercell/lattice"][()],
                    period=float(r["supercell/moire_period"][()]), rho_h=r["wavefunction/hole_density"][()],
                    sites=r["supercell/site_positions"][()])
@@ -125,6 +126,7 @@ def table(name, s, cont):
 
 def figure(theta, mod, flat, cont_mod, cont_flat, out):
     import matplotlib.tri
+
     from hpcx.plotting import _pyplot
     from hpcx.workflows.bse_moire import density_panel
     plt = _pyplot()
@@ -133,7 +135,7 @@ def figure(theta, mod, flat, cont_mod, cont_flat, out):
     ax = fig.add_subplot(gs[:, 0])
     cols = [("BSE\nflat", flat, None), ("continuum\nflat", None, cont_flat),
             ("BSE\nmodulated", mod, None), ("continuum\nmodulated", None, cont_mod)]
-    for x, (lab, s, c) in enumerate(cols):
+    for x, (_, s, c) in enumerate(cols):
         if s is not None:
             for a, b in multiplets(s["e"], s["f"]):
                 de, bright = 1e3 * (s["e"][a] - s["e"][0]), is_bright(s["f"])[a]
@@ -163,11 +165,11 @@ def figure(theta, mod, flat, cont_mod, cont_flat, out):
     for a, b in groups[1:3]:
         sector = nearest(1e3 * (mod["e"][a] - mod["e"][0]), cont_mod)[1]
         picks.append((mod, a, f"{sector}valley, {'bright' if is_bright(mod['f'])[a] else 'dark'} ×{b - a}"))
-    for a, b in groups[3:]:
+    for a, _ in groups[3:]:
         if is_bright(mod["f"])[a]:
             picks.append((mod, a, "II: bright, folded Q = g"))
             break
-    for a, b in groups[3:]:
+    for a, _ in groups[3:]:
         if not is_bright(mod["f"])[a]:
             picks.append((mod, a, "dark, folded Q = g"))
             break
@@ -270,6 +272,7 @@ def run_holes(theta, mod, work, comm):
 def hole_positions(theta, mod, paths, out):
     """Figure: the lowest exciton's electron density with the hole at each position."""
     import matplotlib.tri
+
     from hpcx.plotting import _pyplot
     from hpcx.workflows.bse_moire import density_panel
     plt = _pyplot()

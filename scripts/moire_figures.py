@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from hpcx import workflows  # noqa: E402
 from hpcx.config import validate  # noqa: E402
@@ -88,7 +88,8 @@ def main():
     fig.savefig(FIG / "moire_potential.png", dpi=90)
     plt.close(fig)
 
-    print("| θ (deg) | a_M (nm) | bandwidth (meV) | gap min E1 − max E0 (meV) | direct gap (meV) | ħω0 (meV) | E_0(γ) (meV) |")
+    print("| θ (deg) | a_M (nm) | bandwidth (meV) | gap min E1 − max E0 (meV) | direct gap (meV) | ħω0 (meV) "
+          "| E_0(γ) (meV) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print("| " + " | ".join(f"{v:.2f}" if i else f"{v:g}" for i, v in enumerate(r)) + " |")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from transport_figures import CONFIG, run  # same settings as the 9 x 9 figures, only the grid differs
 
 from hpcx.log import setup_logging
 from hpcx.parallel import get_comm
-from transport_figures import CONFIG, run   # same settings as the 9 x 9 figures, only the grid differs
 
 ROOT = Path(__file__).resolve().parents[1]
 ANGLES = [4.0, 5.0, 6.0]
