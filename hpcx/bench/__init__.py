@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import platform
 import pkgutil
+import platform
 import time
 
 from ..parallel import max_over_ranks

@@ -38,6 +38,7 @@ def _peak_rss_mib():
 def build(n, comm, model=None):
     """The matrix-free operator of the monolayer case on the n x n grid (this rank's k-block)."""
     import numpy as np
+
     from ..bse import interaction as it
     from ..bse.liu import liu_model
     from ..bse.matfree import MatFreeBSE
@@ -56,6 +57,7 @@ def build(n, comm, model=None):
 
 def _product_time(op, repeat, comm):
     import numpy as np
+
     from . import best_time
     x = np.random.default_rng(op.comm.rank).normal(size=op.n_local) + 0j
     return best_time(lambda: op.apply(x), repeat, comm)
@@ -65,6 +67,7 @@ def run(args, comm):
     import time
 
     import numpy as np
+
     from ..bse.liu import liu_model
     from ..bse.matfree import solve
     from ..bse.memory import estimate

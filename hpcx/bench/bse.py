@@ -35,7 +35,8 @@ def add_arguments(parser):
     from . import _bse_matfree
     parser.add_argument("--matrix-free", action="store_true",
                         help="benchmark the matrix-free operator (hpcx.bse.matfree) on monolayer grids "
-                             f"(default --grids {' '.join(map(str, _bse_matfree.GRIDS))}) instead of the dense assembly")
+                             f"(default --grids {' '.join(map(str, _bse_matfree.GRIDS))}) "
+                             "instead of the dense assembly")
     parser.add_argument("--grids", type=int, nargs="+", default=None,
                         help="k-grids n (n x n) of the monolayer case (default 9 15 21 27; with --matrix-free "
                              "30 60 120 160 225)")
@@ -58,6 +59,7 @@ def zgemm_rate(sizes=(256, 512, 1024), repeat=5):
     """The machine's ZGEMM rate: best GFLOP/s of complex n x n products through numpy's BLAS
     (8 n^3 real flops) over a few sizes."""
     import numpy as np
+
     from . import best_time
     rng = np.random.default_rng(0)
     best = 0.0
@@ -87,7 +89,6 @@ def _peak_rss_mib():
 
 
 def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
-    import numpy as np
     from ..bse import bands as bb
     from ..bse import hamiltonian as hh
     from ..bse import interaction as it
@@ -130,7 +131,7 @@ def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
         row["slepc_s"] = ts
         row["slepc_its"] = res["r"].iterations
     row["peak_rss_mib"] = max_over_ranks(_peak_rss_mib(), comm)
-    del rows
+    rows.clear()
     return row
 
 

@@ -55,10 +55,10 @@ def _computed_table(args, comm):
     from .. import workflows
     from ..config import validate
     from ..log import get_logger
+    from ..materials.moire import moire_system
     from ..physics import mc_table as mt
     from ..physics import moire as mp
     from ..physics import scattering as sc
-    from ..materials.moire import moire_system
     from ..workflows import scattering as ws
 
     cfg = validate(f"""[run]

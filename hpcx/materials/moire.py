@@ -6,8 +6,8 @@ one source of truth holds them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from . import _entry, _table, tmd
 

@@ -14,8 +14,8 @@ Every source string, and its confidence tag, is kept in ``.sources`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from scipy import constants as _c
 

@@ -29,8 +29,8 @@ Conventions (seed 000 SI Eqs. 2-3 and 23-24; docs/theory/phonons.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.special import gamma as _gamma_fn
@@ -244,7 +244,8 @@ def einstein_rate_parabolic(E_kin, M, g2A, omega, T, final_offset: float = 0.0,
     or F = 1) into a parabolic band of mass M_final (default M, m0) whose minimum lies
     at final_offset (meV) relative to the initial band minimum:
     ``g2A M_f / (2 H hbar) [(n+1) Th(E - Omega - off) + n Th(E + Omega - off)]``
-    with H = hbar^2/(2 m0) (2D density of states M_f/(2 pi hbar^2) times 2 pi/hbar).  With hwhm > 0 the step Th is the gennorm CDF, i.e. the same
+    with H = hbar^2/(2 m0) (2D density of states M_f/(2 pi hbar^2) times 2 pi/hbar).  With hwhm > 0 the
+    step Th is the gennorm CDF, i.e. the same
     broadening as the discrete tables (exact for an unbounded grid).
     """
     Mf = M if M_final is None else M_final

@@ -34,8 +34,8 @@ from hpcx.units import NM2_PER_PS_IN_CM2_PER_S as _CM2
 
 from .mc_engine import MOMENTS
 
-__all__ = ["green_kubo_diffusion", "variances", "transient_diffusion", "linear_fit", "stationary_diffusion", "profile_density",
-           "energy_histogram", "occupation_averages"]
+__all__ = ["green_kubo_diffusion", "variances", "transient_diffusion", "linear_fit", "stationary_diffusion",
+           "profile_density", "energy_histogram", "occupation_averages"]
 
 _I = {name: i for i, name in enumerate(MOMENTS)}
 
@@ -118,7 +118,8 @@ def occupation_averages(velocity, total_rate, occupation):
         N = occ / occ.sum(axis=-1, keepdims=True)
         tau = np.where(total_rate > 0, 1.0 / np.where(total_rate > 0, total_rate, 1.0), np.inf)
     v2 = np.sum(np.asarray(velocity) ** 2, axis=-1)
-    return N @ v2, N @ np.where(np.isfinite(tau), tau, 0.0), 0.5 * (N @ (v2 * np.where(np.isfinite(tau), tau, 0.0))) * _CM2
+    tau_finite = np.where(np.isfinite(tau), tau, 0.0)
+    return N @ v2, N @ tau_finite, 0.5 * (N @ (v2 * tau_finite)) * _CM2
 
 
 def green_kubo_diffusion(total_rate, indptr, indices, cumulative, velocity):

@@ -117,7 +117,7 @@ def load_model(cfg):
     """(TBModel, n_occupied, grid (n1, n2), spinful) from the config; raises ConfigError/InputError."""
     b = cfg.bse
     if b.source == "liu":
-        from ..bse.liu import liu_model, liu_materials
+        from ..bse.liu import liu_materials, liu_model
         if b.material not in liu_materials():
             raise ConfigError(cfg.source, "bse.material", f"unknown three-band TB material {b.material!r}; "
                               f"known: {', '.join(liu_materials())}")

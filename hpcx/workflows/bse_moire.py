@@ -460,12 +460,12 @@ def _peaks(energy, sigma, prominence):
 
 
 def run(cfg, writer, comm, timer):
-    from .bse import wannier_dir
     from ..bse import bands as bb
     from ..bse import interaction as it
     from ..bse import optics as op
     from ..bse.supercell import bands_near_gap_mpi
     from ..bse.tbmodel import monkhorst_pack
+    from .bse import wannier_dir
 
     log = get_logger("bse_moire")
     b = cfg.bse_moire
@@ -543,7 +543,6 @@ def run(cfg, writer, comm, timer):
             H = _Dense(hh.assemble_rows(window, inter, lo, hi, exchange_factor=g_s if b.exchange else 0.0), lo,
                        comm)
         # transition-ordered local arrays on the operator's layout [lo, hi)
-        t_all = np.arange(lo, hi)
         if operator == "matfree":
             P_t = P.transpose(0, 2, 3, 1).reshape(-1, 2)
             omega = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)

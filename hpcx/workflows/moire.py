@@ -71,7 +71,7 @@ def check(cfg):
     for key, angles in (("moire.twist_deg", [m.twist_deg]), ("moire.twist_scan", m.twist_scan)):
         for theta in angles:
             try:
-                _geometry(system, m, theta).g
+                _ = _geometry(system, m, theta).g
             except ValueError as exc:
                 raise ConfigError(cfg.source, key, f"{theta} deg: {exc}") from None
     if len(set(m.twist_scan)) != len(m.twist_scan):
