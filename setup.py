@@ -23,7 +23,6 @@ numpy from [build-system] in pyproject.toml).
 
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -116,8 +115,8 @@ def kernel_extensions():
         log(f"no {KERNEL_DIR}/*.pyx found: building no extensions")
         return []
 
-    from Cython.Build import cythonize
     import Cython
+    from Cython.Build import cythonize
 
     log(f"Cython {Cython.__version__} from {os.path.dirname(Cython.__file__)}")
     extensions = []
