@@ -100,7 +100,7 @@ def _convert(raw: Mapping[str, Mapping]) -> tuple[dict, dict, dict]:
 
 def names() -> list[str]:
     """Materials with phonon parameters."""
-    return sorted(k for k in _table(_FILE) if k != "valleys")
+    return sorted(k for k in _table(_FILE) if k not in ("valleys", "extra"))
 
 
 def phonon_params(name: str) -> PhononParams:
