@@ -160,7 +160,7 @@ def main(argv=None):
             hint = "" if user_error or args.debug else " (rerun with --debug for a traceback)"
             detail = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
             print(f"{prefix}{where}{detail}{hint}", file=sys.stderr, flush=True)
-        code = EXIT_USER_ERROR if user_error else EXIT_INTERNAL_ERROR
+        code = getattr(exc, "exit_code", EXIT_USER_ERROR) if user_error else EXIT_INTERNAL_ERROR
         if not collective:
             # Only some ranks failed: the others may be waiting in a collective call.
             abort(comm, code)

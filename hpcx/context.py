@@ -22,6 +22,7 @@ class RunContext:
     timer: PhaseTimer = dataclasses.field(default_factory=PhaseTimer)
     output: Path | None = None
     workflow: str = ""
+    stop_flag: object = None        # callable -> bool, set by the run's signal handling
 
     @property
     def log(self):
@@ -34,6 +35,11 @@ class RunContext:
     def progress(self, total, label, unit="it", interval=10.0):
         """A :class:`~hpcx.log.Progress` reporter logging from rank 0."""
         return Progress(total, label, self.log, interval=interval, unit=unit)
+
+    def stop_requested(self):
+        """True once the run has been asked to stop (a signal): write a checkpoint at the next
+        safe point, then raise :class:`hpcx.errors.CheckpointedStop`.  Long loops poll this."""
+        return bool(self.stop_flag and self.stop_flag())
 
     @property
     def checkpoint_dir(self):

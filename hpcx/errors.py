@@ -34,3 +34,15 @@ class OutputExistsError(HpcxError):
 
 class ConvergenceError(HpcxError):
     """A numerical method did not converge to the requested tolerance."""
+
+
+class CheckpointedStop(HpcxError):
+    """The run was asked to stop (SIGTERM, SIGINT, SIGUSR1) and left a checkpoint to resume from.
+
+    The CLI exits with :data:`EXIT_CHECKPOINTED`; rerunning the same command resumes.
+    """
+
+    exit_code = 75          # EX_TEMPFAIL: rerun to continue
+
+
+EXIT_CHECKPOINTED = CheckpointedStop.exit_code
