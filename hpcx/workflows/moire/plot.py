@@ -18,7 +18,7 @@ def plot(run, stem):
     return out
 
 
-def draw_bands(ax, res, ylim=None):
+def draw_bands(ax, res, ylim=None, legend_loc="upper left"):
     """E_eta(Q) on gamma-kappa-m-gamma into ``ax``: ground band and excited bands in two colours."""
     path = res.path
     ax.plot(path.x, path.energy[:, 0], color="C0", lw=1.2, label=r"ground band $\eta$ = 0")
@@ -32,7 +32,7 @@ def draw_bands(ax, res, ylim=None):
         ax.set_ylim(*ylim)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left")
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc=legend_loc)
 
 
 def bands_figure(res):
