@@ -86,8 +86,8 @@ def pl_figure(res):
         ax.plot(x, intensity[-1, j], lw=1, label=f"f = {f:g}")
     for position, name in ((1.0, "X$_0$"), (1.0 + res.biexciton.delta_xx / trap.hbar_omega0, "XX$_0$")):
         decoration(ax.axvline(position, color="0.7", lw=0.6, ls=":"))
-        decoration(ax.annotate(name, (position, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
-                               ha="center", va="bottom"))
+        decoration(ax.annotate(name, (position, 0.98), xycoords=("data", "axes fraction"), xytext=(-2, 0),
+                               textcoords="offset points", fontsize=7, ha="right", va="top"))
     ax.set(xlabel=PHOTON_AXIS, ylabel=r"PL intensity I (nm$^2$/meV, per $|g_0|^2$)")
     ax.set_title(title(res.system, res.twist_deg, pl.temperature[-1], extra="spectra"), fontsize=9)
     ax.legend(fontsize=6)
