@@ -33,6 +33,16 @@ def _trap(theta=1.0):
 
 # -- trap -----------------------------------------------------------------------------------
 
+def test_trapped_exciton_data():
+    from hpcx.materials import heterostructure
+    from hpcx.materials.moire import trapped_exciton_names, trapped_exciton_system
+    system = trapped_exciton_system("MoSe2-WSe2/hBN")
+    assert system.moire == SYSTEM and system.eps_r == EPS       # seed 003 App. III: hBN, eps_r = 4.5
+    assert system.dipole_length_nm == heterostructure("MoSe2-WSe2").interlayer_distance_nm == D_NM
+    assert all(system.sources[k] for k in ("moire_system", "heterostructure", "eps_r"))
+    assert "MoSe2-WSe2/hBN" in trapped_exciton_names()
+
+
 def test_trap_is_the_moire_potential_expanded_at_its_minimum():
     geo, trap = _trap(1.0)
     # Eq. 22 closed form of hpcx.physics.moire and U0 = 3 sqrt3 B/2 (Eq. 21)

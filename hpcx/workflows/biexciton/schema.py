@@ -6,12 +6,10 @@ import dataclasses
 
 from ...config import Field, Schema, Section
 from ...errors import ConfigError
-from ...materials import UnknownMaterialError, _entry, _table, heterostructure
-from ...materials.moire import MoireSystem, moire_system
+from ...materials import UnknownMaterialError
+from ...materials.moire import MoireSystem, trapped_exciton_names, trapped_exciton_system
 from ...physics import biexciton as bx
 from ...physics import moire as mp
-
-_FILE = "biexciton.toml"
 
 BIEXCITON = Section("biexciton", (
     Field("system", str, "MoSe2-WSe2/hBN", "trapped-exciton system (hpcx/materials/biexciton.toml): moiré "
@@ -93,14 +91,11 @@ class Params:
 
 
 def _material(cfg):
-    """(moire system, heterostructure, eps_r, sources) of ``biexciton.system``."""
-    name = cfg.biexciton.system
+    """The :class:`~hpcx.materials.moire.TrappedExcitonSystem` of ``biexciton.system``."""
     try:
-        values, sources = _entry(_FILE, "biexciton system", name)
-        return moire_system(values["moire_system"]), heterostructure(values["heterostructure"]), \
-            values["eps_r"], sources
+        return trapped_exciton_system(cfg.biexciton.system)
     except UnknownMaterialError as exc:
-        known = ", ".join(sorted(_table(_FILE)))
+        known = ", ".join(trapped_exciton_names())
         raise ConfigError(cfg.source, "biexciton.system", f"{exc}; known systems: {known}") from None
 
 
@@ -122,15 +117,16 @@ def _check_lists(cfg):
 def params(cfg, comm_size=1):
     """Typed parameters of a validated ``biexciton`` config; raises ConfigError."""
     b = cfg.biexciton
-    moire, hetero, eps, sources = _material(cfg)
+    system = _material(cfg)
     _check_lists(cfg)
-    eps_r = eps if b.epsilon is None else b.epsilon
+    moire = system.moire
+    eps_r = system.eps_r if b.epsilon is None else b.epsilon
     return Params(
         name=b.system, moire=moire, potential=mp.MoirePotential.from_ab(moire.A_meV, moire.B_meV),
         mass=moire.exciton_mass,
-        d_nm=hetero.interlayer_distance_nm if b.dipole_length is None else b.dipole_length,
+        d_nm=system.dipole_length_nm if b.dipole_length is None else b.dipole_length,
         eps_r=eps_r, eps_scan=tuple(b.epsilon_scan) or (eps_r,),
-        source_eps_r=sources["eps_r"], source_dipole_length=sources["heterostructure"],
+        source_eps_r=system.sources["eps_r"], source_dipole_length=system.sources["heterostructure"],
         theta_deg=b.twist_deg, twist_scan=tuple(b.twist_scan), include_mismatch=b.include_mismatch,
         n_radial=b.n_radial, lifetime_n_radial=b.lifetime_n_radial, convergence_tol=b.convergence_tol,
         window=b.window, fillings=tuple(b.fillings), temperatures=tuple(b.temperatures), pl_min=b.pl_min,
