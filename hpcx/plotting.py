@@ -143,48 +143,6 @@ def plot_run(path):
         return plotter(run, path.with_suffix(""))
 
 
-def plot_moire(run, stem):
-    """Bands on the path, bandwidth/gap vs twist (if scanned) and the potential map M(r)."""
-    plt = _pyplot()
-    outputs = []
-    theta, _ = run.read("results/geometry/theta_deg")
-    x, _ = run.read("results/bands/path_x")
-    energy, _ = run.read("results/bands/path_energy")
-    ticks, _ = run.read("results/bands/path_ticks")
-    labels, _ = run.read("results/bands/path_labels")
-    names = {"gamma": r"$\gamma$", "kappa": r"$\kappa$", "m": "m"}
-    fig, ax = plt.subplots(figsize=(3.6, 3.6))
-    ax.plot(x, energy, color="C0", lw=1.2)
-    for t in ticks:
-        ax.axvline(t, color="0.7", lw=0.6)
-    ax.set_xticks(ticks, [names.get(lab, lab) for lab in labels])
-    ax.set(xlim=(x[0], x[-1]), ylabel="E (meV)", title=f"moiré exciton bands, {float(theta):g}°")
-    outputs.append(_save(fig, stem, "bands", dpi=100))
-
-    if "results/twist_scan" in run.file:
-        th, _ = run.read("results/twist_scan/theta_deg")
-        width, _ = run.read("results/twist_scan/bandwidth")
-        gap, _ = run.read("results/twist_scan/gap")
-        fig, ax = plt.subplots(figsize=(4.2, 3.4))
-        ax.plot(th, width, "-", color="C0", label="ground-band width")
-        ax.plot(th, gap, "o-", color="C4", ms=3, label="gap to 2nd band")
-        ax.set(xlabel="twist angle (deg)", ylabel="energy (meV)", ylim=(0, None))
-        ax.legend(fontsize=8)
-        outputs.append(_save(fig, stem, "twist_scan", dpi=100))
-
-    px, _ = run.read("results/potential/x")
-    py, _ = run.read("results/potential/y")
-    vmap, _ = run.read("results/potential/map")
-    period, _ = run.read("results/geometry/period")
-    fig, ax = plt.subplots(figsize=(4.0, 3.4))
-    im = ax.pcolormesh(px / period, py / period, vmap, cmap="RdBu_r", shading="auto")
-    fig.colorbar(im, ax=ax, label="M(r) (meV)")
-    ax.set(xlabel="x / $a_M$", ylabel="y / $a_M$", aspect="equal",
-           title=f"moiré potential, $a_M$ = {float(period):.2f} nm")
-    outputs.append(_save(fig, stem, "potential", dpi=100))
-    return outputs
-
-
 def plot_scattering(run, stem):
     """RTA D(T), v2_eff, tau_eff, and the out-scattering rate per state vs its energy."""
     plt = _pyplot()
@@ -206,4 +164,4 @@ def plot_scattering(run, stem):
     return [out_rta, out_rate]
 
 
-PLOTTERS = {"moire": plot_moire, "scattering": plot_scattering}
+PLOTTERS = {"scattering": plot_scattering}

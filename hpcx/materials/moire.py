@@ -1,7 +1,8 @@
-"""Moiré heterobilayer data (moire.toml): first-shell exciton potential and mass.
+"""Moiré heterobilayer data (moire.toml): first-shell exciton potential and mass;
+trapped-exciton systems (biexciton.toml): a moiré system with its dipole length and eps_r.
 
-Lattice constants come from tmd.toml for the electron and hole layers, so
-one source of truth holds them.
+Lattice constants come from tmd.toml for the electron and hole layers and the
+dipole length from heterostructures.toml, so one source of truth holds each.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import _entry, _table, tmd
+from . import _entry, _table, heterostructure, tmd
 
-__all__ = ["MoireSystem", "moire_system", "moire_names"]
+__all__ = ["MoireSystem", "moire_system", "moire_names", "TrappedExcitonSystem", "trapped_exciton_system",
+           "trapped_exciton_names"]
 
 _FILE = "moire.toml"
+_TRAPPED_FILE = "biexciton.toml"
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,28 @@ def moire_system(name: str) -> MoireSystem:
 def moire_names() -> list[str]:
     """Known moiré system names."""
     return sorted(_table(_FILE))
+
+
+@dataclass(frozen=True)
+class TrappedExcitonSystem:
+    """Moiré-trapped interlayer excitons (seed 003 App. III): the moiré system, the dipole
+    length d (nm, the heterostructure's interlayer distance) and eps_r of Eq. 27."""
+
+    name: str
+    moire: MoireSystem
+    dipole_length_nm: float
+    eps_r: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+
+
+def trapped_exciton_system(name: str) -> TrappedExcitonSystem:
+    """Trapped-exciton system by name ('MoSe2-WSe2/hBN'), from biexciton.toml."""
+    v, src = _entry(_TRAPPED_FILE, "biexciton system", name)
+    hetero = heterostructure(v["heterostructure"])
+    return TrappedExcitonSystem(name, moire_system(v["moire_system"]), hetero.interlayer_distance_nm,
+                                v["eps_r"], src)
+
+
+def trapped_exciton_names() -> list[str]:
+    """Known trapped-exciton system names."""
+    return sorted(_table(_TRAPPED_FILE))

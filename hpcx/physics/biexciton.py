@@ -25,9 +25,10 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import gammaln
 
+from ..errors import ConvergenceError
 from ..units import COULOMB_MEV_NM, HBAR2_2M0_MEV_NM2, KB_MEV_PER_K
 from . import oscillator as osc
-from .moire import rotation
+from .moire import MoireGeometry, rotation
 
 SIGMAS = (1, -1)
 
@@ -395,7 +396,207 @@ def occupations(mu, e1, e2, temperature_K):
     return w0 / z, w1 / z, w2 / z
 
 
+SPECTRUM_CHUNK_BYTES = 16 * 2**20     # (energy, line) pairs evaluated at once in lorentzian_spectrum, bytes
+
+
 def lorentzian_spectrum(energy, line_energy, line_weight, hwhm):
-    """sum_i w_i L(E - E_i), L normalised Lorentzian of half width ``hwhm`` (meV)."""
-    x = energy[:, None] - line_energy[None, :]
-    return (line_weight[None, :] * (hwhm / np.pi) / (x * x + hwhm * hwhm)).sum(axis=1)
+    """sum_i w_i L(E - E_i), L normalised Lorentzian of half width ``hwhm`` (meV).
+
+    ``energy`` [n_E], lines [n_lines]; returns [n_E].  Evaluated a block of
+    energies at a time (temporaries of at most a few SPECTRUM_CHUNK_BYTES);
+    each energy's sum over the lines is the same as in one block.
+    """
+    energy = np.asarray(energy, dtype=float)
+    rows = int(max(1, SPECTRUM_CHUNK_BYTES // (8 * max(len(line_energy), 1))))
+    out = np.empty(len(energy))
+    for start in range(0, len(energy), rows):
+        x = energy[start:start + rows, None] - line_energy[None, :]
+        out[start:start + rows] = (line_weight[None, :] * (hwhm / np.pi) / (x * x + hwhm * hwhm)).sum(axis=1)
+    return out
+
+
+def spectrum_memory_bytes(n_energies, n_lines):
+    """Peak temporaries of :func:`lorentzian_spectrum`: four real [rows, n_lines] blocks."""
+    return int(4 * min(8 * n_energies * n_lines, max(SPECTRUM_CHUNK_BYTES, 8 * n_lines)))
+
+
+# -- sweep points (each computed whole, so results do not depend on how points are distributed) --
+
+def trap_at(a_electron_nm, a_hole_nm, potential, mass_m0, theta_deg, include_mismatch=True):
+    """(MoireGeometry, HarmonicTrap) of a moiré system at twist ``theta_deg``.
+
+    Lattice constants in nm, ``potential`` a :class:`hpcx.physics.moire.MoirePotential`,
+    exciton mass in m0; ``include_mismatch=False`` uses the electron layer's
+    lattice constant for both layers (seed 003).
+    """
+    geo = MoireGeometry.for_layers(a_electron_nm, a_hole_nm, theta_deg, include_mismatch)
+    return geo, harmonic_trap(geo, potential, mass_m0)
+
+
+def delta_xx_and_change(trap, d_nm, eps_r, n_radial):
+    """(Delta_xx with ``n_radial`` functions, its change from n_radial // 2), meV: the value and
+    the basis-convergence measure of :func:`check_basis_converged`."""
+    full = delta_xx(trap, d_nm, eps_r, n_radial)
+    return full, full - delta_xx(trap, d_nm, eps_r, n_radial // 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class LifetimePoint:
+    """Ground-state repulsion Delta_xx and its basis change (meV), lifetime ratio zeta (Eq. 47)."""
+
+    delta_xx: float
+    change: float
+    zeta: float
+
+
+def lifetime_point(trap, d_nm, eps_r, n_radial):
+    """:class:`LifetimePoint` of the biexciton ground state at dipole length ``d_nm`` (nm)."""
+    rel = solve_relative(trap, d_nm, eps_r, n_radial, [0])
+    dxx = float(rel.energies[0][0] - trap.hbar_omega0)
+    change = dxx - delta_xx(trap, d_nm, eps_r, n_radial // 2)
+    bright = fock_brightness(trap, n_radial)
+    decay = decay_by_level(0, 0, 0, rel.coefficients[0][:, 0], bright)
+    return LifetimePoint(dxx, change, lifetime_ratio(bright[:, 0, 0], decay))
+
+
+def check_basis_converged(changes, tol_meV, what, hint):
+    """Raise ConvergenceError if any |Delta_xx(n) - Delta_xx(n/2)| in ``changes`` (meV) exceeds ``tol_meV``.
+
+    ``what`` names the calculation, ``hint`` what to change (e.g. the config key).
+    """
+    worst = float(np.max(np.abs(changes), initial=0.0))
+    if worst > tol_meV:
+        raise ConvergenceError(f"{what}: |Delta_xx(n_radial) - Delta_xx(n_radial/2)| = {worst:.3g} meV exceeds "
+                               f"convergence_tol = {tol_meV:g} meV; {hint}")
+
+
+# -- light emission of the states ------------------------------------------------------
+
+def single_strengths(trap, singles):
+    """|g_sigma(nu)/g0|^2 (nm^2) of every single-exciton state: [n_single, 2 (sigma = +1, -1)]."""
+    return np.array([[abs(optical_matrix_element(trap, n, l, s)) ** 2 for s in SIGMAS]
+                     for n, l in zip(singles.n, singles.l)])
+
+
+def state_decay(states, i, relative, brightness):
+    """:func:`decay_by_level` of biexciton state ``i`` of ``states`` (a :class:`Biexcitons`), [2, n_levels]."""
+    coeffs = relative.coefficients[abs(states.l_r[i])][:, states.nu_r[i]]
+    return decay_by_level(states.n_c[i], states.l_c[i], states.l_r[i], coeffs, brightness)
+
+
+def trim_levels(decay):
+    """``decay`` [n2, 2, n_levels] cut after the highest final level that any state reaches."""
+    n_levels = int(np.nonzero(decay.sum(axis=(0, 1)))[0].max()) + 1
+    return decay[:, :, :n_levels]
+
+
+@dataclasses.dataclass(frozen=True)
+class LineGroups:
+    """Degenerate states merged for the PL: first single state of each level [k1] and the
+    strength per level [k1] (nm^2); first biexciton of each energy [k2] and its decay per
+    energy and final level [k2, n_levels] (nm^2)."""
+
+    first_single: np.ndarray
+    single_strength: np.ndarray
+    first_biexciton: np.ndarray
+    biexciton_decay: np.ndarray
+
+
+def line_groups(singles, strength, states, decay):
+    """:class:`LineGroups` of ``singles`` with ``strength`` [n1, 2] and ``states`` with ``decay`` [n2, 2, n_levels].
+
+    Degenerate states have bitwise equal energies (same quanta, same relative level)
+    and hence equal occupations, so their lines can be summed before broadening.
+    """
+    _, first1, inv1 = np.unique(singles.quanta, return_index=True, return_inverse=True)
+    s1 = np.zeros(len(first1))
+    np.add.at(s1, inv1, strength.sum(axis=1))
+    _, first2, inv2 = np.unique(np.round(states.energy, 9), return_index=True, return_inverse=True)
+    g2 = np.zeros((len(first2), decay.shape[2]))
+    np.add.at(g2, inv2, decay.sum(axis=1))
+    return LineGroups(first1, s1, first2, g2)
+
+
+@dataclasses.dataclass(frozen=True)
+class PLPoint:
+    """PL at one (T_eff, filling): chemical potential (meV), probabilities of 0, 1, 2 excitons,
+    I^(1) and I^(2) on the energy grid (nm^2/meV), probability in the highest shell kept."""
+
+    mu: float
+    probability: tuple
+    single: np.ndarray
+    biexciton: np.ndarray
+    top_shell: float
+
+
+def pl_point(temperature_K, filling, singles, states, groups, trap, energy, hwhm):
+    """:class:`PLPoint` of a trap in the grand-canonical ensemble at (T_eff, filling).
+
+    ``energy`` [n_E] photon energies (meV); Lorentzian lines of half width ``hwhm`` (meV).
+    The top-shell probability (single states with the most quanta kept, biexcitons
+    above (window - 1) hbar omega0) measures the truncation of the state lists.
+    """
+    e1, e2 = singles.energy, states.energy
+    g = groups
+    mu = chemical_potential(filling, e1, e2, temperature_K)
+    p0, p1, p2 = occupations(mu, e1, e2, temperature_K)
+    i1 = lorentzian_spectrum(energy, e1[g.first_single], g.single_strength * p1[g.first_single], hwhm)
+    level_energy = trap.single_energy(np.arange(g.biexciton_decay.shape[1]))
+    line_e = (e2[g.first_biexciton][:, None] - level_energy[None, :]).ravel()
+    line_w = (g.biexciton_decay * p2[g.first_biexciton][:, None]).ravel()
+    keep = line_w > 0.0
+    i2 = lorentzian_spectrum(energy, line_e[keep], line_w[keep], hwhm)
+    window = singles.quanta.max()
+    # biexcitons above (window - 1) hbar omega0; the relative tolerance keeps the states exactly at
+    # (window - 1) hbar omega0 (centre-of-mass excitations of a relative level) out, whatever the round-off
+    top_shell = e2 - e2[0] > (window - 1) * trap.hbar_omega0 * (1 + 1e-9)
+    top = p1[singles.quanta == window].sum() + p2[top_shell].sum()
+    return PLPoint(mu, (p0, p1.sum(), p2.sum()), i1, i2, top)
+
+
+def relative_profile(trap, relative, d_nm, eps_r, points=301):
+    """Seed 003 Fig. 2a at the relative ground state (l_r = 0).
+
+    Returns r [points] (nm, 0 < r <= 5/kappa_r), potentials [3 (trap m omega0^2 r^2/4,
+    dipolar V(r), sum), points] (meV), |psi(r)|^2 with and without the repulsion (1/nm^2).
+    """
+    kr = trap.kappa / np.sqrt(2.0)
+    r = np.linspace(0.0, 5.0 / kr, points + 1)[1:]
+    trap_part = 0.5 * trap.hbar_omega0 * (kr * r) ** 2                # m w^2 r^2/4 = hbar w (kappa_r r)^2/2
+    dip = dipolar_repulsion(r, d_nm, eps_r)
+    c = relative.coefficients[0][:, 0]
+    prof = sum(ci * osc.radial_profile(n, 0, kr * r) for n, ci in enumerate(c))
+    psi = (kr**2 / np.pi) * prof**2
+    psi0 = (kr**2 / np.pi) * osc.radial_profile(0, 0, kr * r) ** 2
+    return r, np.array([trap_part, dip, trap_part + dip]), psi, psi0
+
+
+# -- memory -----------------------------------------------------------------------------
+
+def relative_memory_bytes(n_radial, l_max=0):
+    """Peak bytes of :func:`solve_relative` for one |l| with ``n_radial`` functions.
+
+    The quadrature grid grows as sqrt(n_radial) panels of 24 nodes; the radial
+    functions [n_radial, n_nodes], their weighted copy, the Hamiltonian, its
+    eigenvectors and LAPACK's work space (~3 n^2) are the dominant arrays.
+    """
+    rho_max = np.sqrt(4 * n_radial + 2 * l_max + 62) + 4.0
+    nodes = 24 * (int(rho_max / 0.5) + 12)
+    return int(8 * (3 * n_radial * nodes + 6 * n_radial * n_radial))
+
+
+def biexciton_count_bound(window):
+    """Number of two-exciton states within ``window`` hbar omega0 of the ground state without
+    repulsion: sum over N_c + M <= window (M even) of (N_c + 1)(M + 1); the repulsion changes it
+    little (486 instead of 511 at window 10, seed 003 parameters)."""
+    return sum((n_c + 1) * (m + 1) for n_c in range(window + 1) for m in range(0, window + 1 - n_c, 2))
+
+
+def decay_memory_bytes(m_max, n_cols=32):
+    """Peak bytes of the decay amplitudes: brightness [2, m+1, m+1], the bracket cache
+    (columns < n_cols of the beam splitters up to 2 m quanta) and one product of two beam
+    splitters with its per-level weights."""
+    brightness = 8 * 2 * (m_max + 1) ** 2
+    cache = 8 * sum(min(t + 1, n_cols) * (t + 1) for t in range(m_max + 1))
+    splitter = 8 * 6 * (m_max + 1) ** 2
+    return int(brightness + cache + splitter)

@@ -21,6 +21,7 @@ import dataclasses
 
 import numpy as np
 
+from ..parallel import block_range
 from ..units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS
 
 SQRT3 = np.sqrt(3.0)
@@ -50,6 +51,15 @@ class MoireGeometry:
     @classmethod
     def from_degrees(cls, a1_nm, a2_nm, theta_deg):
         return cls(float(a1_nm), float(a2_nm), float(np.deg2rad(theta_deg)))
+
+    @classmethod
+    def for_layers(cls, a_electron_nm, a_hole_nm, theta_deg, include_mismatch=True):
+        """Electron layer (a_electron, nm) and hole layer twisted by ``theta_deg``.
+
+        ``include_mismatch=False`` gives both layers the electron layer's
+        lattice constant (a_M = a/(2 sin(theta/2)), as seed 003).
+        """
+        return cls.from_degrees(a_electron_nm, a_hole_nm if include_mismatch else a_electron_nm, theta_deg)
 
     @property
     def g(self):
@@ -132,6 +142,11 @@ class MoireGeometry:
         i = np.arange(n) / n
         frac = np.stack(np.meshgrid(i, i, indexing="ij"), axis=-1).reshape(-1, 2)
         return self.fold(frac @ self.reciprocal_basis), frac
+
+
+def basis_size(shells):
+    """Number of plane waves in the first ``shells`` shells (independent of the geometry)."""
+    return len(plane_wave_basis(MoireGeometry(1.0, 1.0, 0.1), shells)[0])
 
 
 def plane_wave_basis(geometry, shells):
@@ -254,16 +269,20 @@ class MoireHamiltonian:
         h[:, idx, idx] += self.kinetic_prefactor * np.einsum("qgi,qgi->qg", k, k)
         return h
 
-    def solve(self, Q, n_bands, chunk=256):
+    def solve(self, Q, n_bands, chunk=None, progress=None):
         """Lowest ``n_bands`` bands, eigenvectors (fixed gauge) and Hellmann-Feynman velocities.
 
         v = (1/hbar) <eta| dH/dQ |eta>, dH/dQ = hbar^2 (Q+g)/M delta_gg' (exact for
         non-degenerate states).  The gauge makes each vector's largest
-        component real and positive, so results are reproducible.
+        component real and positive, so results are reproducible.  Matrices
+        are diagonalised ``chunk`` at a time (default :func:`solve_chunk`, at
+        most 256 and ~64 MiB of matrices); ``progress.update(n)`` is called
+        after every chunk when given.
         """
         Q = np.atleast_2d(np.asarray(Q, dtype=float))
         if n_bands > self.n_g:
             raise ValueError(f"n_bands = {n_bands} exceeds the basis size {self.n_g}")
+        chunk = chunk or solve_chunk(self.n_g)
         energy = np.empty((len(Q), n_bands))
         vectors = np.empty((len(Q), n_bands, self.n_g), dtype=complex)
         for start in range(0, len(Q), chunk):
@@ -271,11 +290,44 @@ class MoireHamiltonian:
             e, v = np.linalg.eigh(self.matrix(Q[part]))
             energy[part] = e[:, :n_bands]
             vectors[part] = np.swapaxes(v[:, :, :n_bands], 1, 2)
+            if progress is not None:
+                progress.update(len(e))
         vectors = fix_gauge(vectors)
         weight = np.abs(vectors) ** 2                                  # [n_Q, n_b, n_g]
         k = Q[:, None, :] + self.g[None, :, :]                         # [n_Q, n_g, 2]
         dE_dQ = 2.0 * self.kinetic_prefactor * np.einsum("qbg,qgi->qbi", weight, k)
         return Bands(Q, energy, vectors, dE_dQ / HBAR_MEV_PS)
+
+
+SOLVE_CHUNK_BYTES = 64 * 2**20      # matrices H(Q) diagonalised at once, bytes
+
+
+def solve_chunk(n_g):
+    """Momenta per :meth:`MoireHamiltonian.solve` batch: 256, fewer when 256 matrices exceed 64 MiB."""
+    return int(max(1, min(256, SOLVE_CHUNK_BYTES // (16 * n_g * n_g))))
+
+
+def solve_block(hamiltonian, Q, n_bands, comm, progress=None):
+    """Bands at this rank's contiguous block of ``Q`` [n_Q, 2]: (offset, :class:`Bands` of the block).
+
+    Blocks follow :func:`hpcx.parallel.block_range`, so concatenating them in
+    rank order restores ``Q``; each momentum is solved whole on one rank.
+    """
+    start, stop = block_range(len(Q), comm.size, comm.rank)
+    return start, hamiltonian.solve(Q[start:stop], n_bands, progress=progress)
+
+
+def solve_memory_bytes(n_q, n_g, n_bands):
+    """Peak bytes of :meth:`MoireHamiltonian.solve` for ``n_q`` momenta (results and temporaries).
+
+    One batch of matrices and eigenvectors (2 x chunk n_g^2 complex), the
+    kept vectors [n_q, n_bands, n_g] complex three times (result, the gauge
+    fix's copy and phases as complex temporaries) plus |vectors| and its
+    square (real), the momenta k [n_q, n_g, 2] and the energies/velocities.
+    """
+    batch = 2 * 16 * min(n_q, solve_chunk(n_g)) * n_g * n_g
+    kept = n_q * n_bands * n_g * (3 * 16 + 2 * 8)
+    return batch + kept + 16 * n_q * n_g + 8 * n_q * n_bands * 3
 
 
 def fix_gauge(vectors):
@@ -301,15 +353,65 @@ def band_summary(energy):
     return float(e0.max() - e0.min()), float(e1.min() - e0.max()), float((e1 - e0).min())
 
 
+@dataclasses.dataclass(frozen=True)
+class TwistPoint:
+    """Band extrema of one twist angle (meV) with its period (nm) and hbar omega0 of Eq. 22 (meV)."""
+
+    bandwidth: float
+    gap: float
+    direct_gap: float
+    period_nm: float
+    harmonic_energy: float
+
+    def as_tuple(self):
+        return (self.bandwidth, self.gap, self.direct_gap, self.period_nm, self.harmonic_energy)
+
+
+def twist_point(geometry, potential, mass_m0, shells, grid, path_points=31):
+    """:func:`band_summary` of the two lowest bands on a ``grid`` x ``grid`` mBZ grid plus the
+    gamma-kappa-m-gamma path of ``path_points`` (which holds the band extrema a coarse grid misses)."""
+    ham = MoireHamiltonian(geometry, potential, mass_m0, shells)
+    grid_q, _ = geometry.monkhorst_pack(grid)
+    path_q = geometry.path(path_points)[0]
+    bands = ham.solve(np.concatenate([grid_q, path_q]), 2)
+    width, gap, direct = band_summary(bands.energy)
+    return TwistPoint(width, gap, direct, geometry.period_nm, harmonic_frequency_meV(geometry, potential, mass_m0))
+
+
+DOS_CHUNK_BYTES = 32 * 2**20        # Gaussians evaluated at once in density_of_states, bytes
+
+
+def dos_energy_grid(energy, sigma_meV, n_points):
+    """Energies (meV) [n_points] from 5 sigma below the lowest to 5 sigma above the highest of ``energy``."""
+    return np.linspace(energy.min() - 5 * sigma_meV, energy.max() + 5 * sigma_meV, n_points)
+
+
 def density_of_states(energy, e_grid, sigma_meV, cell_area_nm2):
     """Gaussian-broadened DOS per moiré cell and per area.
 
     energy [n_Q, n_bands] on a uniform mBZ grid; returns (per cell [n_E] 1/meV,
     per area [n_E] 1/(meV nm^2)); integrates to n_bands states per cell.
+    The Gaussians are summed a block of energies at a time (at most
+    ``DOS_CHUNK_BYTES`` of temporaries; each energy's sum is the same as in one block).
     """
-    x = (e_grid[:, None] - energy.reshape(-1)[None, :]) / sigma_meV
-    per_cell = np.exp(-0.5 * x**2).sum(axis=1) / (np.sqrt(2 * np.pi) * sigma_meV * energy.shape[0])
+    flat = energy.reshape(-1)
+    rows = int(max(1, DOS_CHUNK_BYTES // (8 * max(flat.size, 1))))
+    per_cell = np.empty(len(e_grid))
+    for start in range(0, len(e_grid), rows):
+        x = (e_grid[start:start + rows, None] - flat[None, :]) / sigma_meV
+        per_cell[start:start + rows] = np.exp(-0.5 * x**2).sum(axis=1)
+    per_cell /= np.sqrt(2 * np.pi) * sigma_meV * energy.shape[0]
     return per_cell, per_cell / cell_area_nm2
+
+
+def dos_memory_bytes(n_states, n_energies):
+    """Peak temporaries of :func:`density_of_states` (two real blocks of at most DOS_CHUNK_BYTES)."""
+    return 2 * min(8 * n_states * n_energies, max(DOS_CHUNK_BYTES, 8 * n_states))
+
+
+def potential_map_memory_bytes(n_points):
+    """Peak bytes of :func:`potential_map`: positions, phases (real and complex) and the map, n^2 points."""
+    return n_points * n_points * (2 * 8 + 2 * 8 + 3 * 8 + 2 * 3 * 16 + 8)
 
 
 def potential_map(geometry, potential, n_points, cells=2.0):

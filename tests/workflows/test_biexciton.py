@@ -10,8 +10,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import eval_hermite, gammaln, roots_genlaguerre, roots_hermite
 
-from hpcx import workflows
-from hpcx.config import validate
+from hpcx import api
 from hpcx.errors import ConfigError
 from hpcx.materials.moire import moire_system
 from hpcx.physics import biexciton as bx
@@ -20,7 +19,7 @@ from hpcx.physics import oscillator as osc
 from hpcx.units import KB_MEV_PER_K
 
 from helpers import BIEXCITON_SMALL as SMALL
-from helpers import run_config
+from helpers import ROOT, params_of, run_config
 
 SYSTEM = moire_system("MoSe2-WSe2/hBN")
 POT = mp.MoirePotential.from_ab(SYSTEM.A_meV, SYSTEM.B_meV)
@@ -33,6 +32,16 @@ def _trap(theta=1.0):
 
 
 # -- trap -----------------------------------------------------------------------------------
+
+def test_trapped_exciton_data():
+    from hpcx.materials import heterostructure
+    from hpcx.materials.moire import trapped_exciton_names, trapped_exciton_system
+    system = trapped_exciton_system("MoSe2-WSe2/hBN")
+    assert system.moire == SYSTEM and system.eps_r == EPS       # seed 003 App. III: hBN, eps_r = 4.5
+    assert system.dipole_length_nm == heterostructure("MoSe2-WSe2").interlayer_distance_nm == D_NM
+    assert all(system.sources[k] for k in ("moire_system", "heterostructure", "eps_r"))
+    assert "MoSe2-WSe2/hBN" in trapped_exciton_names()
+
 
 def test_trap_is_the_moire_potential_expanded_at_its_minimum():
     geo, trap = _trap(1.0)
@@ -235,6 +244,53 @@ def test_chemical_potential_inverts_the_filling():
         bx.chemical_potential(2.0, e1, e2, 30.0)
 
 
+def test_relative_profile_is_normalised_and_pushed_out():
+    _, trap = _trap(1.0)
+    rel = bx.solve_relative(trap, D_NM, EPS, 80, [0])
+    r, parts, psi, psi0 = bx.relative_profile(trap, rel, D_NM, EPS, points=2001)
+    np.testing.assert_allclose(parts[2], parts[0] + parts[1], rtol=1e-15)
+    # int d^2r |psi|^2 = 1 on 0 < r < 5/kappa_r (the Gaussian tail beyond is e^-25)
+    for density in (psi, psi0):
+        assert np.trapz(2 * np.pi * r * density, r) == pytest.approx(1.0, abs=1e-4)
+    # the repulsion moves the radial maximum outwards (docs/results/biexciton.md: 2.1 -> 3.6 nm)
+    assert r[np.argmax(r * psi)] > 1.5 * r[np.argmax(r * psi0)]
+
+
+def test_lifetime_point_limits():
+    _, trap = _trap(1.0)
+    free = bx.lifetime_point(trap, 0.0, EPS, 40)
+    assert (free.delta_xx, free.change, free.zeta) == (0.0, 0.0, 0.5)          # Eq. 47 without repulsion
+    point = bx.lifetime_point(trap, D_NM, EPS, 80)
+    assert point.delta_xx == pytest.approx(bx.delta_xx(trap, D_NM, EPS, 80), rel=1e-14)
+    assert 0.5 < point.zeta < 1.0
+
+
+def test_line_groups_and_pl_conserve_the_line_weights():
+    _, trap = _trap(1.0)
+    window = 6
+    rel = bx.solve_relative(trap, D_NM, EPS, 30, range(0, window + 1, 2))
+    singles = bx.single_states(trap, window)
+    strength = bx.single_strengths(trap, singles)
+    states = bx.biexciton_states(trap, rel, window)
+    bright = bx.fock_brightness(trap, bx.brightness_grid_size(window, window, 30))
+    decay = bx.trim_levels(np.array([bx.state_decay(states, i, rel, bright) for i in range(len(states))]))
+    groups = bx.line_groups(singles, strength, states, decay)
+    assert groups.single_strength.sum() == pytest.approx(strength.sum(), rel=1e-13)
+    assert groups.biexciton_decay.sum() == pytest.approx(decay.sum(), rel=1e-13)
+    # degenerate levels merged: one single line per N, equal energies within each biexciton group
+    assert len(groups.first_single) == window + 1
+    # a Lorentzian integrates to its weight: on a wide, fine grid the spectrum holds sum_nu P_nu |g_nu|^2
+    hw = trap.hbar_omega0
+    energy = -trap.u0 + hw * np.linspace(-40, 40, 32001)           # 0.05 meV steps
+    point = bx.pl_point(300.0, 1.0, singles, states, groups, trap, energy, 1.0)
+    p0, p1, p2 = bx.occupations(point.mu, singles.energy, states.energy, 300.0)
+    tail = 2 * 1.0 / (np.pi * 40 * hw)                                      # Lorentzian weight beyond the grid
+    assert np.trapz(point.single, energy) == pytest.approx((p1 * strength.sum(axis=1)).sum(), rel=tail + 1e-4)
+    assert np.trapz(point.biexciton, energy) == pytest.approx((p2 * decay.sum(axis=(1, 2))).sum(),
+                                                              rel=tail + 1e-4)
+    assert sum(point.probability) == pytest.approx(1.0, rel=1e-14) and 0.0 < point.top_shell < 0.05
+
+
 # -- workflow ---------------------------------------------------------------------------------------
 
 CONTRACT = ("single/energy", "single/n", "single/l", "biexciton/energy", "repulsion/theta_deg",
@@ -288,26 +344,70 @@ def test_zero_dipole_gives_zero_repulsion(tmp_path):
 ])
 def test_bad_configs_fail_before_computing(old, new, key):
     with pytest.raises(ConfigError) as info:
-        cfg = validate(SMALL.replace(old, new), "test.toml", workflows.schemas())
-        workflows.load("biexciton").check(cfg)
+        params_of(SMALL.replace(old, new))
     assert key in str(info.value)
 
 
 def test_unconverged_basis_is_reported(tmp_path):
     from hpcx.errors import ConvergenceError
-    with pytest.raises(ConvergenceError, match="n_radial"):
-        run_config(SMALL.replace("n_radial = 40", "n_radial = 8"), tmp_path / "c.h5")
+    with pytest.raises(ConvergenceError, match="raise biexciton.n_radial"):
+        run_config(SMALL.replace("\nn_radial = 40", "\nn_radial = 8"), tmp_path / "c.h5")
+    with pytest.raises(ConvergenceError, match="raise biexciton.lifetime_n_radial"):
+        run_config(SMALL.replace("lifetime_n_radial = 40", "lifetime_n_radial = 8"), tmp_path / "l.h5")
+    bx.check_basis_converged([], 0.1, "an empty scan", "nothing")          # nothing to check
 
 
 def test_example_config_is_valid():
-    text = (Path(__file__).resolve().parents[2] / "examples" / "biexciton.toml").read_text()
-    cfg = validate(text, "examples/biexciton.toml", workflows.schemas())
-    workflows.load("biexciton").check(cfg)
-    assert 1.0 in cfg.biexciton.twist_scan and min(cfg.biexciton.twist_scan) == 0.5
+    _, p = api.validate(ROOT / "examples" / "biexciton.toml")
+    assert 1.0 in p.twist_scan and min(p.twist_scan) == 0.5 and p.eps_scan == (4.5, 2.45, 1.0)
+
+
+def test_result_reads_back_what_it_wrote(tmp_path):
+    from hpcx.workflows.biexciton import Result
+    out = run_config(SMALL, tmp_path / "r.h5")
+    res = api.read(out)
+    assert isinstance(res, Result)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(res.pl.intensity, f["results/pl/intensity"][()])
+        np.testing.assert_array_equal(res.biexciton.decay_levels, f["results/biexciton/decay_levels"][()])
+        assert res.biexciton.delta_xx == f["results/biexciton/delta_xx"][()]
+        assert res.pl.top_shell_probability == f["results/pl"].attrs["top_shell_probability"]
+    assert (res.single.window, res.biexciton.n_radial, res.repulsion.n_radial) == (6, 40, 40)
+    assert res.epsilon_r == 4.5 and res.dipole_length == pytest.approx(D_NM)
 
 
 def test_plot(tmp_path):
     from hpcx.plotting import plot_run
-    out = run_config(SMALL, tmp_path / "p.h5")
-    paths = plot_run(out)
-    assert len(paths) == 4 and all(Path(p).exists() for p in paths)
+    paths = plot_run(run_config(SMALL, tmp_path / "p.h5"))
+    assert [Path(p).name for p in paths] == ["p_repulsion.png", "p_relative.png", "p_pl.png", "p_lifetime.png"]
+    assert all(Path(p).stat().st_size > 10_000 for p in paths)
+
+
+def test_state_count_bound_is_exact_without_repulsion():
+    _, trap = _trap(1.0)
+    for window in (2, 5, 8):
+        rel = bx.solve_relative(trap, 0.0, EPS, 30, range(0, window + 1, 2))
+        assert len(bx.biexciton_states(trap, rel, window)) == bx.biexciton_count_bound(window)
+    assert bx.biexciton_count_bound(10) == 511          # 486 states with the repulsion (example run)
+
+
+def test_memory_estimate_grows_with_the_spectra_and_the_basis():
+    import tomllib
+
+    from hpcx.config import dump_toml
+    from hpcx.workflows import biexciton as workflow
+
+    def extra(**changes):
+        data = tomllib.loads(SMALL)
+        data["biexciton"].update(changes)
+        return workflow.estimate_memory(params_of(dump_toml(data)), 1) - workflow.memory.PROCESS_BYTES
+
+    # PL temporaries grow with the energy grid until the spectra are summed in blocks; beyond, only
+    # the spectra kept grow: 4 real [n_T, n_filling, n_E] arrays (2 x 2 points in SMALL)
+    assert extra(pl_points=2) < extra(pl_points=101) < extra(pl_points=5001)
+    assert extra(pl_points=50001) - extra(pl_points=5001) == 4 * 8 * 4 * 45000
+    # more states and final levels with a larger window and basis
+    assert extra(window=6) < extra(window=12) < extra(window=12, n_radial=200)
+    # the decay amplitudes [n_states, 2, 2 m + 1] grow as the number of states times the basis
+    big, bigger = extra(window=24, n_radial=200), extra(window=24, n_radial=400)
+    assert 1.6 < bigger / big < 2.2

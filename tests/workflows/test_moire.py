@@ -1,19 +1,21 @@
 """Moiré exciton bands: geometry, folded parabola, symmetries, Hellmann-Feynman,
 harmonic limit (seed 003 Eq. 22), basis convergence, and the workflow's run file."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 
-from hpcx import workflows
-from hpcx.config import validate
+from hpcx import api
 from hpcx.errors import ConfigError
 from hpcx.materials import tmd
 from hpcx.materials.moire import moire_system
 from hpcx.physics import moire as mp
+from hpcx.workflows import moire as workflow
 
 from helpers import MOIRE_SMALL as SMALL
-from helpers import run_config
+from helpers import ROOT, params_of, run_config
 
 A_MOSE2, A_WSE2 = tmd("MoSe2").lattice_constant_nm, tmd("WSe2").lattice_constant_nm
 SYSTEM = moire_system("MoSe2-WSe2/hBN")
@@ -152,13 +154,45 @@ def test_lowest_band_converges_with_shells():
     assert np.abs(e[3] - e[4]).max() < 1e-4   # 12 shells: lowest band converged to 0.1 ueV
 
 
-def test_dos_counts_states():
+def test_dos_counts_states(monkeypatch):
     geo = mp.MoireGeometry.from_degrees(A_MOSE2, A_WSE2, 4.0)
     e = mp.MoireHamiltonian(geo, POT, MASS, 6).solve(geo.monkhorst_pack(9)[0], 3).energy
     grid = np.linspace(e.min() - 10, e.max() + 10, 4000)
     per_cell, per_area = mp.density_of_states(e, grid, 0.5, geo.cell_area_nm2)
     assert np.trapz(per_cell, grid) == pytest.approx(3.0, rel=1e-6)
     np.testing.assert_allclose(per_area * geo.cell_area_nm2, per_cell)
+    # summed a few energies at a time: every energy's sum is the same, bit for bit
+    monkeypatch.setattr(mp, "DOS_CHUNK_BYTES", 8 * e.size * 7)
+    blocked, _ = mp.density_of_states(e, grid, 0.5, geo.cell_area_nm2)
+    np.testing.assert_array_equal(blocked, per_cell)
+
+
+def test_batches_and_blocks_do_not_change_the_bands():
+    from hpcx.parallel import SerialComm
+    geo = mp.MoireGeometry.from_degrees(A_MOSE2, A_WSE2, 3.0)
+    ham = mp.MoireHamiltonian(geo, POT, MASS, 6)
+    Q = geo.monkhorst_pack(7)[0]
+    whole = ham.solve(Q, 3)
+    for chunk in (1, 5, 256):
+        part = ham.solve(Q, 3, chunk=chunk)
+        np.testing.assert_array_equal(part.energy, whole.energy)
+        np.testing.assert_array_equal(part.vectors, whole.vectors)
+    offset, block = mp.solve_block(ham, Q, 3, SerialComm())
+    assert offset == 0 and np.array_equal(block.energy, whole.energy)
+    assert mp.solve_chunk(85) == 256 and mp.solve_chunk(2000) == 1
+
+
+def test_twist_point_is_the_band_summary_of_grid_and_path():
+    geo = mp.MoireGeometry.for_layers(A_MOSE2, A_WSE2, 4.0)
+    point = mp.twist_point(geo, POT, MASS, 6, 9, 31)
+    ham = mp.MoireHamiltonian(geo, POT, MASS, 6)
+    e = ham.solve(np.concatenate([geo.monkhorst_pack(9)[0], geo.path(31)[0]]), 2).energy
+    assert (point.bandwidth, point.gap, point.direct_gap) == mp.band_summary(e)
+    assert point.period_nm == geo.period_nm
+    assert point.harmonic_energy == mp.harmonic_frequency_meV(geo, POT, MASS)
+    # without the mismatch both layers take the electron layer's lattice constant
+    same = mp.MoireGeometry.for_layers(A_MOSE2, A_WSE2, 4.0, include_mismatch=False)
+    assert same.a2_nm == A_MOSE2 and geo.a2_nm == A_WSE2
 
 
 def test_workflow_layout(tmp_path):
@@ -189,6 +223,48 @@ def test_workflow_layout(tmp_path):
                                                                    rel=0.01)
 
 
+def test_result_reads_back_what_it_wrote(tmp_path):
+    out = run_config(SMALL, tmp_path / "m.h5")
+    res = api.read(out)
+    assert isinstance(res, workflow.Result)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(res.grid.vectors, f["results/bands/grid_vectors"][()])
+        np.testing.assert_array_equal(res.path.energy, f["results/bands/path_energy"][()])
+        assert res.scan.gap.tolist() == f["results/twist_scan/gap"][()].tolist()
+    assert res.system == "MoSe2-WSe2/hBN" and res.geometry.theta_deg == 3.0 and res.shells == 6
+    assert res.path.labels == ["gamma", "kappa", "m", "gamma"]
+
+
+def test_plot(tmp_path):
+    from hpcx.plotting import plot_run
+    paths = plot_run(run_config(SMALL, tmp_path / "p.h5"))
+    assert [Path(p).name for p in paths] == ["p_bands.png", "p_twist_scan.png", "p_potential.png"]
+    assert all(Path(p).stat().st_size > 10_000 for p in paths)
+
+
+def test_memory_estimate_grows_with_grid_and_basis():
+    import tomllib
+
+    from hpcx.config import dump_toml
+
+    def extra(ranks=1, **changes):
+        """Bytes above the process baseline of SMALL with ``changes`` to [moire]."""
+        data = tomllib.loads(SMALL)
+        data["moire"].update(changes)
+        return workflow.estimate_memory(params_of(dump_toml(data)), ranks) - workflow.memory.PROCESS_BYTES
+
+    assert extra() > 0
+    # the eigenvectors kept, n_Q n_bands n_g complex, dominate a large grid: 4x the points, ~4x the bytes
+    assert 3.5 < extra(grid=200) / extra(grid=100) < 4.2
+    # per rank: the distributed arrays shrink with the rank count
+    assert extra(2, grid=300, write_vectors=False) < 0.6 * extra(1, grid=300, write_vectors=False)
+    # the basis: n_g = 43 (6 shells) -> 187 (20 shells) multiplies the vectors and their copies by 187/43
+    assert mp.basis_size(6) == 43 and mp.basis_size(20) == 187
+    assert extra(grid=150, shells=20) / extra(grid=150, shells=6) == pytest.approx(187 / 43, rel=0.1)
+    # a large run asks for more than a workstation has, before any array exists
+    assert extra(grid=300, shells=40, n_bands=20) > 16 * 2**30
+
+
 @pytest.mark.parametrize("old, new, key, fragment", [
     ("twist_deg = 3.0", "system = 'MoSe2-WSe3'", "moire.system", "unknown moire system"),
     ("n_bands = 4", "n_bands = 50", "moire.n_bands", "raise moire.shells"),
@@ -199,14 +275,10 @@ def test_workflow_layout(tmp_path):
 ])
 def test_bad_configs_fail_before_computing(old, new, key, fragment):
     with pytest.raises(ConfigError) as info:
-        cfg = validate(SMALL.replace(old, new), "test.toml", workflows.schemas())
-        workflows.load("moire").check(cfg)
+        params_of(SMALL.replace(old, new))
     assert key in str(info.value) and fragment in str(info.value)
 
 
 def test_example_config_is_valid():
-    from pathlib import Path
-    text = (Path(__file__).resolve().parents[2] / "examples" / "moire.toml").read_text()
-    cfg = validate(text, "examples/moire.toml", workflows.schemas())
-    workflows.load("moire").check(cfg)
-    assert min(cfg.moire.twist_scan) == 2.0 and max(cfg.moire.twist_scan) == 6.0
+    _, p = api.validate(ROOT / "examples" / "moire.toml")
+    assert min(p.twist_scan) == 2.0 and max(p.twist_scan) == 6.0 and p.n_g == 85
