@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpcx.formats.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
 from hpcx.errors import InputError
+from hpcx.formats.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
 
 FIXTURE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
 
