@@ -112,9 +112,9 @@ def from_bands(kind, bands, lattice, positions, sites, V, V_x=None, exchange_fac
     (n_orb, 3) Angstrom, interaction ``sites`` (hpcx.bse.interaction.Sites), screened V(r) (eV,
     r in Angstrom) and the exchange matrix V_x [n_site, n_site] eV (None: no exchange).
 
-    'matfree': :class:`hpcx.bse.matfree.MatFreeBSE` on the k-blocks (nothing gathered); 'dense':
-    the window gathered on every rank, W_st(q) lattice sums, and the rows of PETSc's layout
-    assembled (``progress`` told of the rows)."""
+    'matfree': :class:`hpcx.bse.matfree.MatFreeBSE` on the k-blocks (nothing gathered, nothing
+    assembled: ``progress`` is not used); 'dense': the window gathered on every rank, W_st(q)
+    lattice sums, and the rows of PETSc's layout assembled (``progress`` told of the rows)."""
     from . import interaction as it
     from .hamiltonian import assemble_rows
     from .matfree import MatFreeBSE

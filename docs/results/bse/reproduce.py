@@ -129,13 +129,15 @@ def main(page):
         runs[name] = page.read(f"wse2_{n}x{n}{'' if x else '_no_exchange'}")
     page.table("lowest", lowest_table({f"{coarse_n} × {coarse_n} (example)": runs["coarse"],
                                        f"{fine_n} × {fine_n}": runs["fine"]}))
-    spectrum_figure(page, {f"{coarse_n} × {coarse_n} (examples/bse_wse2.toml)": runs["coarse"],
-                           f"{fine_n} × {fine_n}": runs["fine"]})
-    wavefunction_figure(page, runs["fine"])
+    if page.root:
+        spectrum_figure(page, {f"{coarse_n} × {coarse_n} (examples/bse_wse2.toml)": runs["coarse"],
+                               f"{fine_n} × {fine_n}": runs["fine"]})
+        wavefunction_figure(page, runs["fine"])
     grids = page.pick([9, 12, 15, 18, 21, 24, 27, 30, 33], [6, 9])
     conv = convergence(grids)
     page.table("convergence", convergence_table(grids, conv, page.pick([9, 15, 21, 27, 33], grids)))
-    convergence_figure(page, grids, conv)
+    if page.root:
+        convergence_figure(page, grids, conv)
     gap = runs["coarse"].qp_gap
     exchange_effect = np.abs(runs["fine"].eigenvalues[:8] - runs["fine_no_exchange"].eigenvalues[:8]).max()
     page.table("summary", markdown_table(["quantity", "value"], [

@@ -101,8 +101,7 @@ def _operator(p, problem, bands, P, ctx):
     if p.exchange:
         V_x = it.coulomb(p.epsilon, p.onsite_length)(it.site_distances(sc.lattice, p.grid, problem.site_pos)) \
             .sum(axis=(0, 1))
-    progress = ctx.progress(-(-p.size // ctx.comm.size), "BSE assembly (rank 0's rows)", unit="rows") \
-        if p.operator == "dense" else None
+    progress = ctx.progress(-(-p.size // ctx.comm.size), "BSE assembly (rank 0's rows)", unit="rows")
     H = from_bands(p.operator, bands, sc.lattice, sc.positions, sites(problem), V, V_x,
                    exchange_factor=problem.spin_factor, comm=ctx.comm, progress=progress)
     nb = p.valence_bands * p.conduction_bands
