@@ -120,17 +120,26 @@ def test_memory_estimate_refuses_a_huge_grid_before_any_work():
     assert 100 * 2 ** 20 < small < 200 * 2 ** 20           # the runtime plus a few MiB
 
 
-def test_progress_lines_of_the_long_phases(tmp_path, caplog):
+def test_progress_lines_of_the_long_phases(tmp_path):
     import logging
-    caplog.set_level(logging.INFO, logger="hpcx")
+
     from hpcx import context
+    lines = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+    handler = Collect(level=logging.INFO)
+    logger = logging.getLogger("hpcx")
+    logger.addHandler(handler)
     real = context.RunContext.progress
     context.RunContext.progress = lambda self, total, label, unit="it", interval=10.0: real(
         self, total, label, unit, interval=0.0)
     try:
-        run_config(WSE2, tmp_path / "p.h5")
+        run_config(WSE2, tmp_path / "p.h5", log_level="INFO")
     finally:
         context.RunContext.progress = real
-    text = caplog.text
+        logger.removeHandler(handler)
+    text = "\n".join(lines)
     assert "BSE assembly (rank 0's rows):" in text and "rows/s" in text and "ETA" in text
     assert "eigensolver iterations (ETA to max_it):" in text

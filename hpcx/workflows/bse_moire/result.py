@@ -127,7 +127,7 @@ class Result:
                                      (N, nev), units="", attrs={
                                          "shape": "[n_transitions, n_eig]",
                                          "definition": "A^S_(k v c) (column S), transition order of "
-                                                       "results/transitions; largest component real > 0"})
+                                                       "results/transitions; phase as returned by the solver"})
         _write_spectrum(writer, self.spectrum, nev, self.eigenvalues[-1])
         _write_supercell(writer, self.supercell)
 
