@@ -2,7 +2,7 @@
 
 Cases:
 - ``fixture``: monolayer WSe2 from the Wannier90 fixture, 2 valence + 2 conduction
-  bands on the 9 x 9 grid (N = 324), the target of issue 5 (< 0.2 s on one rank);
+  bands on the 9 x 9 grid (N = 324; target < 0.2 s on one rank);
 - ``monolayer``: the three-band WSe2 model (TNN + SOC, 1 v + 2 c) on growing k-grids
   (N = 2 n^2): many tiny k-pair contractions (3 x 3 GEMMs, hand-written loops);
 - ``supercell``: the three-band model tiled m x m (3 m^2 orbitals, m^2 sites) with
@@ -93,8 +93,9 @@ def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
     from ..bse import hamiltonian as hh
     from ..bse import interaction as it
     from ..bse import solver as sv
+    from ..bse.operator import DenseRows, ownership
     from ..bse.tbmodel import monkhorst_pack
-    from ..parallel import max_over_ranks
+    from ..parallel import allreduce_sum, barrier, broadcast, max_over_ranks
     from . import best_time
 
     k = monkhorst_pack(grid, grid)
@@ -103,31 +104,30 @@ def _case(name, model, grid, n_occ, nv, nc, comm, args, rate, V):
     sites = it.group_sites(model.positions)
     inter = it.build_interaction(model.lattice, (grid, grid), sites, V, it.coulomb(1.0, 3.3))
     n = w.size
-    start, stop = sv.ownership(n, comm)
+    start, stop = ownership(n, comm)
     rows = {}
 
     def assemble():
         rows["H"] = hh.assemble_rows(w, inter, start, stop, exchange_factor=2.0)
 
     t = best_time(assemble, args.repeat, comm)
-    flops = comm.allreduce(useful_flops(sites.n_site, nv, nc, w.n_k, start, stop, n))
+    flops = allreduce_sum(useful_flops(sites.n_site, nv, nc, w.n_k, start, stop, n), comm)
     gflops = flops / (t * comm.size) / 1e9                   # per rank; t is the slowest rank's
     row = {"case": name, "N": n, "n_orb": model.n_orb, "n_site": sites.n_site, "grid": grid,
            "ranks": comm.size, "assembly_s": t, "elements_per_s": n * n / t,
            "gemm_gflops": gflops, "zgemm_fraction": gflops / rate}
     if comm.size > 1:
         serial = None
-        comm.Barrier()
-        if comm.rank == 0:
-            from ..parallel import SerialComm  # noqa: F401 - same code path, all rows on one rank
+        barrier(comm)
+        if comm.rank == 0:                    # same code path, all rows on one rank
             serial = best_time(lambda: hh.assemble_rows(w, inter, 0, n, exchange_factor=2.0), args.repeat)
-        serial = comm.bcast(serial)
+        serial = broadcast(serial, comm)
         row["assembly_1rank_s"] = serial
         row["efficiency"] = serial / (comm.size * t)
     if not args.no_slepc and sv.slepc_available() and n > args.nev:
-        H = rows["H"]
+        op = DenseRows(rows["H"], start, comm)
         res = {}
-        ts = best_time(lambda: res.update(r=sv.solve(H, start, n, args.nev, comm, backend="slepc")), 1, comm)
+        ts = best_time(lambda: res.update(r=sv.solve(op, args.nev, sv.SolverOptions(backend="slepc"))), 1, comm)
         row["slepc_s"] = ts
         row["slepc_its"] = res["r"].iterations
     row["peak_rss_mib"] = max_over_ranks(_peak_rss_mib(), comm)
@@ -152,7 +152,7 @@ def run(args, comm):
     rows = []
     fixture = Path(args.fixture)
     if fixture.is_dir():
-        from ..bse.wannier90 import load_wannier90
+        from ..formats.wannier90 import load_wannier90
         model, _ = load_wannier90(fixture, "WSe2")
         rows.append(_case("fixture", model, 9, 7, 2, 2, comm, args, rate, V))
     liu = liu_model("WSe2", "TNN", soc=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parallel import block_range, get_comm
+from ..parallel import allgather_concat, block_range, get_comm
 
 
 def fix_phases(vectors):
@@ -56,10 +56,7 @@ def bands_on_grid(model, k_frac, comm=None):
     comm = get_comm(comm)
     start, stop = block_range(len(k_frac), comm.size, comm.rank)
     E, C = diagonalise(model, np.asarray(k_frac)[start:stop])
-    if comm.size == 1:
-        return E, C
-    parts = comm.allgather((E, C))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return allgather_concat(E, comm), allgather_concat(C, comm)
 
 
 @dataclass(frozen=True)
@@ -123,3 +120,59 @@ def band_window(E, C, k_frac, n_occupied, n_v, n_c, scissor=0.0):
     return BandWindow(np.asarray(k_frac), E[:, band_v], E[:, band_c] + scissor,
                       np.ascontiguousarray(C[:, :, band_v]), np.ascontiguousarray(C[:, :, band_c]),
                       band_v, band_c, float(scissor))
+
+
+@dataclass(frozen=True)
+class LocalBands:
+    """A band window distributed over ranks by blocks of whole k-points (hpcx.parallel.block_range
+    of n_k): k_frac [n_k, 3] of the whole grid (n1 x n2 = ``grid``), this rank's k-points
+    [k_start, k_start + n_kl) with E_v [n_kl, n_v], E_c [n_kl, n_c] eV (scissor applied),
+    C_v [n_kl, n_orb, n_v], C_c [n_kl, n_orb, n_c]; valence ordered from the top down,
+    conduction from the bottom up, transition index S = (k n_v + v) n_c + c."""
+
+    grid: tuple
+    k_frac: np.ndarray
+    k_start: int
+    E_v: np.ndarray
+    E_c: np.ndarray
+    C_v: np.ndarray
+    C_c: np.ndarray
+    scissor: float
+
+    @property
+    def n_v(self):
+        return self.E_v.shape[1]
+
+    @property
+    def n_c(self):
+        return self.E_c.shape[1]
+
+    @property
+    def local_range(self):
+        """[lo, hi) of this rank's transitions."""
+        nb = self.n_v * self.n_c
+        return self.k_start * nb, (self.k_start + len(self.E_v)) * nb
+
+    def transition_energies(self):
+        """E_c - E_v of this rank's transitions (eV), transition order."""
+        return (self.E_c[:, None, :] - self.E_v[:, :, None]).reshape(-1)
+
+    def gather(self, comm):
+        """The whole :class:`BandWindow` on every rank (collective)."""
+        return BandWindow(self.k_frac, allgather_concat(self.E_v, comm), allgather_concat(self.E_c, comm),
+                          allgather_concat(self.C_v, comm), allgather_concat(self.C_c, comm),
+                          np.arange(self.n_v), np.arange(self.n_c), self.scissor)
+
+
+def near_gap_window(grid, k_frac, k_start, energy, coeff, n_v, n_c, scissor=0.0):
+    """(LocalBands, split edges) from the n_v + 1 bands below and n_c + 1 above the gap of this
+    rank's k-points (hpcx.bse.supercell.bands_near_gap_mpi, ascending): the window keeps n_v and
+    n_c of them (phases fixed); ``split`` counts the k-point edges where a kept band is degenerate
+    (1e-6 eV) with the next one outside, i.e. where the window cuts a multiplet."""
+    coeff = fix_phases(coeff)
+    split = int(np.sum(energy[:, 1] - energy[:, 0] < 1e-6) + np.sum(energy[:, -1] - energy[:, -2] < 1e-6))
+    bands = LocalBands(tuple(grid), np.asarray(k_frac), int(k_start),
+                       np.ascontiguousarray(energy[:, n_v:0:-1]), np.ascontiguousarray(energy[:, n_v + 1:n_v + 1 + n_c])
+                       + scissor, np.ascontiguousarray(coeff[:, :, n_v:0:-1]),
+                       np.ascontiguousarray(coeff[:, :, n_v + 1:n_v + 1 + n_c]), float(scissor))
+    return bands, split

@@ -11,11 +11,12 @@ D_s = sum_{i in s} conj(c_i^ck) c_i^vk, and W, V^x from hpcx.bse.interaction.
 f_x = 2 for singlet excitons of a spin-degenerate (spinless) basis, 1 in a
 spin-explicit basis.  The direct term's phase convention, exp(-i q.R) with
 |R + tau_e - tau_h|, makes H invariant when a Wannier function is assigned to
-another home cell (tests/test_bse.py).
+another home cell (tests/unit/test_bse.py).
 
 Rows are distributed: :func:`assemble_rows` fills rows [start, stop) only, so a
 rank's memory is proportional to its rows.  The direct term is the Cython kernel
-``hpcx._kernels.bse_assembly`` (per q = k - k' one ZGEMM of W(q) with the stacked
+``hpcx._kernels.bse_assembly`` (obtained through ``hpcx._kernels.load``; NumPy twin in
+hpcx/_kernels/reference/bse_assembly.py) (per q = k - k' one ZGEMM of W(q) with the stacked
 products of all pairs of that q, then one ZGEMM per pair); the exchange term is a
 rank-n_site product accumulated into the rows by ZGEMM.
 """
@@ -26,12 +27,7 @@ import numpy as np
 import scipy.sparse
 from scipy.linalg.blas import zgemm
 
-from ..log import get_logger
-
-try:
-    from .._kernels import bse_assembly as _kernel
-except ImportError:  # pragma: no cover - depends on the build
-    _kernel = None
+from .._kernels import load
 
 
 def site_sums(C_a, C_b, site, n_site, conj_a):
@@ -56,43 +52,22 @@ def exchange_amplitudes(window, sites):
     return np.asarray((S @ prod).T)
 
 
-def _direct_numpy(window, inter, k_start, k_stop, out):
-    """NumPy version of the kernel (used only without the compiled kernel)."""
-    s, n_s = inter.sites.site_of_orbital, inter.sites.n_site
-    nv, nc, nk = window.n_v, window.n_c, window.n_k
-    for k in range(k_start, k_stop):
-        for kp in range(nk):
-            X = site_sums(window.C_v[k], window.C_v[kp], s, n_s, conj_a=False)
-            Y = site_sums(window.C_c[k], window.C_c[kp], s, n_s, conj_a=True)
-            K = np.einsum("svw,st,tcd->vcwd", X, inter.W[inter.q_of[k, kp]], Y) * (-1.0 / nk)
-            out[(k - k_start) * nv * nc:(k - k_start + 1) * nv * nc, kp * nv * nc:(kp + 1) * nv * nc] += \
-                K.reshape(nv * nc, nv * nc)
-
-
 def direct_rows(window, inter, k_start, k_stop, mode=-1, batch=0):
     """[(k_stop - k_start) n_v n_c, N] complex eV: the direct term of the rows of k-points
     k_start <= k < k_stop (all their v, c).  mode: kernel path (-1 by size, 0 loops, 1 ZGEMM
     batched over q); batch: at most this many k-pairs per ZGEMM batch (0: by memory)."""
     n_b = window.n_v * window.n_c
-    if _kernel is None:
-        out = np.zeros(((k_stop - k_start) * n_b, window.size), complex)
-        get_logger("bse").warning("hpcx._kernels.bse_assembly not built; using NumPy (slow)")
-        _direct_numpy(window, inter, k_start, k_stop, out)
-        return out
     out = np.empty(((k_stop - k_start) * n_b, window.size), complex)     # the kernel sets every element
-    _kernel.direct_rows(np.ascontiguousarray(window.C_v), np.ascontiguousarray(window.C_c),
-                        np.ascontiguousarray(inter.sites.site_of_orbital, dtype=np.intc), inter.sites.n_site,
-                        np.ascontiguousarray(inter.W, dtype=complex), np.ascontiguousarray(inter.q_of, np.intc),
-                        int(k_start), int(k_stop), complex(-1.0 / window.n_k), out, int(mode), int(batch))
+    kernel = load("bse_assembly")
+    kernel.direct_rows(np.ascontiguousarray(window.C_v), np.ascontiguousarray(window.C_c),
+                       np.ascontiguousarray(inter.sites.site_of_orbital, dtype=np.intc), inter.sites.n_site,
+                       np.ascontiguousarray(inter.W, dtype=complex), np.ascontiguousarray(inter.q_of, np.intc),
+                       int(k_start), int(k_stop), complex(-1.0 / window.n_k), out, int(mode), int(batch))
     return out
 
 
-def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True):
-    """H[start:stop, :] (complex eV) of the TDA BSE Hamiltonian.
-
-    exchange_factor f_x multiplies K^x (0 or inter.V_x None: no exchange); direct=False
-    leaves out K^d (independent-particle limit plus exchange).
-    """
+def _rows(window, inter, start, stop, exchange_factor, direct, D):
+    """H[start:stop, :] with the exchange amplitudes D (None: no exchange term)."""
     n_b = window.n_v * window.n_c
     k_lo, k_hi = start // n_b, -(-stop // n_b)
     if direct and stop > start:
@@ -101,8 +76,7 @@ def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True):
             H = H[start - k_lo * n_b:stop - k_lo * n_b].copy()
     else:
         H = np.zeros((stop - start, window.size), complex)
-    if inter.V_x is not None and exchange_factor != 0.0 and stop > start:
-        D = exchange_amplitudes(window, inter.sites)
+    if D is not None and stop > start:
         DV = D[start:stop] @ inter.V_x
         # H += f/n_k DV D^H in place: H^T (Fortran order) += f/n_k conj(D) DV^T
         Ht = zgemm(exchange_factor / window.n_k, D.T, DV, beta=1.0, c=H.T, trans_a=2, trans_b=1,
@@ -110,6 +84,34 @@ def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True):
         if not np.shares_memory(Ht, H):                        # pragma: no cover - f2py copied
             H[:] = Ht.T
     H[np.arange(stop - start), np.arange(start, stop)] += window.transition_energies()[start:stop]
+    return H
+
+
+def row_chunks(start, stop, n_b, parts=20):
+    """[(a, b)]: [start, stop) cut at k-block boundaries (multiples of n_b) into about ``parts``
+    pieces of at least n_b rows.  Every row is computed the same way in any such chunking (the
+    kernel and the exchange GEMMs work per k-pair and per row): chunks only set how often
+    progress is reported."""
+    blocks = np.arange(-(-start // n_b), -(-stop // n_b)) * n_b
+    step = max(1, -(-len(blocks) // parts))
+    cuts = sorted({start, stop, *(int(b) for b in blocks[step::step] if start + n_b <= b <= stop - n_b)})
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def assemble_rows(window, inter, start, stop, exchange_factor=2.0, direct=True, progress=None):
+    """H[start:stop, :] (complex eV) of the TDA BSE Hamiltonian.
+
+    exchange_factor f_x multiplies K^x (0 or inter.V_x None: no exchange); direct=False
+    leaves out K^d (independent-particle limit plus exchange).  ``progress``: an object with
+    ``update(n)`` told of the rows as they are done (chunks of whole k-points, :func:`row_chunks`).
+    """
+    D = exchange_amplitudes(window, inter.sites) if inter.V_x is not None and exchange_factor != 0.0 else None
+    if progress is None:
+        return _rows(window, inter, start, stop, exchange_factor, direct, D)
+    H = np.empty((stop - start, window.size), complex)
+    for a, b in row_chunks(start, stop, window.n_v * window.n_c):
+        H[a - start:b - start] = _rows(window, inter, a, b, exchange_factor, direct, D)
+        progress.update(b - a)
     return H
 
 

@@ -1,4 +1,4 @@
-"""Matrix-free, distributed Tamm-Dancoff BSE operator (PETSc MatShell) and its eigensolvers.
+"""Matrix-free, distributed Tamm-Dancoff BSE operator (PETSc MatShell).
 
 The Hamiltonian is the one of :mod:`hpcx.bse.hamiltonian` (seed 004 SI Eqs.
 18-19, lattice gauge, transition index S = (k n_v + v) n_c + c):
@@ -22,11 +22,22 @@ Distribution (p ranks):
   (PETSc local size (k_stop - k_start) n_v n_c); its band coefficients only
   for those k;
 - the k-convolution: rank r owns a block of orbital pairs (i, j) for all k.
-Communication per product: two MPI Alltoallv transpositions of the pair
+Communication per product (hpcx.parallel): two Alltoallv transpositions of the pair
 matrices P / Q between the two layouts (n_k n_orb^2 complex in total, each
 rank sending and receiving ~ n_k n_orb^2 / p), one Allreduce of n_site
 numbers (exchange).  No rank ever holds the whole vector.  Memory per rank:
 O((N + n_k n_orb^2) / p) (see :mod:`hpcx.bse.memory`).
+
+Data layout per rank (what a faster product may rely on and must keep):
+- ``C_v`` [n_kl, n_orb, n_v], ``C_c`` [n_kl, n_orb, n_c] (C order): band coefficients of the
+  local k-points; ``_diagonal`` [n_kl n_v n_c] = E_c - E_v in transition order;
+- ``V_R`` [n1, n2, p1 - p0] real eV: the potential of the local orbital pairs
+  (i, j) = divmod(pair, n_orb), pair in [p0, p1), on the Born-von Karman lattice vectors;
+- a vector block x [n_kl n_v n_c] is X[k, v, c] (C order); the pair matrices P, Q are
+  [n_kl, n_orb^2] by k and [n_k, p1 - p0] by pair (k = i n2 + j of the grid);
+- exchange: ``site_of_orbital`` [n_orb], ``V_x`` [n_site, n_site].
+The operator interface and the layout rule of vectors are those of
+:mod:`hpcx.bse.operator`; eigenpairs come from :func:`hpcx.bse.solver.solve`.
 """
 
 from __future__ import annotations
@@ -35,10 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConvergenceError
-from ..parallel import all_or_none, block_range, get_comm
+from ..parallel import all_or_none, allreduce_sum, alltoallv, block_range, get_comm
 from .interaction import min_image
-from .solver import run_eps
 
 
 def _evaluate(V, r, li, lj):
@@ -94,8 +103,11 @@ class MatFreeBSE:
     E_v, E_c (n_kl, n_v/n_c) eV and C_v, C_c (n_kl, n_orb, n_v/n_c) for THIS rank's
     k-points [k_start, k_stop) = block_range(n_k, size, rank); direct: V(r[, li, lj])
     screened potential; V_x (n_site, n_site) eV and site_of_orbital for the exchange
-    term (None: no exchange); exchange_factor f_x.
+    term (None: no exchange); exchange_factor f_x.  The operator interface of
+    :mod:`hpcx.bse.operator` (local_range, apply, diagonal, petsc_mat, local_rows).
     """
+
+    SOLVER_PREFIX = "matfree"
 
     def __init__(self, grid, lattice, positions, E_v, E_c, C_v, C_c, direct, layer=None, V_x=None,
                  site_of_orbital=None, exchange_factor=2.0, comm=None):
@@ -112,7 +124,7 @@ class MatFreeBSE:
                     C_c.shape != (n_kl, self.n_orb, self.n_c):
                 raise ValueError(f"rank {self.comm.rank}: band data must hold the {n_kl} k-points "
                                  f"[{self.k_start}, {self.k_stop}) of the block layout")
-        self.diagonal = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)
+        self._diagonal = (E_c[:, None, :] - E_v[:, :, None]).reshape(-1)
         self.C_v = np.ascontiguousarray(C_v)
         self.C_c = np.ascontiguousarray(C_c)
         self.n_local = n_kl * self.n_v * self.n_c
@@ -146,13 +158,10 @@ class MatFreeBSE:
         assert n_o2 == L.n_pairs
 
     def _alltoallv(self, send, scount, rcount):
-        from mpi4py import MPI
         sdisp = np.concatenate([[0], np.cumsum(scount)[:-1]])
         rdisp = np.concatenate([[0], np.cumsum(rcount)[:-1]])
         recv = np.empty(int(rcount.sum()), dtype=complex)
-        self.comm.Alltoallv([send, (scount, sdisp), MPI.C_DOUBLE_COMPLEX],
-                            [recv, (rcount, rdisp), MPI.C_DOUBLE_COMPLEX])
-        return recv
+        return alltoallv(send, scount, sdisp, recv, rcount, rdisp, self.comm)
 
     def _to_pairs(self, P_loc):
         """(n_kl, n_orb^2) by k -> (n_k, my pairs) by pair block."""
@@ -176,9 +185,22 @@ class MatFreeBSE:
             off += n
         return out
 
-    # --- the product -------------------------------------------------------------
+    # --- the operator interface ----------------------------------------------------
+    @property
+    def local_range(self):
+        """[lo, hi) of this rank's transitions: its whole k-points."""
+        nb = self.n_v * self.n_c
+        return self.k_start * nb, self.k_stop * nb
+
+    def diagonal(self):
+        """E_c - E_v of this rank's transitions (eV)."""
+        return self._diagonal
+
     def apply(self, x_local):
-        """This rank's slab of H x from its slab x_local (n_local,) (collective)."""
+        """This rank's block of H x from its block x_local [n_local] or [n_local, m] (collective)."""
+        if np.ndim(x_local) == 2:
+            return np.column_stack([self.apply(x_local[:, j]) for j in range(x_local.shape[1])]) \
+                if x_local.shape[1] else np.zeros((self.n_local, 0), complex)
         n_kl = self.k_stop - self.k_start
         X = np.asarray(x_local, dtype=complex).reshape(n_kl, self.n_v, self.n_c)
         # P(k) = conj(C_v) X C_c^T, per local k (GEMMs)
@@ -192,22 +214,20 @@ class MatFreeBSE:
             diagP = np.einsum("kii->i", P.reshape(n_kl, self.n_orb, self.n_orb))
             rho = np.zeros(self.n_site, dtype=complex)
             np.add.at(rho, self.site_of_orbital, diagP)
-            if self.comm.size > 1:
-                from mpi4py import MPI
-                rho = self.comm.allreduce(rho, op=MPI.SUM)
+            rho = allreduce_sum(rho, self.comm)
             u = (self.f_x / self.n_k) * (self.V_x @ rho)
             idx = np.arange(self.n_orb)
             Q[:, idx, idx] += u[self.site_of_orbital][None, :]
         Y = np.matmul(np.matmul(self.C_v.transpose(0, 2, 1), Q), self.C_c.conj())
         self.n_products += 1
-        return Y.reshape(-1) + self.diagonal * x_local
+        return Y.reshape(-1) + self._diagonal * x_local
 
     # --- PETSc ---------------------------------------------------------------------
     def mult(self, mat, x, y):          # petsc4py Mat python-context protocol
         y.array[:] = self.apply(x.array_r)
 
     def getDiagonal(self, mat, d):      # E_c - E_v (the preconditioner's diagonal)
-        d.array[:] = self.diagonal
+        d.array[:] = self._diagonal
 
     def petsc_comm(self):
         """The PETSc communicator of ``comm`` (PETSc.COMM_SELF for one rank or the serial stand-in)."""
@@ -222,8 +242,8 @@ class MatFreeBSE:
         A.setUp()
         return A
 
-    def dense_local_rows(self):
-        """[n_local, N] rows of H built by products with unit vectors (tests only: O(N^2))."""
+    def local_rows(self):
+        """[n_local, N] rows of H built by products with unit vectors (small N only: O(N^2))."""
         out = np.zeros((self.N, self.n_local), dtype=complex)
         off = sum(self._ks[r][1] * 0 + (self._ks[r][1] - self._ks[r][0]) * self.n_v * self.n_c
                   for r in range(self.comm.rank))
@@ -234,105 +254,3 @@ class MatFreeBSE:
             out[col] = self.apply(e)
         return out.T
 
-
-@dataclass(frozen=True)
-class MatFreeResult:
-    """values (nev,) eV ascending; vectors (n_local, nev) this rank's slab; residuals (nev,) eV."""
-
-    values: np.ndarray
-    vectors: np.ndarray
-    residuals: np.ndarray
-    method: str
-    iterations: int
-    products: int
-
-
-def solve(op, nev, method="krylovschur", tol=1e-10, max_it=2000, ncv=None, options=None, prefix="bse_mf_"):
-    """Lowest ``nev`` eigenpairs of the matrix-free operator with SLEPc (collective).
-
-    method: 'krylovschur' (EPS Krylov-Schur, smallest real part) or 'gd' / 'jd'
-    (Davidson-type, preconditioned by the diagonal E_c - E_v through a Jacobi PC on
-    a diagonal AIJ matrix; GD takes the smallest real part, JD the eigenvalues
-    closest to the smallest E_c - E_v).  Residuals
-    ||H x - lambda x|| are recomputed with the operator and returned; fewer
-    than nev converged pairs raise ConvergenceError with SLEPc's reason.
-    """
-    from petsc4py import PETSc
-    from slepc4py import SLEPc
-    A = op.petsc_mat()
-    eps = SLEPc.EPS().create(comm=op.petsc_comm())
-    eps.setOperators(A)
-    eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
-    eps.setDimensions(nev=nev, ncv=ncv if ncv else PETSc.DECIDE)
-    eps.setTolerances(tol=tol, max_it=max_it)
-    P = None
-    if method == "krylovschur":
-        eps.setType(SLEPc.EPS.Type.KRYLOVSCHUR)
-        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
-    elif method in ("gd", "jd"):
-        eps.setType(SLEPc.EPS.Type.GD if method == "gd" else SLEPc.EPS.Type.JD)
-        dmin = float(op.diagonal.min()) if op.n_local else np.inf
-        if op.comm.size > 1:
-            dmin = op.comm.allreduce(dmin, op=_min_op())
-        eps.setTarget(dmin)
-        # GD: the smallest eigenvalues (bound excitons lie below min(E_c - E_v): "closest to the
-        # gap" would return continuum states); JD needs a target and takes the one at the gap
-        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL if method == "gd" else SLEPc.EPS.Which.TARGET_REAL)
-        P = PETSc.Mat().createAIJ([(op.n_local, op.N), (op.n_local, op.N)], nnz=1, comm=op.petsc_comm())
-        P.setUp()
-        start = P.getOwnershipRange()[0]
-        for i, d in enumerate(op.diagonal):
-            P.setValue(start + i, start + i, d)
-        P.assemble()
-        st = eps.getST()
-        st.setType(SLEPc.ST.Type.PRECOND)
-        st.setPreconditionerMat(P)
-        ksp = st.getKSP()
-        ksp.setType("preonly")
-        ksp.getPC().setType("jacobi")
-        if method == "jd":
-            ksp.setType("bcgs")
-            ksp.setTolerances(rtol=1e-3, max_it=10)
-    else:
-        raise ValueError(f"method must be krylovschur, gd or jd, got {method!r}")
-    try:
-        its = run_eps(eps, nev, prefix, options)
-    except ConvergenceError:
-        A.destroy()
-        if P is not None:
-            P.destroy()
-        raise
-    nconv = eps.getConverged()
-    x = A.createVecRight()
-    vals, vecs = [], []
-    for i in range(nconv):
-        vals.append(eps.getEigenpair(i, x).real)
-        vecs.append(x.getArray().copy())
-    order = np.argsort(vals)[:nev]
-    values = np.array(vals)[order]
-    vectors = np.array(vecs).T[:, order] if op.n_local else np.zeros((0, nev), complex)
-    residuals = residual_norms(op, values, vectors)
-    eps.destroy()
-    A.destroy()
-    if P is not None:
-        P.destroy()
-    return MatFreeResult(values, vectors, residuals, method, its, op.n_products)
-
-
-def _min_op():
-    from mpi4py import MPI
-    return MPI.MIN
-
-
-def residual_norms(op, values, vectors):
-    """||H x - lambda x|| / ||x|| for distributed columns (collective)."""
-    res = np.empty(len(values))
-    for n, lam in enumerate(values):
-        x = vectors[:, n]
-        r = op.apply(x) - lam * x
-        num = np.sum(np.abs(r) ** 2)
-        den = np.sum(np.abs(x) ** 2)
-        if op.comm.size > 1:
-            num, den = op.comm.allreduce(num), op.comm.allreduce(den)
-        res[n] = np.sqrt(num / den)
-    return res

@@ -12,6 +12,14 @@ orbitals, p ranks and a Krylov basis of ``ncv`` vectors:
   per-k transposition buffers (n_k/p) n_orb^2 (times 2).
 
 No term is N^2: the matrix-free memory is O(N + n_k n_orb^2) / p per rank.
+
+Whole-run peaks (the workflows' ``estimate_memory``) add the other phases to the
+operator, each from the sizes alone (bytes per rank): the interpreter with its
+libraries (:data:`RUNTIME_BYTES`), bands and coefficients, the interaction tables,
+the spectrum's Gaussian matrices, the wavefunction arrays and, for a twisted cell
+searched by angle, the candidate table of the commensurate-cell search
+(:func:`cell_search_bytes`; it runs before the BSE and its memory is freed, so it
+counts against the run's other phases as a maximum, not a sum).
 """
 
 from __future__ import annotations
@@ -22,6 +30,18 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 C16 = 16
+F8 = 8
+MIB = 2 ** 20
+
+#: peak RSS of a rank before any BSE data exists: Python with hpcx, NumPy, SciPy, h5py, mpi4py,
+#: petsc4py and slepc4py imported and PETSc initialised (83 MiB measured for the imports alone,
+#: 100-118 MiB for the smallest BSE runs)
+RUNTIME_BYTES = 100 * MIB
+
+#: bytes per (layer vector, other-layer vector) candidate of
+#: hpcx.bse.modulation.commensurate_cells: the complex ratio, its modulus, the strain and the
+#: mask (33 B measured with tracemalloc at 300-6000 sites)
+CELL_SEARCH_PAIR_BYTES = 34
 
 
 @dataclass(frozen=True)
@@ -72,16 +92,7 @@ def estimate(n_k, n_orb, n_v, n_c, ranks, ncv=64, limit_gib=None, ranks_per_node
     physical memory divided by ``ranks_per_node`` (default: all ranks on one node).
     """
     N = n_k * n_v * n_c
-    if limit_gib is not None:
-        limit, source = float(limit_gib) * 2.0 ** 30, "config memory_limit_gib"
-    else:
-        phys = physical_memory_bytes()
-        per_node = ranks_per_node or ranks
-        if phys is None:
-            limit, source = float("inf"), "unknown physical memory"
-        else:
-            limit = fraction * phys / per_node
-            source = f"{fraction:.0%} of {phys / 2 ** 30:.1f} GiB physical / {per_node} rank(s) per node"
+    limit, source = physical_limit(ranks_per_node or ranks, limit_gib, fraction)
     return Estimate(N, ranks, dense_bytes(N, ranks, ncv), matfree_bytes(n_k, n_orb, n_v, n_c, ranks, ncv),
                     limit, source)
 
@@ -98,3 +109,81 @@ def require_fit(est, operator, setting):
                          f"({est.limit_source}); the {other} operator would need {other_need / g:.2f} GiB; "
                          f"use more ranks, a smaller k-grid or band window, or {setting} = {other!r}")
     return need
+
+
+def cell_search_bytes(n_candidates):
+    """Peak bytes of the commensurate-cell search over ``n_candidates`` (m, n) vector pairs
+    (hpcx.bse.modulation.search_candidates)."""
+    return float(CELL_SEARCH_PAIR_BYTES * n_candidates)
+
+
+def spectrum_bytes(n_energy, n_transitions):
+    """The Gaussian matrices of hpcx.bse.optics.conductivity: three float arrays of
+    n_energy x min(n_transitions, 4096) (it works in chunks of 4096 transitions)."""
+    return 3.0 * F8 * n_energy * min(n_transitions, 4096)
+
+
+def kgrid_bytes(n_k, n_site):
+    """The interaction tables on an n_k-point grid with n_site sites: the k - k' index table
+    (int64 temporaries, then int32: 28 B per pair of k-points) and the minimum-image distance
+    arrays and lattice sums (about 250 B per (k, site, site))."""
+    return 28.0 * n_k * n_k + 250.0 * n_k * n_site * n_site
+
+
+def bands_bytes(n_k, n_orb, n_k_local, n_band):
+    """Band coefficients: [n_k_local, n_orb, n_band] complex, twice (phase fixing), plus the
+    Bloch Hamiltonians and their eigenvectors of the local k-points ([n_k_local, n_orb, n_orb],
+    four arrays) and the k-phases ([n_k, n_orb] floats)."""
+    return 2.0 * C16 * n_k_local * n_orb * n_band + 4.0 * C16 * n_k_local * n_orb * n_orb + F8 * n_k * n_orb
+
+
+def wavefunction_bytes(n_states, n_k, n_orb, n_site, N):
+    """Hole-fixed and hole densities of n_states states: the gathered amplitudes [N, n_states]
+    (three copies), the per-state electron amplitudes [n_states, n_k, n_orb] (three complex
+    arrays) and the densities [n_states, n_k, n_site]."""
+    return 3.0 * C16 * N * n_states + 3.0 * C16 * n_states * n_k * n_orb + 2.0 * F8 * n_states * n_k * n_site
+
+
+def physical_limit(ranks, limit_gib=None, fraction=0.8):
+    """(bytes per rank, description): ``limit_gib`` when given, else ``fraction`` of the node's
+    physical memory over ``ranks`` (all ranks on one node)."""
+    if limit_gib is not None:
+        return float(limit_gib) * 2.0 ** 30, "config memory_limit_gib"
+    phys = physical_memory_bytes()
+    if phys is None:
+        return float("inf"), "unknown physical memory"
+    return fraction * phys / ranks, f"{fraction:.0%} of {phys / 2 ** 30:.1f} GiB physical / {ranks} rank(s) per node"
+
+
+def dense_run_bytes(n_k, n_orb, n_site, n_v, n_c, n_eig, ranks, n_energy, n_wf, dense_solver=False):
+    """Peak bytes per rank of a BSE run on the dense rows (the ``bse`` workflow): the runtime,
+    bands on the grid (replicated), the interaction tables, the row slab and PETSc's copy of it
+    (or, for the dense solver, the gathered matrix and its eigenvectors on every rank), the
+    eigenvectors, the velocity matrices [n_k, 2 + 6, n_orb, n_orb], the spectra and densities."""
+    N = n_k * n_v * n_c
+    k_local = -(-n_k // ranks)
+    rows = C16 * N * (-(-N // ranks))
+    solver = 3.0 * C16 * N * N if dense_solver else rows + C16 * min(64, N) * N / ranks
+    optics = 8.0 * C16 * n_k * n_orb * n_orb + 2 * spectrum_bytes(n_energy, N)
+    return (RUNTIME_BYTES + C16 * n_k * n_orb * n_orb + bands_bytes(n_k, n_orb, k_local, n_orb)
+            + kgrid_bytes(n_k, n_site) + rows + solver + C16 * N * n_site + optics
+            + wavefunction_bytes(max(n_eig, n_wf), n_k, n_orb, n_site, N))
+
+
+def moire_run_bytes(est, operator, n_k, n_orb, n_site, n_hop, n_v, n_c, n_eig, ranks, n_energy, n_wf,
+                    search_candidates=0):
+    """Peak bytes per rank of a supercell BSE run (the ``bse_moire`` workflow): the runtime plus
+    the larger of the commensurate-cell search and the run itself, whose terms are the
+    supercell's hoppings (about 120 B each), the bands of the local k-points (dense eigh below
+    400 orbitals), the operator (``est``: an :class:`Estimate`), the gathered window of the dense
+    operator, the spectrum's Gaussian matrices and, with ``n_wf`` wavefunctions, the gathered
+    window, amplitudes and densities."""
+    N = n_k * n_v * n_c
+    k_local = -(-n_k // ranks)
+    window = 2.0 * C16 * n_k * n_orb * (n_v + n_c)
+    run = (120.0 * n_hop + bands_bytes(n_k, n_orb, k_local, n_v + n_c + 2) + (est.dense if operator == "dense"
+           else est.matfree) + (window if operator == "dense" else 0.0) + spectrum_bytes(n_energy, -(-N // ranks))
+           + C16 * N * n_eig / ranks)
+    if n_wf:
+        run += window + wavefunction_bytes(n_eig, n_k, n_orb, n_site, N)
+    return RUNTIME_BYTES + max(cell_search_bytes(search_candidates), run)

@@ -140,6 +140,23 @@ def twisted_cell(a2d, m, n, a_other):
     return TwistedCell(a2d, (int(m[0]), int(m[1])), (int(n[0]), int(n[1])), _z(L_m) / _z(L_n), float(a_other))
 
 
+def _search_ranges(a, a_other, max_sites, max_strain):
+    """(r, rn): the layer indices 0 <= m2 <= m1 <= r and the other layer's 0 <= n1, n2 <= rn searched."""
+    r = int(np.ceil(np.sqrt(max_sites))) + 1
+    return r, int(np.ceil(r * a / a_other * (1 + max_strain))) + 1
+
+
+def search_candidates(a, a_other, max_sites, max_strain=0.005):
+    """Number of (m, n) vector pairs :func:`commensurate_cells` compares for a layer of lattice
+    constant ``a`` on one of ``a_other`` (Angstrom): its memory is proportional to this, and it
+    is counted without building them."""
+    r, rn = _search_ranges(a, a_other, max_sites, max_strain)
+    m1 = np.arange(r + 1)
+    sites = m1[:, None] ** 2 + m1[:, None] * m1[None, :] + m1[None, :] ** 2        # [m1, m2]
+    n_m = int(np.sum(np.tril((sites > 0) & (sites <= max_sites))))
+    return n_m * ((rn + 1) ** 2 - 1)
+
+
 def commensurate_cells(a2d, a_other, max_sites, max_strain=0.005):
     """All primitive commensurate cells with at most ``max_sites`` layer sites and
     |strain| <= max_strain (one per distinct (sites, |theta|), the smallest strain kept),
@@ -148,10 +165,9 @@ def commensurate_cells(a2d, a_other, max_sites, max_strain=0.005):
     _check_hexagonal(a2d)
     a = np.linalg.norm(a2d[0])
     z1, z2 = _z(a2d[0]), _z(a2d[1])
-    r = int(np.ceil(np.sqrt(max_sites))) + 1
+    r, rn = _search_ranges(a, a_other, max_sites, max_strain)
     m = np.array([(m1, m2) for m1 in range(r + 1) for m2 in range(m1 + 1)
                   if 0 < m1 * m1 + m1 * m2 + m2 * m2 <= max_sites])
-    rn = int(np.ceil(r * a / a_other * (1 + max_strain))) + 1
     n = np.array([(n1, n2) for n1 in range(rn + 1) for n2 in range(rn + 1) if n1 or n2])
     zm = m[:, 0] * z1 + m[:, 1] * z2
     zn = n[:, 0] * z1 + n[:, 1] * z2

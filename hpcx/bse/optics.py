@@ -107,3 +107,62 @@ def hole_density(window, vectors, sites):
         B = np.einsum("kvc,kiv->kic", A[S], window.C_v.conj(), optimize=True)      # [n_k, n_orb, n_c]
         np.add.at(out[S], sites.site_of_orbital, np.einsum("kic,kic->i", B, B.conj()).real)
     return out
+
+
+def brightest_hole_site(window, sites):
+    """The site with the largest weight of the top valence band summed over k (where a hole of
+    the lowest excitons sits)."""
+    weight = np.zeros(sites.n_site)
+    np.add.at(weight, sites.site_of_orbital, np.sum(np.abs(window.C_v[:, :, 0]) ** 2, axis=0))
+    return int(np.argmax(weight))
+
+
+def site_nearest_origin(site_positions):
+    """Index of the site closest to r = 0 in the plane (the AA point of a twisted cell)."""
+    return int(np.argmin(np.linalg.norm(np.asarray(site_positions)[:, :2], axis=1)))
+
+
+def multiplet_labels(values, tol=1e-6):
+    """Multiplet index of each of the ascending energies ``values`` (eV): a new multiplet starts
+    where the gap to the previous level exceeds ``tol``."""
+    return np.concatenate([[0], np.cumsum(np.diff(values) > tol)])
+
+
+def multiplet_densities(window, vectors, values, sites, grid, hole, lattice, n_wf, tol=1e-6):
+    """Hole-fixed electron densities (:func:`hole_fixed_density`) and hole densities
+    (:func:`hole_density`) of the lowest ``n_wf`` states, each member of a degenerate multiplet
+    (|E - E'| < tol eV) replaced by the multiplet's average (independent of the basis the solver
+    picked in it).  vectors [N, n_eig].  Returns (density [n_wf, n_R, n_site], positions
+    [n_R, n_site, 3] Angstrom, hole density [n_wf, n_site], complete): ``complete`` is False when
+    the last multiplet may continue beyond the computed eigenpairs (averaged over the computed
+    members only)."""
+    dens, pos = hole_fixed_density(window, vectors, sites, grid, hole, lattice)
+    rho_h = hole_density(window, vectors, sites)
+    label = multiplet_labels(values, tol)
+    avg = lambda x: np.array([x[label == lab].mean(axis=0) for lab in label])[:n_wf]   # noqa: E731
+    return avg(dens), pos, avg(rho_h), bool(label[n_wf - 1] != label[-1])
+
+
+def peaks(energy, sigma, prominence):
+    """(energies eV, heights) of the local maxima of sigma with at least ``prominence`` times its
+    maximum as prominence, refined by the parabola through each maximum and its neighbours."""
+    from scipy.signal import find_peaks
+    if sigma.max() <= 0:
+        return np.zeros(0), np.zeros(0)
+    idx, _ = find_peaks(sigma, prominence=prominence * sigma.max())
+    e, h = [], []
+    for i in idx:
+        y0, y1, y2 = sigma[i - 1:i + 2]
+        den = y0 - 2 * y1 + y2
+        shift = 0.5 * (y0 - y2) / den if den != 0 else 0.0
+        e.append(energy[i] + shift * (energy[1] - energy[0]))
+        h.append(y1 - 0.25 * (y0 - y2) * shift)
+    return np.array(e), np.array(h)
+
+
+def velocity_matrix_sparse(model, k_frac, C_v, C_c):
+    """P [n_k, 2, n_v, n_c] complex eV Angstrom of a SparseTBModel (supercells): the elements of
+    its velocity operators (hpcx.bse.supercell.SparseTBModel.velocity) between the band
+    coefficients C_v [n_k, n_orb, n_v] and C_c [n_k, n_orb, n_c] at the k-points k_frac."""
+    P = np.array([[C_v[i].conj().T @ (M @ C_c[i]) for M in model.velocity(k)] for i, k in enumerate(k_frac)])
+    return P.reshape(len(C_v), 2, C_v.shape[2], C_c.shape[2])

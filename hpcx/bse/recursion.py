@@ -15,10 +15,11 @@ Hence
 - Lorentzian (Haydock) spectra: -Im <d|(E + i eta - H)^-1|d>/pi as the
   continued fraction ||d||^2 / (z - a_0 - b_0^2 / (z - a_1 - ...)).
 
-Only products with H are used (the matrix-free operator of
-:mod:`hpcx.bse.matfree` or a dense one), each rank keeps its slab of three
-vectors (plus the Krylov basis if ``reorthogonalize``), and the dot products
-are Allreduce-d: memory O(N/p), cost m products.
+Only products with H are used (any operator of :mod:`hpcx.bse.operator`: the
+matrix-free one of :mod:`hpcx.bse.matfree` or the dense rows), each rank keeps
+its block of three vectors on the operator's layout (plus the Krylov basis if
+``reorthogonalize``), and the dot products are summed over ranks: memory
+O(N/p), cost m products.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
+
+from ..parallel import allreduce_sum
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,15 @@ class Recursion:
 
 
 def _dot(a, b, comm):
-    v = complex(np.vdot(a, b))
-    return comm.allreduce(v) if comm.size > 1 else v
+    return allreduce_sum(complex(np.vdot(a, b)), comm)
 
 
-def lanczos(apply, d_local, steps, comm, reorthogonalize=False, tol=1e-12):
-    """m <= ``steps`` Lanczos steps of the Hermitian operator ``apply`` (slab -> slab)
-    from the distributed start vector d (this rank's slab); stops early at breakdown
-    (beta < tol ||d||: the Krylov space is exhausted and the quadrature exact)."""
+def lanczos(op, d_local, steps, reorthogonalize=False, tol=1e-12, progress=None):
+    """m <= ``steps`` Lanczos steps of the Hermitian operator ``op`` (``op.apply``, ``op.comm``)
+    from the distributed start vector d (this rank's block of ``op.local_range``); stops early at
+    breakdown (beta < tol: the Krylov space is exhausted and the quadrature exact).
+    ``progress``: an object with ``update(n)``, told of every step."""
+    comm = op.comm
     norm2 = _dot(d_local, d_local, comm).real
     if norm2 == 0.0:
         raise ValueError("the start vector (optical matrix elements) is zero")
@@ -84,7 +88,7 @@ def lanczos(apply, d_local, steps, comm, reorthogonalize=False, tol=1e-12):
     alpha, beta = [], []
     b = 0.0
     for _ in range(steps):
-        w = apply(q) - b * q_prev
+        w = op.apply(q) - b * q_prev
         a = _dot(q, w, comm).real
         w = w - a * q
         if reorthogonalize:
@@ -92,6 +96,8 @@ def lanczos(apply, d_local, steps, comm, reorthogonalize=False, tol=1e-12):
                 for v in basis:
                     w = w - _dot(v, w, comm) * v
         alpha.append(a)
+        if progress is not None:
+            progress.update(1)
         b = np.sqrt(_dot(w, w, comm).real)
         if b < tol or len(alpha) == steps:
             break

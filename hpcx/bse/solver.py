@@ -1,27 +1,41 @@
-"""Lowest eigenpairs of the distributed, dense, Hermitian BSE Hamiltonian.
+"""The one eigensolver entry of the BSE: lowest eigenpairs of an operator (hpcx.bse.operator).
 
-SLEPc (``EPS``, Hermitian, smallest real part, Krylov-Schur by default) on a PETSc
-dense matrix whose rows each rank fills itself (``MPIDENSE``, PETSc's row
-ownership); options from the config are inserted under a prefix only around the
-solve.  Residual norms ||H x - lambda x|| of the returned pairs are checked and
-returned; too few converged pairs raise ConvergenceError with SLEPc's reason.
-Without petsc4py/slepc4py the rows are gathered and scipy's dense ``eigh`` solves.
+:func:`solve` takes the problem (a :class:`~hpcx.bse.operator.DenseRows` or a
+:class:`~hpcx.bse.matfree.MatFreeBSE`) and the solver's settings
+(:class:`SolverOptions`) and returns :class:`EigenPairs`:
 
-Eigenvectors come back replicated on every rank, columns in transition order,
-each scaled so that its largest component is real and positive.
+- backend ``"slepc"``: SLEPc ``EPS`` (Hermitian) on ``op.petsc_mat()``; methods
+  Krylov-Schur (and the other EPS types: smallest real part), or Davidson
+  ``gd``/``jd`` preconditioned by diag(H) (Jacobi PC on a diagonal AIJ matrix;
+  GD takes the smallest real part, JD the eigenvalues closest to min diag(H)).
+  Config options are set as ``-<prefix><name> value`` only around the solve;
+- backend ``"dense"``: scipy ``eigh`` of the gathered rows on every rank (small N);
+- ``"auto"``: SLEPc when petsc4py/slepc4py (complex) are importable.
+
+Every returned pair is normalised the same way (unit norm, the largest
+component real and positive) and checked in one place: ||H x - lambda x|| above
+``residual_tol`` (default 1e3 tol max(1, |lambda|_max)) raises
+ConvergenceError, as do fewer than ``nev`` converged pairs (naming SLEPc's
+reason).  Vectors follow the operator's layout (module docstring of
+:mod:`hpcx.bse.operator`): ``EigenPairs.vectors`` is this rank's block [n_local,
+nev]; :meth:`EigenPairs.gather` gives [N, nev] on every rank.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 
 from ..errors import ConvergenceError
-from ..parallel import block_range, get_comm
+from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks
+
+BACKENDS = ("auto", "slepc", "dense")
+EPS_TYPES = ("krylovschur", "lanczos", "arnoldi", "lobpcg", "lapack", "gd", "jd")
 
 
 def slepc_available():
+    """True when petsc4py and slepc4py are importable and PETSc's scalars are complex."""
     try:
         import petsc4py  # noqa: F401
         import slepc4py  # noqa: F401
@@ -31,67 +45,209 @@ def slepc_available():
         return False
 
 
-@dataclass(frozen=True)
-class EigenResult:
-    """values [nev] eV ascending; vectors [N, nev] (columns); residuals [nev] eV; backend, iterations."""
+@dataclasses.dataclass(frozen=True)
+class SolverOptions:
+    """How to solve: backend (BACKENDS), method (EPS_TYPES), SLEPc tol / max_it / ncv (None:
+    SLEPc's choice), extra options {name: value} set as -<prefix><name>, a residual limit (None:
+    1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change)."""
+
+    backend: str = "auto"
+    method: str = "krylovschur"
+    tol: float = 1e-10
+    max_it: int = 1000
+    ncv: int | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+    prefix: str = "bse_"
+    residual_tol: float | None = None
+    hint: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class EigenPairs:
+    """values [nev] eV ascending; vectors [n_local, nev]: this rank's block ``local_range`` of the
+    columns (unit norm, largest component real > 0); residuals [nev] ||H x - lambda x|| eV;
+    method (e.g. 'slepc-krylovschur', 'matfree-gd', 'scipy-eigh'); SLEPc iterations; products
+    of the operator during the solve."""
 
     values: np.ndarray
     vectors: np.ndarray
     residuals: np.ndarray
-    backend: str
+    method: str
     iterations: int
+    products: int
+    local_range: tuple
+    comm: object = dataclasses.field(repr=False, compare=False, default=None)
+
+    def gather(self):
+        """[N, nev]: every rank's block, on every rank (collective)."""
+        return allgather_concat(self.vectors, self.comm)
 
 
-def ownership(n, comm):
-    """[start, stop) of this rank's rows: PETSc's default layout (hpcx.parallel.block_range)."""
-    return block_range(n, comm.size, comm.rank)
+def solve(op, nev, options=SolverOptions(), progress=None):
+    """The ``nev`` lowest eigenpairs of the Hermitian operator ``op`` (collective).
+
+    ``progress``: an object with ``update(n)`` (e.g. ``ctx.progress(max_it, ...)``) told
+    of every SLEPc iteration (a monitor; logging is throttled by the reporter).
+    """
+    backend = options.backend
+    if backend == "auto":
+        backend = "slepc" if slepc_available() else "dense"
+    before = op.n_products
+    if backend == "slepc":
+        values, vectors, iterations, method = _slepc(op, nev, options, progress)
+    elif backend == "dense":
+        values, vectors = _dense(op, nev)
+        iterations, method = 0, "scipy-eigh"
+    else:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    vectors = normalise_phases(vectors, op.comm)
+    residuals = residual_norms(op, values, vectors)
+    limit = options.residual_tol if options.residual_tol is not None else \
+        1e3 * options.tol * max(1.0, float(np.abs(values).max()))
+    bad = np.flatnonzero(residuals > limit)
+    if bad.size:
+        raise ConvergenceError(f"{method}: eigenpair {bad[0]} has residual {residuals[bad[0]]:.3e} eV "
+                               f"> {limit:.1e} eV")
+    return EigenPairs(values, vectors, residuals, method, iterations, op.n_products - before,
+                      tuple(op.local_range), op.comm)
 
 
-def _normalise_phases(vectors):
-    idx = np.abs(vectors).argmax(axis=0)
-    ref = vectors[idx, np.arange(vectors.shape[1])]
+def normalise_phases(vectors, comm):
+    """Columns of the distributed ``vectors`` [n_local, m] times the phase that makes the largest
+    component (the first of equal ones, in global order) real and positive."""
+    vectors = np.ascontiguousarray(vectors)
+    m = vectors.shape[1]
+    if vectors.shape[0]:
+        idx = np.abs(vectors).argmax(axis=0)
+        local = [(np.abs(vectors[idx, np.arange(m)]), vectors[idx, np.arange(m)])]
+    else:
+        local = [(np.full(m, -np.inf), np.ones(m, complex))]
+    parts = allgather_blocks(local, comm)                       # rank order = global order
+    biggest = np.array([p[0] for p in parts])                    # [ranks, m]
+    owner = biggest.argmax(axis=0)                               # first rank with the global maximum
+    ref = np.array([parts[r][1][j] for j, r in enumerate(owner)])
     return vectors * (np.abs(ref) / ref)[None, :]
 
 
-def _residuals(rows, start, values, vectors, comm):
-    """||H x - lambda x|| for replicated vectors, from this rank's rows (eV)."""
-    local = rows @ vectors - values[None, :] * vectors[start:start + rows.shape[0]]
-    sq = np.sum(np.abs(local) ** 2, axis=0)
-    return np.sqrt(np.asarray(comm.allreduce(sq) if comm.size > 1 else sq))
+def residual_norms(op, values, vectors):
+    """||H x - lambda x|| (eV) of the distributed unit columns ``vectors`` [n_local, m] (collective)."""
+    local = op.apply(vectors) - values[None, :] * vectors
+    return np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(local) ** 2, axis=0), op.comm)))
 
 
-def solve_dense(rows, start, n, nev, comm=None):
+def _dense(op, nev):
     """scipy ``eigh`` of the gathered matrix (every rank solves the same problem)."""
     from scipy.linalg import eigh
-    comm = get_comm(comm)
-    parts = comm.allgather((start, rows)) if comm.size > 1 else [(start, rows)]
-    H = np.empty((n, n), complex)
+    lo, hi = op.local_range
+    parts = allgather_blocks([(lo, op.local_rows())], op.comm)
+    H = np.empty((op.N, op.N), complex)
     for s, r in parts:
         H[s:s + r.shape[0]] = r
     values, vectors = eigh(H, subset_by_index=[0, nev - 1], driver="evr")
-    vectors = _normalise_phases(vectors)
-    return EigenResult(values, vectors, _residuals(rows, start, values, vectors, comm), "scipy-eigh", 0)
+    return values, vectors[lo:hi]
 
 
-def run_eps(eps, nev, prefix="", options=None, hint=""):
-    """Solve a configured SLEPc ``eps`` with ``options`` set as -<prefix><name> only around the
-    solve; returns the iteration count.  Raises ConvergenceError (and destroys ``eps``) when SLEPc
-    fails or fewer than ``nev`` pairs converged, naming SLEPc's converged reason and ``hint``."""
+def _preconditioner(op, eps):
+    """GD/JD: diag(H) as the preconditioner matrix (Jacobi PC), target min diag(H)."""
     from petsc4py import PETSc
     from slepc4py import SLEPc
-    eps.setOptionsPrefix(prefix)
+    diag = op.diagonal()
+    dmin = min_over_ranks(float(diag.min()) if len(diag) else np.inf, op.comm)
+    eps.setTarget(dmin)
+    n_local = op.local_range[1] - op.local_range[0]
+    P = PETSc.Mat().createAIJ([(n_local, op.N), (n_local, op.N)], nnz=1, comm=op.petsc_comm())
+    P.setUp()
+    start = P.getOwnershipRange()[0]
+    for i, d in enumerate(diag):
+        P.setValue(start + i, start + i, d)
+    P.assemble()
+    st = eps.getST()
+    st.setType(SLEPc.ST.Type.PRECOND)
+    st.setPreconditionerMat(P)
+    ksp = st.getKSP()
+    ksp.setType("preonly")
+    ksp.getPC().setType("jacobi")
+    return P, ksp
+
+
+def _setup_eps(op, A, nev, o):
+    """A configured EPS on A (and the preconditioner matrix or None)."""
+    from petsc4py import PETSc
+    from slepc4py import SLEPc
+    if o.method not in EPS_TYPES:
+        raise ValueError(f"method must be one of {EPS_TYPES}, got {o.method!r}")
+    eps = SLEPc.EPS().create(comm=op.petsc_comm())
+    eps.setOperators(A)
+    eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
+    eps.setType(o.method)
+    P = None
+    if o.method in ("gd", "jd"):
+        # GD: the smallest eigenvalues (bound excitons lie below min(E_c - E_v): "closest to the
+        # gap" would return continuum states); JD needs a target and takes the one at the gap
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL if o.method == "gd" else SLEPc.EPS.Which.TARGET_REAL)
+        P, ksp = _preconditioner(op, eps)
+        if o.method == "jd":
+            ksp.setType("bcgs")
+            ksp.setTolerances(rtol=1e-3, max_it=10)
+    else:
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
+    eps.setDimensions(nev, o.ncv if o.ncv else PETSc.DECIDE)
+    eps.setTolerances(o.tol, o.max_it)
+    return eps, P
+
+
+def _monitor(progress):
+    """A SLEPc monitor that reports each iteration to ``progress`` (throttled there)."""
+    state = {"its": 0}
+
+    def monitor(eps, its, nconv, eig, errest):
+        if its > state["its"]:
+            progress.update(its - state["its"])
+            state["its"] = its
+    return monitor
+
+
+def _slepc(op, nev, o, progress):
+    """(values [nev], local vectors [n_local, nev], iterations, method name) from SLEPc."""
+    A = op.petsc_mat()
+    eps, P = _setup_eps(op, A, nev, o)
+    try:
+        if progress is not None:
+            eps.setMonitor(_monitor(progress))
+        its = _run_eps(eps, nev, o)
+        x = A.createVecRight()
+        vals, vecs = [], []
+        for i in range(eps.getConverged()):
+            vals.append(eps.getEigenpair(i, x).real)
+            vecs.append(x.getArray().copy())
+        method = f"{op.SOLVER_PREFIX}-{eps.getType()}"
+    finally:
+        eps.destroy()
+        A.destroy()
+        if P is not None:
+            P.destroy()
+    order = np.argsort(vals, kind="stable")[:nev]
+    vectors = np.array(vecs).T[:, order] if len(vecs[0]) else np.zeros((0, nev), complex)
+    return np.array(vals)[order], vectors, its, method
+
+
+def _run_eps(eps, nev, o):
+    """Solve with o.options set as -<prefix><name> only around the solve; the iteration count.
+    ConvergenceError when SLEPc fails or fewer than ``nev`` pairs converged."""
+    from petsc4py import PETSc
+    from slepc4py import SLEPc
+    eps.setOptionsPrefix(o.prefix)
     opts = PETSc.Options()
     inserted = []
-    for key, value in (options or {}).items():
-        opts[prefix + key] = value
-        inserted.append(prefix + key)
+    for key, value in (o.options or {}).items():
+        opts[o.prefix + key] = value
+        inserted.append(o.prefix + key)
     try:
         eps.setFromOptions()
         eps.solve()
     except PETSc.Error as exc:
-        eps.destroy()
         raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}) with options "
-                               f"{options or {}}; see the PETSc message above") from None
+                               f"{o.options or {}}; see the PETSc message above") from None
     finally:
         for key in inserted:
             opts.delValue(key)
@@ -100,76 +256,8 @@ def run_eps(eps, nev, prefix="", options=None, hint=""):
         reason = eps.getConvergedReason()
         names = {v: k for k, v in vars(SLEPc.EPS.ConvergedReason).items() if isinstance(v, int)}
         tol, max_it = eps.getTolerances()
-        eps_type = eps.getType()
-        eps.destroy()
-        raise ConvergenceError(f"SLEPc {eps_type}: {nconv} of {nev} eigenpairs converged after {its} "
+        raise ConvergenceError(f"SLEPc {eps.getType()}: {nconv} of {nev} eigenpairs converged after {its} "
                                f"iterations (reason {names.get(reason, reason)}, tol {tol:g}, "
-                               f"max_it {max_it}){'; ' + hint if hint else ''}")
+                               f"max_it {max_it}){'; ' + o.hint if o.hint else ''}")
     return its
 
-
-def solve_slepc(rows, start, n, nev, comm=None, tol=1e-10, max_it=1000, eps_type="krylovschur",
-                ncv=None, options=None, prefix="bse_"):
-    """SLEPc EPS on an MPIDENSE matrix filled from ``rows`` (this rank's [start, start+len) rows).
-
-    options: {name: value} set as -<prefix><name> value around the solve (e.g. {"eps_ncv": 64}).
-    """
-    from petsc4py import PETSc
-    from slepc4py import SLEPc
-    comm = get_comm(comm)
-    pcomm = PETSc.COMM_SELF if comm.size == 1 else PETSc.Comm(comm)
-    n_loc = rows.shape[0]
-    A = PETSc.Mat().createDense(((n_loc, n), (n_loc, n)), comm=pcomm)
-    A.setUp()
-    lo, hi = A.getOwnershipRange()
-    if (lo, hi) != (start, start + n_loc):
-        raise RuntimeError(f"PETSc owns rows {lo}:{hi}, the rows given are {start}:{start + n_loc}")
-    A.getDenseArray()[:] = rows
-    A.assemble()
-    eps = SLEPc.EPS().create(comm=pcomm)
-    eps.setOperators(A)
-    eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
-    eps.setType(eps_type)
-    eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
-    eps.setDimensions(nev, ncv if ncv else PETSc.DECIDE)
-    eps.setTolerances(tol, max_it)
-    try:
-        its = run_eps(eps, nev, prefix, options, hint="raise bse.max_it or bse.ncv")
-    except ConvergenceError:
-        A.destroy()
-        raise
-    eps_type = eps.getType()
-    values = np.empty(nev)
-    vectors = np.empty((n, nev), complex)
-    xr, _ = A.createVecs()
-    for i in range(nev):
-        values[i] = eps.getEigenpair(i, xr).real
-        local = xr.getArray()
-        vectors[:, i] = np.concatenate(comm.allgather(local.copy())) if comm.size > 1 else local
-    eps.destroy()
-    A.destroy()
-    order = np.argsort(values, kind="stable")
-    values, vectors = values[order], _normalise_phases(vectors[:, order])
-    return EigenResult(values, vectors, _residuals(rows, start, values, vectors, comm), f"slepc-{eps_type}", its)
-
-
-def solve(rows, start, n, nev, comm=None, backend="auto", tol=1e-10, max_it=1000, eps_type="krylovschur",
-          ncv=None, options=None, prefix="bse_", residual_tol=None):
-    """Lowest ``nev`` eigenpairs; backend 'slepc', 'dense' or 'auto' (SLEPc when available).
-
-    Raises ConvergenceError if a returned pair has ||H x - lambda x|| above
-    ``residual_tol`` (default 1e3 * tol * max(1, ||lambda||_inf)).
-    """
-    comm = get_comm(comm)
-    if backend == "auto":
-        backend = "slepc" if slepc_available() else "dense"
-    if backend == "slepc":
-        res = solve_slepc(rows, start, n, nev, comm, tol, max_it, eps_type, ncv, options, prefix)
-    else:
-        res = solve_dense(rows, start, n, nev, comm)
-    limit = residual_tol if residual_tol is not None else 1e3 * tol * max(1.0, np.abs(res.values).max())
-    bad = np.flatnonzero(res.residuals > limit)
-    if bad.size:
-        raise ConvergenceError(f"{res.backend}: eigenpair {bad[0]} has residual {res.residuals[bad[0]]:.3e} eV "
-                               f"> {limit:.1e} eV")
-    return res

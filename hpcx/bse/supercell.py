@@ -294,14 +294,15 @@ SOLVERS = ("auto", "dense", "scipy", "slepc")
 
 
 def bands_near_gap(model, k_frac, n_v, n_c, sigma, gauge="lattice", solver="auto", tol=1e-12,
-                   dense_below=400):
+                   dense_below=400, progress=None):
     """The n_v bands just below and n_c just above the energy ``sigma`` (eV) at each k.
 
     Shift-and-invert around sigma (SLEPc EPS with ST sinvert and a sparse LU,
     or scipy ``eigsh(sigma=...)``); ``solver="auto"`` takes dense ``eigh`` for
     cells with fewer than ``dense_below`` orbitals, else SLEPc if importable,
     else scipy.  Returns energies (n_k, n_v + n_c) ascending and coefficients
-    (n_k, n_orb, n_v + n_c) (columns, unit norm) in ``gauge``.
+    (n_k, n_orb, n_v + n_c) (columns, unit norm) in ``gauge``.  ``progress``: an object with
+    ``update(n)``, told of every k-point.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -323,6 +324,8 @@ def bands_near_gap(model, k_frac, n_v, n_c, sigma, gauge="lattice", solver="auto
     coeff = np.empty((len(k_frac), model.n_orb, n_b), dtype=complex)
     for i, k in enumerate(k_frac):
         energy[i], coeff[i] = solve(model.hk(k, gauge))
+        if progress is not None:
+            progress.update(1)
     return energy, coeff
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from hpcx.bse.matfree import MatFreeBSE, solve
+from hpcx.bse.matfree import MatFreeBSE
+from hpcx.bse.solver import SolverOptions, solve
 from hpcx.parallel import SerialComm, block_range
 
 from helpers import (
@@ -54,7 +55,7 @@ def test_distributed_product_equals_dense(comm, grid):
 def test_two_rank_eigenvalues_equal_serial(comm):
     require_module("slepc4py")
     par, _, H, _ = _ops(comm, (4, 4), 1, 2)
-    res = solve(par, 5, tol=1e-11)
+    res = solve(par, 5, SolverOptions(tol=1e-11))
     np.testing.assert_allclose(res.values, np.linalg.eigvalsh(H)[:5], atol=1e-9)
     assert np.all(res.residuals < 1e-7)
     vals = comm.allgather(res.values)
@@ -67,9 +68,29 @@ def test_two_rank_recursion_equals_serial(comm):
     d = np.random.default_rng(2).normal(size=ser.N) + 0j
     # plain Lanczos amplifies round-off differences of the dot products (reduction order) as
     # orthogonality is lost, so the first steps agree to round-off and the spectra to 1e-8
-    r2 = lanczos(par.apply, d[s0:s1], 30, comm)
-    r1 = lanczos(ser.apply, d, 30, SerialComm())
+    r2 = lanczos(par, d[s0:s1], 30)
+    r1 = lanczos(ser, d, 30)
     np.testing.assert_allclose(r2.alpha[:8], r1.alpha[:8], atol=1e-11)
     e = np.linspace(0, 12, 200)
     s2, s1_ = r2.gaussian(e, 0.25), r1.gaussian(e, 0.25)
     assert np.abs(s2 - s1_).max() < 1e-8 * s1_.max()
+
+
+def test_dense_rows_and_matfree_share_one_solver_and_layout_rule(comm):
+    """The same H as assembled rows (PETSc row blocks) and matrix-free (k-blocks): one solve(),
+    vectors on each operator's own layout, gathered to the same eigenvectors."""
+    require_module("slepc4py")
+    from hpcx.bse.operator import DenseRows, ownership
+    par, _, H, (s0, s1) = _ops(comm, (4, 4), 1, 2)
+    lo, hi = ownership(H.shape[0], comm)
+    dense = DenseRows(np.ascontiguousarray(H[lo:hi]), lo, comm)
+    a = solve(dense, 5, SolverOptions(tol=1e-11))
+    b = solve(par, 5, SolverOptions(tol=1e-11))
+    assert a.local_range == (lo, hi) and a.vectors.shape == (hi - lo, 5)
+    assert b.local_range == (s0, s1) and b.vectors.shape == (s1 - s0, 5)
+    np.testing.assert_allclose(a.values, b.values, atol=1e-9)
+    A, B = a.gather(), b.gather()
+    ref = np.linalg.eigh(H)
+    assert ref[0][5] - ref[0][4] > 1e-6                    # the 5 lowest are a closed subspace
+    np.testing.assert_allclose(A @ A.conj().T, B @ B.conj().T, atol=1e-7)
+    np.testing.assert_allclose(A @ A.conj().T, ref[1][:, :5] @ ref[1][:, :5].conj().T, atol=1e-7)

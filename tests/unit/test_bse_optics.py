@@ -111,3 +111,18 @@ def test_hole_density_is_the_norm_of_the_hole_fixed_density():
         np.testing.assert_allclose(raw.sum(axis=(1, 2)) * w.n_k, rho[:, j], rtol=1e-12, atol=1e-15)
     # the hole lives in the valence band, on B
     assert rho[0, 1] > 0.99
+
+
+def test_peaks_refine_to_the_centres_of_separated_gaussians():
+    e = np.linspace(1.0, 2.0, 1001)
+    centres, heights = np.array([1.2034, 1.5571]), np.array([1.0, 0.3])
+    sigma = sum(h * np.exp(-0.5 * ((e - c) / 0.01) ** 2) for c, h in zip(centres, heights))
+    p, h = op.peaks(e, sigma, 0.02)
+    np.testing.assert_allclose(p, centres, atol=2e-5)          # parabola through 3 points, step 1 meV
+    np.testing.assert_allclose(h, heights, rtol=2e-3)
+    assert len(op.peaks(e, sigma, 0.5)[0]) == 1                  # the small peak is below 50 % prominence
+    assert len(op.peaks(e, np.zeros_like(e), 0.02)[0]) == 0
+
+
+def test_multiplet_labels():
+    np.testing.assert_array_equal(op.multiplet_labels(np.array([1.0, 1.0 + 1e-8, 1.1, 1.2, 1.2])), [0, 0, 1, 2, 2])

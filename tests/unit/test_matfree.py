@@ -4,7 +4,8 @@ assembly of hpcx.bse.hamiltonian), eigenpairs with SLEPc, zone folding."""
 import numpy as np
 import pytest
 
-from hpcx.bse.matfree import MatFreeBSE, residual_norms, solve
+from hpcx.bse.matfree import MatFreeBSE
+from hpcx.bse.solver import SolverOptions, residual_norms, solve
 
 from helpers import (
     band_edges as window,
@@ -77,7 +78,7 @@ def test_slepc_on_matfree_equals_dense_eigh(method):
     _, E_v, E_c, C_v, C_c = window(model, grid, 1, 2)
     H = dense_reference(model, grid, E_v, E_c, C_v, C_c, potential)
     op = MatFreeBSE(grid, model.lattice, model.positions, E_v, E_c, C_v, C_c, potential, comm=comm)
-    res = solve(op, 6, method=method, tol=1e-11)
+    res = solve(op, 6, SolverOptions(method=method, tol=1e-11))
     np.testing.assert_allclose(res.values, np.linalg.eigvalsh(H)[:6], atol=1e-8)
     assert np.all(res.residuals < 1e-7)
     np.testing.assert_allclose(residual_norms(op, res.values, res.vectors), res.residuals)

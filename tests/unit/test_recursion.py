@@ -35,7 +35,7 @@ def test_complete_recursion_equals_eigenpair_spectrum():
     op, H, d = _system()
     vals, vecs = np.linalg.eigh(H)
     amp = vecs.conj().T @ d
-    rec = lanczos(op.apply, d, op.N, SerialComm(), reorthogonalize=True)
+    rec = lanczos(op, d, op.N, reorthogonalize=True)
     e = np.linspace(vals.min() - 0.3, vals.max() + 0.3, 400)
     ref = eigenpair_spectrum(vals, amp, e, 0.02, prefactor=lambda x: 1.0 / x)
     got = rec.gaussian(e, 0.02, prefactor=lambda x: 1.0 / x)
@@ -55,6 +55,6 @@ def test_short_recursion_converges_at_finite_broadening():
     amp = vecs.conj().T @ d
     e = np.linspace(vals.min() - 0.2, vals.max() + 0.2, 300)
     ref = eigenpair_spectrum(vals, amp, e, 0.25)             # spectrum ~10 eV wide: width/sigma ~ 40
-    rec = lanczos(op.apply, d, 60, SerialComm())
+    rec = lanczos(op, d, 60)
     assert rec.steps == 60
     assert np.abs(rec.gaussian(e, 0.25) - ref).max() < 1e-3 * ref.max()

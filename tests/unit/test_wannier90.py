@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpcx.bse.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
 from hpcx.errors import InputError
+from hpcx.formats.wannier90 import load_wannier90, read_hr, read_win, read_wout_centres
 
 FIXTURE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data
 
@@ -94,6 +94,26 @@ def test_corrupt_files_raise_clear_errors(tmp_path, name, edit, fragment):
     assert str(d) in message                  # names the file
 
 
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_non_finite_hopping_names_the_file_and_line(tmp_path, value):
+    d = _copy(tmp_path)
+    lines = (d / "WSe2_hr.dat").read_text().splitlines()
+    words = lines[20].split()
+    words[5] = value
+    lines[20] = "  ".join(words)
+    (d / "WSe2_hr.dat").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        load_wannier90(d, "WSe2")
+    assert str(info.value).startswith(f"{d / 'WSe2_hr.dat'}: line 21: non-finite number")
+
+
+def test_non_finite_coordinate_in_win(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d / "WSe2.win", lambda ls: [l.replace("0.0000000000", "nan", 1) if l.startswith("Se ") else l for l in ls])
+    with pytest.raises(InputError, match=r"WSe2.win: line \d+: non-finite number"):
+        load_wannier90(d, "WSe2")
+
+
 def test_missing_file(tmp_path):
     d = _copy(tmp_path)
     (d / "WSe2_wsvec.dat").unlink()
@@ -121,7 +141,7 @@ def test_hopping_cutoff_is_hermitian_and_bounded():
 
 def test_vectorised_wsvec_flattening_equals_the_reference():
     # the fast path (C-parsed integers, vectorised accumulation) against the entry-by-entry reference
-    from hpcx.bse import wannier90 as w
+    from hpcx.formats import wannier90 as w
     nw, R, deg, H = read_hr(FIXTURE / "WSe2_hr.dat")
     ref_R, ref_H = w.flatten_ws(R, deg, H, w.read_wsvec(FIXTURE / "WSe2_wsvec.dat", nw))
     table = w.read_wsvec_table(FIXTURE / "WSe2_wsvec.dat", nw)
@@ -134,7 +154,7 @@ def test_vectorised_wsvec_flattening_equals_the_reference():
 @pytest.mark.parametrize("ws", [True, False])
 def test_sparse_loader_equals_the_dense_model(ws):
     from hpcx.bse.supercell import from_tbmodel
-    from hpcx.bse.wannier90 import load_wannier90_sparse
+    from hpcx.formats.wannier90 import load_wannier90_sparse
     dense, info = load_wannier90(FIXTURE, "WSe2", use_ws_distance=ws)
     sparse, info_s = load_wannier90_sparse(FIXTURE, "WSe2", use_ws_distance=ws)
     np.testing.assert_array_equal(info["atom_of_orbital"], info_s["atom_of_orbital"])
@@ -146,7 +166,7 @@ def test_sparse_loader_equals_the_dense_model(ws):
 def test_sparse_loader_cutoff_is_hermitian_and_bounded():
     # the cutoff acts on |H_mn(R)|/ndegen before the WS split: H(k) stays Hermitian and every band
     # moves by at most ||dH(k)||_2 (Weyl)
-    from hpcx.bse.wannier90 import load_wannier90_sparse
+    from hpcx.formats.wannier90 import load_wannier90_sparse
     full, _ = load_wannier90_sparse(FIXTURE, "WSe2")
     cut, _ = load_wannier90_sparse(FIXTURE, "WSe2", cutoff=2e-3)
     assert cut.nnz < 0.8 * full.nnz

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from hpcx import workflows
-from hpcx.config import validate
+from hpcx.bse.moire_cell import valleys_on_grid
 from hpcx.errors import ConfigError
 
 from helpers import bse_moire_config as config
-from helpers import require_module, run_config
+from helpers import params_of, require_module, run_config
 
 require_module("slepc4py")
 
@@ -178,11 +178,8 @@ def test_modulation_switches(tmp_path):
 
 
 def test_cell_from_indices_equals_theta():
-    from hpcx.workflows.bse_moire import twisted_cell, unit_model
-    a = validate(SMALL, "t.toml", workflows.schemas())
-    b = validate(config(theta=None, cell_m=[2, 2], cell_n=[1, 3]), "t.toml", workflows.schemas())
-    unit, _ = unit_model(a)
-    ca, cb = twisted_cell(a, unit), twisted_cell(b, unit)
+    ca = params_of(SMALL).problem.cell
+    cb = params_of(config(theta=None, cell_m=[2, 2], cell_n=[1, 3])).problem.cell
     assert ca.n_sites == cb.n_sites == 12 and ca.theta_deg == pytest.approx(cb.theta_deg)
 
 
@@ -197,42 +194,62 @@ def test_cell_from_indices_equals_theta():
     (dict(valence_bands=12), "bse_moire.valence_bands", "at most 11"),
     (dict(conduction_bands=40), "bse_moire.conduction_bands", "at most 23"),
     (dict(n_eig=200), "bse_moire.n_eig", "N = 108"),
-    (dict(operator="dense", memory_limit_gib=1e-6), "bse_moire.operator", "GiB per rank"),
+    (dict(theta=None, cell_m=[2, 2], cell_n=[1, 3], operator="dense", memory_limit_gib=1e-6), "bse_moire.operator",
+     "GiB per rank"),
     (dict(operator="dense", eigensolver="gd"), "bse_moire.eigensolver", "matrix-free"),
     (dict(energy_min=2.0, energy_max=1.0), "bse_moire.energy_max", "energy_min"),
     (dict(wavefunctions=7), "bse_moire.wavefunctions", "n_eig = 6"),
     (dict(hole_site=12), "bse_moire.hole_site", "12 sites"),
+    (dict(theta=1.0, max_sites=200000, memory_limit_gib=4.0), "bse_moire.max_sites", "GiB per rank"),
 ])
 def test_bad_config(changes, key, words):
-    cfg = validate(config(**changes), "bad.toml", workflows.schemas())
     with pytest.raises(ConfigError) as err:
-        workflows.load("bse_moire").check(cfg)
+        params_of(config(**changes), "bad.toml")
     msg = str(err.value)
     assert key in msg and words in msg and "bad.toml" in msg
 
 
 def test_example_config_validates():
-    from hpcx.config import load_config
     path = ROOT / "examples" / "bse_moire.toml"
-    cfg = load_config(path, workflows.schemas())
-    wf = workflows.load("bse_moire")
-    wf.check(cfg)
+    p = params_of(path.read_text(), str(path), comm_size=2)
     # the example is seed 004 Table A's 5.68 deg cell (84 W sites) on the matrix-free operator
-    unit, n_occ = wf.unit_model(cfg)
-    cell = wf.twisted_cell(cfg, unit)
+    cell = p.problem.cell
     assert cell.n_sites == 84 and abs(abs(cell.theta_deg) - 5.68) < 0.05
-    assert wf.choose_operator(cfg, wf.build_problem(cfg), 2)[0] == "matfree"
+    assert p.operator == "matfree"
+
+
+def test_memory_estimate_includes_the_cell_search():
+    """max_sites = 2e5 would compare ~1e10 vector pairs (hundreds of GiB): refused from the sizes
+    in well under a second; the default search's share of the estimate is what tracemalloc
+    measures for it (34 B per pair)."""
+    import time
+    import tracemalloc
+
+    from hpcx.bse.liu import liu_model
+    from hpcx.bse.memory import RUNTIME_BYTES, cell_search_bytes
+    from hpcx.bse.modulation import closest_cell, modulation_data, search_candidates
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="max_sites.*GiB per rank"):
+        params_of(config(theta=1.0, max_sites=200000, memory_limit_gib=64.0))
+    assert time.perf_counter() - start < 5.0
+    a_other = modulation_data("WSe2/WS2").a_other
+    a2d = liu_model("WSe2", soc=False).lattice[:2, :2]
+    n = search_candidates(float(np.linalg.norm(a2d[0])), a_other, 1500)
+    tracemalloc.start()
+    closest_cell(a2d, a_other, 5.68, 1500)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert 0.9 < cell_search_bytes(n) / peak < 1.2
+    p = params_of(config(theta=5.68, k_grid=1, valence_bands=2, conduction_bands=2, n_eig=2))
+    assert workflows.load("bse_moire").estimate_memory(p, 1) >= RUNTIME_BYTES + cell_search_bytes(n)
 
 
 def test_valleys_on_grid_follow_the_folding_of_K():
     """K = (2/3, 1/3) folds to the moire Gamma when m1 - m2 is a multiple of 3, else to the moire K:
     then only grids divisible by 3 contain the band edges (checked against the band energies)."""
     from hpcx.bse.supercell import unfolded_kpoints
-    from hpcx.workflows.bse_moire import twisted_cell, unit_model, valleys_on_grid
     for theta, m, grids in [(16.1, (2, 2), {1: True, 2: True}), (2.8, (13, 3), {2: False, 3: True})]:
-        cfg = validate(config(theta=theta, max_sites=300), "t.toml", workflows.schemas())
-        unit, _ = unit_model(cfg)
-        cell = twisted_cell(cfg, unit)
+        cell = params_of(config(theta=theta, max_sites=300)).problem.cell
         assert cell.m == m
         for n, expect in grids.items():
             assert valleys_on_grid(cell, n) is expect
@@ -245,9 +262,8 @@ def test_valleys_on_grid_follow_the_folding_of_K():
 @pytest.fixture(scope="module")
 def w90_supercell(tmp_path_factory):
     """The modulated 16.1 deg supercell of SMALL written as Wannier90 files: (directory, Problem)."""
-    from hpcx.bse.wannier90 import write_wannier90
-    wf = workflows.load("bse_moire")
-    prob = wf.build_problem(validate(SMALL, "w90.toml", workflows.schemas()))
+    from hpcx.formats.wannier90 import write_wannier90
+    prob = params_of(SMALL).problem
     d = tmp_path_factory.mktemp("w90")
     write_wannier90(prob.model.to_tbmodel(), d, "moire", species=["W"] * prob.n_sites,
                     atom_of_orbital=prob.site_of_orbital)
@@ -291,9 +307,8 @@ def test_wannier90_supercell_goes_through_the_same_path(tmp_path, w90_supercell,
     (dict(valence_bands=12), "bse_moire.valence_bands", "at most 11"),
 ])
 def test_bad_wannier90_config(w90_supercell, changes, key, words):
-    cfg = validate(w90_config(*w90_supercell, **changes), "bad.toml", workflows.schemas())
     with pytest.raises(ConfigError) as err:
-        workflows.load("bse_moire").check(cfg)
+        params_of(w90_config(*w90_supercell, **changes), "bad.toml")
     msg = str(err.value)
     assert key in msg and words in msg and "bad.toml" in msg
 
@@ -317,19 +332,9 @@ def test_wannier90_fixture_equals_the_bse_workflow(tmp_path):
 
 
 def test_wannier90_example_resolves_its_relative_path_and_runs(tmp_path):
-    from hpcx.io import RunWriter
-    from hpcx.log import PhaseTimer
+    from hpcx import api
     from hpcx.parallel import SerialComm
-    path = ROOT / "examples" / "bse_moire_wannier90.toml"
-    text = path.read_text()
-    cfg = validate(text, str(path), workflows.schemas())
-    wf = workflows.load("bse_moire")
-    wf.check(cfg)
-    timer = PhaseTimer()
-    with RunWriter(tmp_path / "ex.h5", SerialComm(), workflow="bse_moire", config_text=text,
-                   config_source=str(path)) as w:
-        wf.run(cfg, w, SerialComm(), timer)
-        out = w.finish(timer.seconds)
+    out = api.run(ROOT / "examples" / "bse_moire_wannier90.toml", tmp_path / "ex.h5", comm=SerialComm())
     with h5py.File(out) as f:
         r = f["results"]
         assert r.attrs["source"] == "wannier90" and r.attrs["bse_dimension"] == 576

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from hpcx import workflows
-from hpcx.config import validate
 from hpcx.errors import ConfigError
 
 from helpers import BSE_WSE2 as WSE2
-from helpers import run_config
+from helpers import params_of, run_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "examples" / "data" / "wse2-wannier90"  # copy of ../shared/data/wse2-wannier90
@@ -80,8 +79,7 @@ def test_three_band_model_without_interaction_is_ip(tmp_path):
 
 
 def _check(text):
-    cfg = validate(text, str(ROOT / "examples" / "x.toml"), workflows.schemas())
-    workflows.load("bse").check(cfg)
+    return params_of(text, str(ROOT / "examples" / "x.toml"))
 
 
 @pytest.mark.parametrize("edit, key, fragment", [
@@ -93,6 +91,8 @@ def _check(text):
     (lambda t: t + "slepc_options = ['eps_ncv']\n", "bse.slepc_options[0]", "name=value"),
     (lambda t: t.replace('source = "wannier90"', 'source = "liu"\nmaterial = "WSe3"'), "bse.material",
      "unknown three-band TB material"),
+    (lambda t: t + "energy_min = 2.0\nenergy_max = 1.5\n", "bse.energy_max", "must exceed energy_min = 2.0 eV"),
+    (lambda t: t + "hole_site = 3\n", "bse.hole_site", "the model has 3 sites"),
 ])
 def test_bad_configs_fail_in_check(edit, key, fragment):
     with pytest.raises(ConfigError) as info:
@@ -102,6 +102,44 @@ def test_bad_configs_fail_in_check(edit, key, fragment):
 
 def test_example_config_resolves_relative_path():
     path = ROOT / "examples" / "bse_wse2.toml"
-    cfg = validate(path.read_text(), str(path), workflows.schemas())
-    workflows.load("bse").check(cfg)
-    assert workflows.load("bse").wannier_dir(cfg).resolve() == FIXTURE.resolve()
+    p = params_of(path.read_text(), str(path))
+    assert p.model_label == str(FIXTURE.resolve()) and p.grid == (9, 9) and p.size == 324
+
+
+def test_memory_estimate_refuses_a_huge_grid_before_any_work():
+    """k_grid = 400 (N = 640000): the estimate (TiB of dense rows) comes from the config in well
+    under a second, before any band or row is computed."""
+    import time
+    start = time.perf_counter()
+    p = _check(WSE2.replace("k_grid = 6", "k_grid = 400"))
+    need = workflows.load("bse").estimate_memory(p, 2)
+    assert time.perf_counter() - start < 5.0
+    N = 400 * 400 * 4
+    assert need > 16 * N * N / 2                           # at least the row slab of each rank
+    small = workflows.load("bse").estimate_memory(_check(WSE2), 1)
+    assert 100 * 2 ** 20 < small < 200 * 2 ** 20           # the runtime plus a few MiB
+
+
+def test_progress_lines_of_the_long_phases(tmp_path):
+    import logging
+
+    from hpcx import context
+    lines = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+    handler = Collect(level=logging.INFO)
+    logger = logging.getLogger("hpcx")
+    logger.addHandler(handler)
+    real = context.RunContext.progress
+    context.RunContext.progress = lambda self, total, label, unit="it", interval=10.0: real(
+        self, total, label, unit, interval=0.0)
+    try:
+        run_config(WSE2, tmp_path / "p.h5", log_level="INFO")
+    finally:
+        context.RunContext.progress = real
+        logger.removeHandler(handler)
+    text = "\n".join(lines)
+    assert "BSE assembly (rank 0's rows):" in text and "rows/s" in text and "ETA" in text
+    assert "eigensolver iterations (ETA to max_it):" in text

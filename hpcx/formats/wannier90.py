@@ -1,4 +1,4 @@
-"""Wannier90 output -> :class:`~hpcx.bse.tbmodel.TBModel`.
+"""Wannier90 output -> :class:`~hpcx.bse.tbmodel.TBModel` (and back, for small models).
 
 Reads the standard files of one seedname (Wannier90 user guide, "Files"):
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bse.tbmodel import TBModel
 from ..errors import InputError
-from .tbmodel import TBModel
 
 BOHR_ANGSTROM = 0.529177210903
 
@@ -165,6 +165,10 @@ def _hr_block(path, chunk, r, nw):
             except ValueError:
                 raise InputError(f"{path}: line {n}: expected 'R1 R2 R3 m n Re Im', got {line.strip()!r}") from None
         raise                                                  # pragma: no cover - loadtxt and float disagree
+    bad = ~np.isfinite(table).all(axis=1)
+    if bad.any():
+        n, line = chunk[int(np.argmax(bad))]
+        raise InputError(f"{path}: line {n}: non-finite number (NaN or inf) in {line.strip()!r}")
     Rb = table[:, :3]
     if np.any(Rb != Rb[:1]):
         raise InputError(f"{path}: R block {r + 1} ({tuple(Rb[0].astype(int))}) is incomplete: its {nw}^2 lines "
@@ -251,6 +255,8 @@ def _floats(path, lineno, words, count):
         raise InputError(f"{path}: line {lineno}: expected numbers, got {' '.join(words)!r}") from None
     if len(values) != count:
         raise InputError(f"{path}: line {lineno}: expected {count} numbers, got {len(values)}")
+    if not all(np.isfinite(values)):
+        raise InputError(f"{path}: line {lineno}: non-finite number (NaN or inf) in {' '.join(words)!r}")
     return values
 
 
@@ -591,7 +597,7 @@ def load_wannier90_sparse(directory, seedname, centres="atoms", use_ws_distance=
     With cutoff = 0 it is load_wannier90's model (tested).  ``meta``: read_wannier90_meta's result
     when the caller has it already.  Returns (model, info) as load_wannier90.
     """
-    from .supercell import SparseTBModel
+    from ..bse.supercell import SparseTBModel
     d = Path(directory)
     hr = d / f"{seedname}_hr.dat"
     meta = meta or read_wannier90_meta(d, seedname, centres)
@@ -661,3 +667,23 @@ def write_wannier90(model, directory, seedname, species=None, atom_of_orbital=No
         f.write(" Final State\n")
         f.writelines(f"  WF centre and spread {i + 1:5d}  ( {x:12.6f}, {y:12.6f}, {z:12.6f} )   1.0\n"
                      for i, (x, y, z) in enumerate(model.positions))
+
+
+def required_files(seedname, use_ws_distance=True):
+    """Names of the files :func:`load_wannier90` reads for ``seedname`` (the wsvec file only with
+    ``use_ws_distance``)."""
+    wsvec = (f"{seedname}_wsvec.dat",) if use_ws_distance else ()
+    return (f"{seedname}_hr.dat", f"{seedname}.win", f"{seedname}.wout") + wsvec
+
+
+def directory_problem(directory, seedname, use_ws_distance=True):
+    """None when ``directory`` holds every file of ``seedname`` that :func:`load_wannier90` reads,
+    else (what is wrong: 'directory' or 'seedname', a message naming the path and the files)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return "directory", f"{d}: no such directory"
+    missing = [f for f in required_files(seedname, use_ws_distance) if not (d / f).is_file()]
+    if not missing:
+        return None
+    hint = "; or set use_ws_distance = false" if f"{seedname}_wsvec.dat" in missing else ""
+    return "seedname", f"{d} has no {', '.join(missing)} (seedname {seedname!r}{hint})"

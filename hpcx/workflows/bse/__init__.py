@@ -1,0 +1,18 @@
+"""Workflow ``bse``: Bethe-Salpeter equation in a Wannier / tight-binding basis (seed 004).
+
+Config -> TBModel (Wannier90 files or the three-band model of Liu et al.) and the
+settings (:mod:`.schema`) -> bands and coefficients on the k-grid (MPI over k) ->
+band window, scissor -> W_ij(q) lattice sums (Keldysh, on-site regularised) and
+bare V^x -> the rows of H this rank owns (PETSc layout; Cython direct term,
+low-rank exchange) -> lowest eigenpairs (hpcx.bse.solver) -> velocities,
+oscillator strengths, sigma(E) with and without the electron-hole interaction,
+hole-fixed exciton densities (:mod:`.run`) -> /results (:mod:`.result`);
+figures in :mod:`.plot`.
+"""
+
+from .plot import plot
+from .result import Result
+from .run import run
+from .schema import SCHEMA, Params, estimate_memory, params
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory"]
