@@ -403,3 +403,29 @@ def free_states(grid, shells, mass=SCATTERING_MASS):
     vec = np.broadcast_to(np.eye(len(g), dtype=complex), (len(Q), len(g), len(g))).copy()
     vel = 2.0 * HBAR2_2M0_MEV_NM2 / (mass * HBAR_MEV_PS) * k
     return Q, E, vec, vel, s, k.reshape(-1, 2)
+
+
+# -- scattering and transport: runs with a RunContext, stop requests ------------------
+
+def run_with_context(text, output, comm=None, stop_flag=None):
+    """The workflow's Result of config ``text`` computed through its ``run`` with a RunContext whose
+    output is ``output`` (restart files in ``<output>.checkpoint/``; no run file written) and
+    ``stop_flag`` (a callable polled at safe points, as the signal handling sets it)."""
+    from hpcx import workflows
+    from hpcx.context import RunContext
+    from hpcx.parallel import SerialComm
+    comm = comm or SerialComm()
+    cfg = validate_text(text)
+    wf = workflows.load(cfg.workflow)
+    ctx = RunContext(comm=comm, output=Path(output), workflow=cfg.workflow, stop_flag=stop_flag)
+    return wf.run(wf.params(cfg, comm.size), ctx)
+
+
+def stop_after(polls, rank=None, comm=None):
+    """A stop flag that turns true at its ``polls``-th poll (only on ``rank`` of ``comm`` if given)."""
+    count = [0]
+
+    def flag():
+        count[0] += 1
+        return count[0] >= polls and (rank is None or comm.rank == rank)
+    return flag

@@ -31,7 +31,8 @@ from . import scattering as sc
 from . import wannier as wp
 from .screening import stack_from_materials
 
-__all__ = ["MoireModel", "MultivalleyModel", "MoireBands", "Exciton1s", "States", "dielectric_stack",
+__all__ = ["MoireModel", "MultivalleyModel", "moire_model", "multivalley_model", "MoireBands", "Exciton1s",
+           "States", "dielectric_stack",
            "exciton_1s", "solve_moire_bands", "build_states", "moire_states", "multivalley_states",
            "intervalley_phonons", "broadening_floor", "n_states", "energy_span_bound",
            "lowest_valid_temperature", "MAX_EXPONENT"]
@@ -80,6 +81,20 @@ class MoireModel:
     def exciton(self):
         """The 1s interlayer exciton (electron in layer 0, hole in layer 1) with the layers' band masses."""
         return exciton_1s(self.stack(), self.layers[0].m_e, self.layers[1].m_h, 0, 1)
+
+
+def moire_model(system, environment, shells, n_bands, grid, coupling_cut):
+    """:class:`MoireModel` of the moiré system and environment named (hpcx/materials data; raises
+    :class:`hpcx.materials.UnknownMaterialError` for unknown names)."""
+    from hpcx import materials
+    from hpcx.materials.moire import moire_system
+    from hpcx.materials.phonons import phonon_params
+    sysm = moire_system(system)
+    layers = (materials.tmd(sysm.electron_layer), materials.tmd(sysm.hole_layer))
+    hetero = materials.find_heterostructure(*(t.name for t in layers))
+    return MoireModel(sysm, layers, materials.environment(environment), tuple(phonon_params(t.name) for t in layers),
+                      hetero.interlayer_distance_nm if hetero is not None else None, shells, n_bands, grid,
+                      coupling_cut)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +202,16 @@ class States:
         ``progress``: optional object with ``update(rows)``, told about rows as they are done.
         """
         return self._terms(start, stop, progress)
+
+
+def multivalley_model(material, environment, k_max, k_points):
+    """:class:`MultivalleyModel` of the monolayer and environment named (hpcx/materials data; raises
+    :class:`hpcx.materials.UnknownMaterialError` for unknown names)."""
+    from hpcx import materials
+    from hpcx.materials import phonons as phonon_data
+    valleys = phonon_data.multivalley_model(material)
+    return MultivalleyModel(materials.tmd(material), materials.environment(environment),
+                            phonon_data.phonon_params(material), tuple(valleys.items()), k_max, k_points)
 
 
 def dielectric_stack(layers, environment, interlayer_distance=None):

@@ -86,27 +86,23 @@ def bands_input(cfg, section="scattering"):
 def states_model(cfg, section="scattering"):
     """The :class:`~hpcx.physics.scattering_states.MoireModel` or ``MultivalleyModel`` of a section."""
     s, src = getattr(cfg, section), cfg.source
-    environment = _lookup(materials.environment, s.environment, src, f"{section}.environment")
+    _lookup(materials.environment, s.environment, src, f"{section}.environment")
     if s.model == "multivalley":
-        valleys = _lookup(multivalley_model, s.material, src, f"{section}.material")
-        phonons = _lookup(phonon_params, s.material, src, f"{section}.material")
-        layer = _lookup(materials.tmd, s.material, src, f"{section}.material")
-        return ss.MultivalleyModel(layer, environment, phonons, tuple(valleys.items()), s.k_max, s.k_points)
+        for fn in (multivalley_model, phonon_params, materials.tmd):
+            _lookup(fn, s.material, src, f"{section}.material")
+        return ss.multivalley_model(s.material, s.environment, s.k_max, s.k_points)
     name = bands_input(cfg, section)[1] or s.system
     if name not in moire_names():
         raise ConfigError(src, f"{section}.system", f"unknown moire system {name!r}; "
                           f"known: {', '.join(moire_names())}")
-    system = moire_system(name)
     if not s.input:
         n_g = len(mp.plane_wave_basis(mp.MoireGeometry(1.0, 1.0, 0.1), s.shells)[0])
         if s.n_bands > n_g:
             raise ConfigError(src, f"{section}.n_bands", f"more than the {n_g} plane waves of {s.shells} shells")
-    layers = (materials.tmd(system.electron_layer), materials.tmd(system.hole_layer))
-    hetero = materials.find_heterostructure(*(t.name for t in layers))
-    phonons = tuple(_lookup(phonon_params, t.name, src, f"{section}.system") for t in layers)
-    return ss.MoireModel(system, layers, environment, phonons,
-                         hetero.interlayer_distance_nm if hetero is not None else None,
-                         s.shells, s.n_bands, s.grid, s.coupling_cut)
+    system = moire_system(name)
+    for layer in (system.electron_layer, system.hole_layer):
+        _lookup(phonon_params, layer, src, f"{section}.system")
+    return ss.moire_model(name, s.environment, s.shells, s.n_bands, s.grid, s.coupling_cut)
 
 
 def table_settings(cfg, model, section="scattering"):

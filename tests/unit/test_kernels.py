@@ -10,7 +10,7 @@ from hpcx import _kernels
 from helpers import require_kernel
 
 # kernels whose twin module is being written; remove a name when its twin lands
-TWINS_PENDING = {"bse_assembly", "mc_push", "scattering_rates"}
+TWINS_PENDING = {"bse_assembly"}
 
 
 def _require_twin(name):

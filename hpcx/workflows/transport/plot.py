@@ -108,10 +108,11 @@ def _sweep(res, system, stem):
     for th in (np.unique(theta) if np.all(np.isfinite(theta)) else [np.nan]):
         m = (theta == th) if np.isfinite(th) else np.ones(len(T), bool)
         tag = f"{th:g}° " if np.isfinite(th) else ""
-        bars = ax.errorbar(T[m], ob["stationary"][m], yerr=ob["stationary_error"][m], marker="o", ms=3,
-                           capsize=2, label=f"{tag}Monte Carlo")
-        decoration(*bars[1], *bars[2])
-        ax.plot(T[m], res.diffusion_rta[m], "--", color=bars[0].get_color(), label=f"{tag}RTA (Boltzmann)")
+        line, = ax.plot(T[m], ob["stationary"][m], "o-", ms=3, label=f"{tag}Monte Carlo ± batch error")
+        bars = ax.errorbar(T[m], ob["stationary"][m], yerr=ob["stationary_error"][m], fmt="none",
+                           ecolor=line.get_color(), capsize=2)
+        decoration(*bars.lines[1], *bars.lines[2])
+        ax.plot(T[m], res.diffusion_rta[m], "--", color=line.get_color(), label=f"{tag}RTA (Boltzmann)")
     ax.set(xlabel="T (K)", ylabel="D (cm²/s)", yscale="log")
     ax.legend(fontsize=7)
     ax.set_title(title(system, extra="stationary D ± batch error"), fontsize=8)
