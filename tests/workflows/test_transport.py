@@ -19,7 +19,7 @@ from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
 
 from helpers import SCATTERING_SMALL as SCAT
 from helpers import TRANSPORT_SMALL as SMALL
-from helpers import params_of, require_kernel, run_config, run_with_context, stop_after
+from helpers import params_of, peak_rss_of_run, require_kernel, run_config, run_with_context, stop_after
 
 ROOT = Path(__file__).resolve().parents[2]
 M = 0.86
@@ -402,3 +402,23 @@ def test_bench_transport_runs_on_a_tiny_table():
     assert res["states"] == 6 * 6 * 3 and res["nnz"] > res["states"]
     assert all(r["cython_events_per_s"] > 0 and r["numpy_events_per_s"] > 0 for r in res["push"])
     assert res["loop"]["events"] > 0 and res["loop"]["t_1"] > 0  # timings are reported, never asserted
+
+
+def test_memory_estimate_of_the_example_within_1_5x_of_its_peak_rss(tmp_path):
+    # estimate_memory (from the config, before any allocation) against the measured peak resident
+    # set size of examples/transport.toml on one rank
+    from hpcx import workflows
+    config = Path(__file__).resolve().parents[2] / "examples" / "transport.toml"
+    estimate = workflows.load("transport").estimate_memory(params_of(config.read_text(), str(config)), 1)
+    measured = peak_rss_of_run(config, tmp_path / "example.h5")
+    assert measured / 1.5 <= estimate <= 1.5 * measured, (estimate / 2 ** 20, measured / 2 ** 20)
+
+
+def test_memory_estimate_refuses_oversized_configs_quickly():
+    import time
+
+    from hpcx import workflows
+    start = time.perf_counter()
+    big = SMALL.replace("particles = 4000", "particles = 20000000000")
+    assert workflows.load("transport").estimate_memory(params_of(big), 1) > 1000 * 2 ** 30
+    assert time.perf_counter() - start < 5.0
