@@ -10,7 +10,7 @@ from hpcx.reproduce import topics
 from helpers import ROOT
 
 # results pages whose reproduce.py is being written; remove a name when its script lands
-PAGES_PENDING = {"biexciton", "bse", "bse_moire", "moire", "scattering", "transport"}
+PAGES_PENDING = {"biexciton", "bse", "bse_moire", "moire"}
 
 
 def test_every_results_page_has_a_script():
