@@ -245,7 +245,7 @@ def test_stop_request_and_rerun_equal_uninterrupted(tmp_path, caplog):
         assert f.attrs["done"]
     with h5py.File(ck / "point_0001.h5") as f:
         assert not f.attrs["done"] and f.attrs["next_sample"] == 13
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="hpcx")
     out = run_with_context(text, tmp_path / "run.h5")
     assert "point 0: finished in" in caplog.text and "at sample 13" in caplog.text
     assert not ck.exists()
@@ -272,7 +272,7 @@ def test_crash_resumes_from_periodic_checkpoint(tmp_path, caplog):
         run_with_context(text, tmp_path / "run.h5", stop_flag=crash)
     with h5py.File(tmp_path / "run.h5.checkpoint" / "point_0001.h5") as f:
         assert not f.attrs["done"] and f.attrs["next_sample"] == 10
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="hpcx")
     out = run_config(text, tmp_path / "run.h5")
     assert "at sample 10" in caplog.text
     names = []
@@ -294,7 +294,7 @@ def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, caplog, damage):
     path = tmp_path / "run.h5.checkpoint" / "point_0000.h5"
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="hpcx")
     with pytest.raises(CheckpointedStop):              # stop again: the directory is kept for inspection
         run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(3))
     kind = "corrupt" if damage == "truncated" else "foreign"
