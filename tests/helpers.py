@@ -443,3 +443,30 @@ def peak_rss_of_run(config, output):
     rc, kib = out.stdout.split()
     assert rc == "0", out.stderr
     return 1024 * int(kib)
+
+
+class HpcxLog:
+    """Collects the messages of the ``hpcx`` loggers at INFO and above while in a ``with`` block
+    (independent of handlers, levels and propagation other tests or the CLI have set)."""
+
+    def __enter__(self):
+        import logging
+
+        class _Collect(logging.Handler):
+            def emit(handler, record):
+                self.messages.append(record.getMessage())
+
+        self.messages, self.logger = [], logging.getLogger("hpcx")
+        self.handler, self.level = _Collect(logging.INFO), self.logger.level
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+        return False
+
+    @property
+    def text(self):
+        return "\n".join(self.messages)

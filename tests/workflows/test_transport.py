@@ -19,7 +19,7 @@ from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
 
 from helpers import SCATTERING_SMALL as SCAT
 from helpers import TRANSPORT_SMALL as SMALL
-from helpers import params_of, peak_rss_of_run, require_kernel, run_config, run_with_context, stop_after
+from helpers import HpcxLog, params_of, peak_rss_of_run, require_kernel, run_config, run_with_context, stop_after
 
 ROOT = Path(__file__).resolve().parents[2]
 M = 0.86
@@ -229,7 +229,7 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
 
 
-def test_stop_request_and_rerun_equal_uninterrupted(tmp_path, caplog):
+def test_stop_request_and_rerun_equal_uninterrupted(tmp_path):
     # (f) a stop request in the second sweep point (20 polls per point: samples 0..19 of 21) writes a
     # checkpoint at sample 12 and raises CheckpointedStop; point 0, finished, is checkpointed too
     # (checkpoint_every = 0: only on the stop).  The rerun resumes at sample 13 without recomputing
@@ -245,14 +245,14 @@ def test_stop_request_and_rerun_equal_uninterrupted(tmp_path, caplog):
         assert f.attrs["done"]
     with h5py.File(ck / "point_0001.h5") as f:
         assert not f.attrs["done"] and f.attrs["next_sample"] == 13
-    caplog.set_level("INFO", logger="hpcx")
-    out = run_with_context(text, tmp_path / "run.h5")
-    assert "point 0: finished in" in caplog.text and "at sample 13" in caplog.text
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "point 0: finished in" in log.text and "at sample 13" in log.text
     assert not ck.exists()
     _assert_same(ref, out)
 
 
-def test_crash_resumes_from_periodic_checkpoint(tmp_path, caplog):
+def test_crash_resumes_from_periodic_checkpoint(tmp_path):
     # a run killed in the second point (an exception at a sample) after periodic checkpoints
     # (every 5 samples) resumes from sample 10 and equals the uninterrupted run through api.run
     text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]").replace(
@@ -272,9 +272,9 @@ def test_crash_resumes_from_periodic_checkpoint(tmp_path, caplog):
         run_with_context(text, tmp_path / "run.h5", stop_flag=crash)
     with h5py.File(tmp_path / "run.h5.checkpoint" / "point_0001.h5") as f:
         assert not f.attrs["done"] and f.attrs["next_sample"] == 10
-    caplog.set_level("INFO", logger="hpcx")
-    out = run_config(text, tmp_path / "run.h5")
-    assert "at sample 10" in caplog.text
+    with HpcxLog() as log:
+        out = run_config(text, tmp_path / "run.h5")
+    assert "at sample 10" in log.text
     names = []
     with h5py.File(ref) as a, h5py.File(out) as b:
         a["results"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
@@ -283,7 +283,7 @@ def test_crash_resumes_from_periodic_checkpoint(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "foreign"])
-def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, caplog, damage):
+def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, damage):
     # a truncated checkpoint (cut in half) or one of other parameters (another seed) is reported by
     # name, moved aside to *.corrupt-<time> / *.foreign-<time>, and the run starts afresh
     text = SMALL.replace("checkpoint_every = 0", "checkpoint_every = 5")
@@ -294,13 +294,12 @@ def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, caplog, damage):
     path = tmp_path / "run.h5.checkpoint" / "point_0000.h5"
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    caplog.set_level("INFO", logger="hpcx")
-    with pytest.raises(CheckpointedStop):              # stop again: the directory is kept for inspection
+    with HpcxLog() as log, pytest.raises(CheckpointedStop):     # stop again: the directory stays
         run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(3))
     kind = "corrupt" if damage == "truncated" else "foreign"
     aside = list(path.parent.glob(f"point_0000.h5.{kind}-*"))
-    assert len(aside) == 1 and str(path) in caplog.text and aside[0].name in caplog.text
-    assert "starting afresh" in caplog.text and "resuming" not in caplog.text
+    assert len(aside) == 1 and str(path) in log.text and aside[0].name in log.text
+    assert "starting afresh" in log.text and "resuming" not in log.text
     _assert_same(ref, run_with_context(text, tmp_path / "run.h5"))
 
 
