@@ -135,33 +135,9 @@ def plot_run(path):
     from . import workflows
     path = Path(path)
     with RunFile(path) as run:
-        plotter = PLOTTERS.get(run.workflow)
-        if plotter is None and run.workflow in workflows.WORKFLOW_MODULES:
+        plotter = None
+        if run.workflow in workflows.WORKFLOW_MODULES:
             plotter = getattr(workflows.load(run.workflow), "plot", None)
         if plotter is None:
             return []
         return plotter(run, path.with_suffix(""))
-
-
-def plot_scattering(run, stem):
-    """RTA D(T), v2_eff, tau_eff, and the out-scattering rate per state vs its energy."""
-    plt = _pyplot()
-    T, _ = run.read("results/rta/temperature")
-    fig, ax = plt.subplots(1, 3, figsize=(10.5, 3.2))
-    for a, key, label in zip(ax, ("diffusion", "v2_eff", "tau_eff"),
-                             ("$D_{RTA}$ (cm$^2$/s)", "$v^2_{eff}$ (nm$^2$/ps$^2$)", r"$\tau_{eff}$ (ps)")):
-        y, _ = run.read(f"results/rta/{key}")
-        a.plot(T, y, "o-", ms=3)
-        a.set(xlabel="T (K)", ylabel=label)
-    out_rta = _save(fig, stem, "rta", dpi=100)
-    E, _ = run.read("results/rates/energy")
-    rate, _ = run.read("results/rates/total_rate")
-    T_tab = run.file["results/rates"].attrs["temperature_K"]
-    fig, ax = plt.subplots(figsize=(4.0, 3.2))
-    ax.semilogy(E, rate, ".", ms=3)
-    ax.set(xlabel="E (meV)", ylabel="out-scattering rate (1/ps)", title=f"T = {float(T_tab):g} K")
-    out_rate = _save(fig, stem, "rates", dpi=100)
-    return [out_rta, out_rate]
-
-
-PLOTTERS = {"scattering": plot_scattering}

@@ -20,7 +20,7 @@ Speed: an event is latency-bound (the table entry and the new state's data are r
 memory accesses), so push copies the per-state data into one 64-byte record per state and
 advances LANES particles in lockstep, each event split into stages over successive rounds
 with software prefetches (see _push_lanes); results are unchanged by this.
-Pure-NumPy reference: benchmarks/numpy_push.py.
+NumPy twin (same functions and arguments): hpcx/_kernels/reference/mc_push.py.
 """
 
 from cython.parallel import prange

@@ -14,7 +14,7 @@ couplings (one Einstein mode: g2 [n_loc, n], one om) and CSR couplings (rows by
 Outputs accumulate (+=): row sums [n_loc] or tables [n_loc, n].  Rows are
 independent (prange over rows), each summed in a fixed order, so the result
 does not depend on the number of threads or on the rank layout of the rows.
-Pure-NumPy reference: hpcx.physics.scattering.rates (use_kernel=False).
+NumPy twin (same functions and arguments): hpcx/_kernels/reference/scattering_rates.py.
 Units: meV, K; kb in meV/K.
 """
 

@@ -403,3 +403,70 @@ def free_states(grid, shells, mass=SCATTERING_MASS):
     vec = np.broadcast_to(np.eye(len(g), dtype=complex), (len(Q), len(g), len(g))).copy()
     vel = 2.0 * HBAR2_2M0_MEV_NM2 / (mass * HBAR_MEV_PS) * k
     return Q, E, vec, vel, s, k.reshape(-1, 2)
+
+
+# -- scattering and transport: runs with a RunContext, stop requests ------------------
+
+def run_with_context(text, output, comm=None, stop_flag=None):
+    """The workflow's Result of config ``text`` computed through its ``run`` with a RunContext whose
+    output is ``output`` (restart files in ``<output>.checkpoint/``; no run file written) and
+    ``stop_flag`` (a callable polled at safe points, as the signal handling sets it)."""
+    from hpcx import workflows
+    from hpcx.context import RunContext
+    from hpcx.parallel import SerialComm
+    comm = comm or SerialComm()
+    cfg = validate_text(text)
+    wf = workflows.load(cfg.workflow)
+    ctx = RunContext(comm=comm, output=Path(output), workflow=cfg.workflow, stop_flag=stop_flag)
+    return wf.run(wf.params(cfg, comm.size), ctx)
+
+
+def stop_after(polls, rank=None, comm=None):
+    """A stop flag that turns true at its ``polls``-th poll (only on ``rank`` of ``comm`` if given)."""
+    count = [0]
+
+    def flag():
+        count[0] += 1
+        return count[0] >= polls and (rank is None or comm.rank == rank)
+    return flag
+
+
+def peak_rss_of_run(config, output):
+    """Peak resident set size (bytes) of ``hpcx run CONFIG -o OUTPUT`` in a fresh process (serial)."""
+    probe = ("import resource, subprocess, sys; "
+             "rc = subprocess.run([sys.executable, '-m', 'hpcx', 'run', sys.argv[1], '-o', sys.argv[2], "
+             "'--overwrite'], capture_output=True).returncode; "
+             "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", probe, str(config), str(output)], env=env, capture_output=True,
+                         text=True, timeout=600)
+    rc, kib = out.stdout.split()
+    assert rc == "0", out.stderr
+    return 1024 * int(kib)
+
+
+class HpcxLog:
+    """Collects the messages of the ``hpcx`` loggers at INFO and above while in a ``with`` block
+    (independent of handlers, levels and propagation other tests or the CLI have set)."""
+
+    def __enter__(self):
+        import logging
+
+        class _Collect(logging.Handler):
+            def emit(handler, record):
+                self.messages.append(record.getMessage())
+
+        self.messages, self.logger = [], logging.getLogger("hpcx")
+        self.handler, self.level = _Collect(logging.INFO), self.logger.level
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+        return False
+
+    @property
+    def text(self):
+        return "\n".join(self.messages)

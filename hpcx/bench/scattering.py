@@ -42,8 +42,8 @@ def add_arguments(parser):
 def _timed(comm, fn, cpu=None):
     """(result, local seconds, max seconds over ranks); ranks start together.  ``cpu``: dict
     to which this rank's CPU seconds of the call are added under key "cpu"."""
-    from ..parallel import max_over_ranks
-    comm.Barrier()
+    from ..parallel import barrier, max_over_ranks
+    barrier(comm)
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
     dt = time.perf_counter() - t0
@@ -52,51 +52,48 @@ def _timed(comm, fn, cpu=None):
     return out, dt, max_over_ranks(dt, comm)
 
 
+def _defaults():
+    """The ``scattering`` workflow's defaults of its [scattering] keys (its public SCHEMA)."""
+    from .. import workflows
+    return {f.name: f.default for f in workflows.load("scattering").SCHEMA.section("scattering").fields}
+
+
 def one_grid(args, n, comm):
     import numpy as np
 
-    from .. import workflows
-    from ..config import validate
-    from ..log import get_logger
-    from ..parallel import block_range
+    from .._kernels import twin
+    from ..parallel import allgather_blocks, block_range
     from ..physics import scattering as sc
-    from ..workflows import scattering as ws
+    from ..physics import scattering_states as ss
 
-    cfg = validate(f"""[run]
-workflow = "scattering"
-[scattering]
-twist_deg = {args.theta}
-shells = {args.shells}
-n_bands = {args.bands}
-grid = {n}
-""", "bench.toml", workflows.schemas())
-    s, T, log = cfg.scattering, args.temperature, get_logger("bench")
-    use = False if args.numpy else None
+    d, T = _defaults(), args.temperature
+    model = ss.moire_model(d["system"], d["environment"], args.shells, args.bands, n, d["coupling_cut"])
+    kernel = twin("scattering_rates") if args.numpy else None
     row = {"grid": n}
     local = {}
-    st, local["states"], row["states"] = _timed(comm, lambda: ws.states(cfg, log))
-    E = st.E
+    (st, _), local["states"], row["states"] = _timed(comm, lambda: ss.build_states(model, args.theta))
+    E = st.energy
     start, stop = block_range(len(E), comm.size, comm.rank)
     cpu = {}
     terms, local["terms"], row["terms"] = _timed(comm, lambda: st.terms(start, stop), cpu)
     (gamma, it, _), local["gamma"], row["gamma"] = _timed(comm, lambda: sc.self_consistent_gamma(
-        E, terms, T, s.beta, s.width_min, s.tol, s.max_iter, s.mixing, comm, use_kernel=use), cpu)
+        E, terms, T, d["beta"], d["width_min"], d["tol"], d["max_iter"], d["mixing"], comm, kernel=kernel), cpu)
 
     def table():
-        W, Wb = sc.rates(E, terms, T, gamma, s.beta, s.width_min, reverse=True, use_kernel=use)
+        W, Wb = sc.rates(E, terms, T, gamma, d["beta"], d["width_min"], reverse=True, kernel=kernel)
         return sc.detailed_balance(W, Wb, E, start, T)
 
     W, local["rates"], row["rates"] = _timed(comm, table, cpu)
 
     def csr():
-        tab = sc.sampling_table(W, s.threshold)
-        counts = comm.allgather(tab["counts"])
+        tab = sc.sampling_table(W, d["threshold"])
+        counts = allgather_blocks([tab["counts"]], comm)
         return tab, np.concatenate([[0], np.cumsum(np.concatenate(counts))])
 
     (_, indptr), local["csr"], row["csr"] = _timed(comm, csr, cpu)
-    n_terms = comm.allgather(terms.n_terms)
-    cpus = comm.allgather(cpu["cpu"])
-    work = comm.allgather(sum(local[p] for p in PHASES[1:]))
+    n_terms = allgather_blocks([terms.n_terms], comm)
+    cpus = allgather_blocks([cpu["cpu"]], comm)
+    work = allgather_blocks([sum(local[p] for p in PHASES[1:])], comm)
     row.update(N=len(E), n_terms=int(sum(n_terms)), nnz=int(indptr[-1]), iterations=it,
                total=sum(row[p] for p in PHASES), cpu_max=max(cpus), cpu_sum=sum(cpus),
                imbalance=max(work) / (sum(work) / len(work)),
@@ -115,7 +112,7 @@ def fit_exponent(rows, key, n_min):
 
 
 def run(args, comm):
-    from ..physics import scattering as sc
+    from .._kernels import available
     from . import print_table
 
     rows = [one_grid(args, n, comm) for n in args.grids]
@@ -131,7 +128,8 @@ def run(args, comm):
                 if "cpu_max" in ref[r["grid"]]:
                     r["speedup_cpu"] = ref[r["grid"]]["cpu_max"] / r["cpu_max"]
         cols += ["speedup", "speedup_work", "speedup_cpu"]
-    kernel = "numpy" if args.numpy else ("kernel" if sc.kernel() is not None else "numpy (kernel not built)")
+    built = available().get("scattering_rates") is True
+    kernel = "numpy" if args.numpy else ("kernel" if built else "numpy (kernel not built)")
     print_table(rows, cols, comm, title=f"scattering tables, {args.theta:g} deg, {args.bands} bands, "
                 f"{args.temperature:g} K, {comm.size} rank(s), rates: {kernel}; seconds")
     if comm.rank == 0:

@@ -14,7 +14,7 @@ its CSR structure at 10^4 states.  ``--input RUN.h5`` takes the tables of a fini
 Measured: (1) ``push`` of the Cython kernel, one rank, one thread: ``--particles``
 particles over ``--t-push`` ps in one call (many events per particle, so per-event
 cost dominates), events/s, for both samplers; (2) the NumPy reference
-(benchmarks/numpy_push.py) on ``--numpy-particles`` particles, same table, and the
+(hpcx/_kernels/reference/mc_push.py) on ``--numpy-particles`` particles, same table, and the
 ratio; (3) the ensemble loop (push + sampling + reductions at ``--samples`` times) of
 ``--particles`` particles on rank 0 alone (the other ranks wait) and on all ranks:
 efficiency = t_1 / (size t_size) in wall time, and efficiency_cpu = cpu_1 / (size max cpu_size)
@@ -52,66 +52,54 @@ def add_arguments(parser):
 def _computed_table(args, comm):
     import numpy as np
 
-    from .. import workflows
-    from ..config import validate
-    from ..log import get_logger
-    from ..materials.moire import moire_system
+    from ..parallel import block_range
     from ..physics import mc_table as mt
-    from ..physics import moire as mp
-    from ..physics import scattering as sc
-    from ..workflows import scattering as ws
+    from ..physics import scattering_states as ss
+    from ..physics import scattering_tables as st
+    from .scattering import _defaults
 
-    cfg = validate(f"""[run]
-workflow = "scattering"
-[scattering]
-twist_deg = {args.theta}
-n_bands = {args.bands}
-grid = {args.grid}
-temperatures = [{args.temperature}]
-table_temperature = {args.temperature}
-""", "bench.toml", workflows.schemas())
-    log = get_logger("bench")
-    s = cfg.scattering
-    E, v, weight, labels, terms, info = ws.build(cfg, comm, log)
-    W, _, _, _ = ws.table(E, terms, args.temperature, s, comm, log)
-    tab = sc.sampling_table(W, s.threshold)
-    gather = lambda a: np.concatenate(comm.allgather(np.asarray(a)))  # noqa: E731
-    total, counts = gather(tab["total_rate"]), gather(tab["counts"])
-    idx, cum = gather(tab["indices"]), gather(tab["cumulative"])
+    d = _defaults()
+    model = ss.moire_model(d["system"], d["environment"], d["shells"], args.bands, args.grid, d["coupling_cut"])
+    settings = st.TableSettings(d["beta"], d["width_min"], d["tol"], d["max_iter"], d["mixing"],
+                                d["detailed_balance"], d["threshold"])
+    states, _ = ss.build_states(model, args.theta)
+    start, stop = block_range(states.n, comm.size, comm.rank)
+    W = st.local_table(states.energy, states.terms(start, stop), args.temperature, settings, comm).W
+    rows = st.csr_rows(W, settings.threshold, comm)
+    total, idx, cum, _ = rows.gather(comm)
+    counts = np.diff(rows.indptr)
     n, m, nb = args.grid, args.refine, args.bands
+    names = [f"band{b}" for b in range(nb)]
     if m == 1:
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        return mt.McTable(E, v, total, indptr, idx, cum, labels["band"], [f"band{b}" for b in range(nb)],
-                          weight, labels["Q"]), f"{n}x{n}x{nb} computed"
+        return mt.McTable(states.energy, states.velocity, total, rows.indptr, idx, cum, states.group, names,
+                          states.weight, states.k), f"{n}x{n}x{nb} computed"
     # fine Monkhorst-Pack grid (n m)^2: fine point (A, B) has parent (A // m, B // m), offset (A % m, B % m)
-    system = moire_system(s.system)
-    geo = mp.MoireGeometry.from_degrees(system.a_electron_nm, system.a_hole_nm, args.theta)
-    ham = mp.MoireHamiltonian(geo, mp.MoirePotential.from_ab(system.A_meV, system.B_meV), system.exciton_mass,
-                              s.shells)
-    Qf, _ = geo.monkhorst_pack(n * m)
-    bands = ham.solve(Qf, nb)
     nf = n * m
+    bands = ss.solve_moire_bands(model.system, args.theta, model.shells, nf, nb)
     A, B = np.divmod(np.arange(nf * nf), nf)
     eta = np.tile(np.arange(nb), nf * nf)
     A, B = np.repeat(A, nb), np.repeat(B, nb)
     parent = ((A // m) * n + B // m) * nb + eta
-    indptr_c = np.concatenate([[0], np.cumsum(counts)])
+    indptr_c = rows.indptr
     lens = counts[parent]
     indptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    rows = np.repeat(np.arange(len(parent)), lens)
-    entry = indptr_c[parent[rows]] + (np.arange(indptr[-1]) - indptr[rows])
+    fine_rows = np.repeat(np.arange(len(parent)), lens)
+    entry = indptr_c[parent[fine_rows]] + (np.arange(indptr[-1]) - indptr[fine_rows])
     c = idx[entry]
     cq, ceta = np.divmod(c, nb)
     ca, cb = np.divmod(cq, n)
-    fine = ((ca * m + A[rows] % m) * nf + (cb * m + B[rows] % m)) * nb + ceta
+    fine = ((ca * m + A[fine_rows] % m) * nf + (cb * m + B[fine_rows] % m)) * nb + ceta
     table = mt.McTable(bands.energy.reshape(-1), bands.velocity.reshape(-1, 2), total[parent], indptr, fine,
-                       cum[entry], eta, [f"band{b}" for b in range(nb)], None, np.repeat(Qf, nb, axis=0))
+                       cum[entry], eta, names, None, np.repeat(bands.Q, nb, axis=0))
     return table, f"{n}x{n}x{nb} computed at {args.temperature:g} K, refined x{m} to {nf}x{nf}x{nb}"
 
 
-def _file_table(path, temperature):
-    from ..workflows.transport import _table_from_file
-    table, _ = _table_from_file(path, temperature)
+def _file_table(path):
+    from ..io.tables import read_scattering_tables
+    from ..physics import mc_table as mt
+    d = read_scattering_tables(path)
+    table = mt.McTable(d["energy"], d["velocity"], d["total_rate"], d["indptr"], d["indices"], d["cumulative"],
+                       d["group"], d["group_names"], d["weight"], d["k"])
     return table, f"{Path(path).name}"
 
 
@@ -171,28 +159,22 @@ def _push_rate(mod, table, n, t_push, sampler, repeat):
 
 
 def run(args, comm):
-    import sys
-
     import numpy as np
 
+    from .._kernels import load, twin
+    from ..parallel import allgather_blocks, broadcast, split
     from ..physics import mc_engine as me
     from ..physics import mc_table as mt
     from . import best_time, print_table
 
     t0 = time.perf_counter()
     if args.input:
-        table, label = _file_table(args.input, args.temperature)
+        table, label = _file_table(args.input)
     else:
         table, label = _computed_table(args, comm)
     table_s = time.perf_counter() - t0
-    table.alias()
-    from .._kernels import mc_push as ker
-    root = Path(__file__).resolve().parents[2] / "benchmarks"
-    sys.path.insert(0, str(root))
-    try:
-        import numpy_push as ref
-    finally:
-        sys.path.remove(str(root))
+    ker, ref = load("mc_push", required=True), twin("mc_push")
+    table.alias(ker)
 
     rows = []
     if comm.rank == 0:
@@ -201,28 +183,28 @@ def run(args, comm):
             nrate, nev = _push_rate(ref, table, args.numpy_particles, args.numpy_time, code, 1)
             rows.append({"sampler": name, "cython_events_per_s": rate, "cython_events": ev,
                          "numpy_events_per_s": nrate, "numpy_events": nev, "ratio": rate / nrate})
-    rows = comm.bcast(rows)
+    rows = broadcast(rows, comm)
 
     # ensemble loop: rank 0 alone, then all ranks (strong scaling, same particles)
     times = np.linspace(0.0, args.t_push, args.samples + 1)
     cdf = mt.initial_cdf(table, "uniform", e0=60.0)
     params = me.McParams(args.particles, max(16, comm.size), 1, 1000.0, "alias",
                          np.linspace(-4000.0, 4000.0, 122))
-    solo = comm.Split(0 if comm.rank == 0 else 1, comm.rank) if comm.size > 1 else comm
+    solo = split(comm, 0 if comm.rank == 0 else 1)
     t1 = cpu1 = None
     if comm.rank == 0:
         t1 = best_time(lambda: me.simulate(table, params, times, cdf, solo), args.repeat)
         cpu1 = _cpu(lambda: me.simulate(table, params, times, cdf, solo), args.repeat)
-    t1, cpu1 = comm.bcast((t1, cpu1))
+    t1, cpu1 = broadcast((t1, cpu1), comm)
     tn = best_time(lambda: me.simulate(table, params, times, cdf, comm), args.repeat, comm)
-    cpun = max(comm.allgather(_cpu(lambda: me.simulate(table, params, times, cdf, comm), args.repeat)))
+    cpun = max(allgather_blocks([_cpu(lambda: me.simulate(table, params, times, cdf, comm), args.repeat)], comm))
     k1 = _TimedKernel(ker)
     if comm.rank == 0:
         me.simulate(table, params, times, cdf, solo, kernel=k1)
-    work1 = comm.bcast(k1.cpu)
+    work1 = broadcast(k1.cpu, comm)
     kn = _TimedKernel(ker)
     me.simulate(table, params, times, cdf, comm, kernel=kn)
-    workn = max(comm.allgather(kn.cpu))
+    workn = max(allgather_blocks([kn.cpu], comm))
     rec = me.simulate(table, params, times, cdf, comm)
     loop = {"ranks": comm.size, "particles": args.particles, "samples": args.samples, "t_1": t1, "t_n": tn,
             "cpu_1": cpu1, "cpu_n": cpun, "work_1": work1, "work_n": workn, "events": int(rec.events[-1]),

@@ -5,8 +5,18 @@ batches of consecutive global indices (``block_range(N, B, b)``); ranks own whol
 (``block_range(B, size, rank)``), so every float moment is summed inside one batch on one
 rank in particle order and batches are combined in batch order: the moments are bit-identical
 on any number of ranks (<= B), and the batches give the statistical errors.  Trajectories
-come from the Cython kernel ``hpcx._kernels.mc_push`` (one counter-based random stream per
-particle, see kernels/mc_push.pyx).
+come from the kernel ``mc_push`` (kernels/mc_push.pyx, obtained with
+:func:`hpcx._kernels.load`; NumPy twin hpcx/_kernels/reference/mc_push.py): one
+counter-based random stream per particle, so a trajectory depends only on (seed, global
+particle index) and the tables.
+
+Structure, for extensions (e.g. particles that carry a weight): :class:`Ensemble` owns the
+per-particle arrays of this rank (``PARTICLE_FIELDS``, one entry per particle, the fields a
+checkpoint stores) and calls the kernel's ``initialise``, ``push`` and ``sample``;
+:func:`simulate` is the sampling loop (push to each time, sample, record, callback).  A new
+per-particle quantity is a new field in ``PARTICLE_FIELDS`` (checkpointed automatically) and
+a new argument of the kernel functions and their twin; moments are added at the end of
+``MOMENTS`` (the kernel's ``sample`` fills them in that order).
 
 At every sampling time the ensemble records, per batch b and group g (band/valley):
 MOMENTS = count, sum x, sum y, sum x^2, sum y^2 (positions), sum dx, sum dy, sum dx^2,
@@ -20,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpcx.parallel import block_range, sum_over_ranks
+from hpcx._kernels import load as load_kernel
+from hpcx.parallel import block_range, gather_to_root, sum_over_ranks
 
 from .mc_table import McTable
 
@@ -84,27 +95,19 @@ class Record:
         return {k: getattr(self, k) for k in ("times", "moments", "occupation", "profiles", "events", "decays")}
 
 
-def _kernel():
-    try:
-        from hpcx._kernels import mc_push
-    except ImportError as exc:  # pragma: no cover - a build problem, reported by hpcx info
-        raise ImportError("hpcx._kernels.mc_push is not built (run `make setup` or "
-                          "`python setup.py build_ext --inplace`)") from exc
-    return mc_push
-
-
 class Ensemble:
     """This rank's particles (whole batches) and their push/sampling on a :class:`McTable`.
 
-    ``kernel`` is a module with the functions of kernels/mc_push.pyx (default: the compiled
-    kernel; benchmarks/numpy_push.py is the NumPy reference).
+    ``kernel`` is a module with the functions of kernels/mc_push.pyx (default:
+    ``hpcx._kernels.load("mc_push")``, the compiled kernel or, under ``HPCX_KERNELS=reference``,
+    its NumPy twin).
     """
 
     def __init__(self, table: McTable, params: McParams, comm, kernel=None):
         if comm.size > params.batches:
             raise ValueError(f"{comm.size} ranks but only {params.batches} batches: every rank needs a batch")
         self.table, self.params, self.comm = table, params, comm
-        self.kernel = kernel or _kernel()
+        self.kernel = kernel or load_kernel("mc_push")
         self.bounds = batch_bounds(params.particles, params.batches)
         self.b0, self.b1 = block_range(params.batches, comm.size, comm.rank)
         self.p0, self.p1 = int(self.bounds[self.b0]), int(self.bounds[self.b1])
@@ -118,7 +121,7 @@ class Ensemble:
         self.ctr = np.zeros(n, dtype=np.uint64)
         self._tables = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices,
                         table.cumulative)
-        self._alias = table.alias() if params.sampler == "alias" else np.zeros((0, 4))
+        self._alias = table.alias(self.kernel) if params.sampler == "alias" else np.zeros((0, 4))
         edges = params.profile_edges
         self.edges = np.asarray(edges if edges is not None else [-1.0, 1.0], dtype=float)
 
@@ -159,7 +162,7 @@ class Ensemble:
     # -- checkpoints -----------------------------------------------------------------
     def gather_state(self):
         """Global particle arrays {field: [N]} on rank 0 (None elsewhere); collective."""
-        parts = self.comm.gather({f: getattr(self, f) for f in PARTICLE_FIELDS}, root=0)
+        parts = gather_to_root({f: getattr(self, f) for f in PARTICLE_FIELDS}, self.comm)
         if self.comm.rank != 0:
             return None
         return {f: np.concatenate([p[f] for p in parts]) for f in PARTICLE_FIELDS}
@@ -180,7 +183,7 @@ def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, st
     Fresh start: particles placed from ``cdf`` and sampled at times[0].  Resume: ``record``
     (filled up to start - 1) and global ``particles`` arrays (Ensemble.gather_state) at
     times[start - 1].  ``on_sample(k, record, ensemble)`` is called after sample k (for
-    checkpoints); it is collective.
+    checkpoints, progress and stop requests); it is collective.
     """
     times = np.asarray(times, dtype=float)
     if np.any(np.diff(times) <= 0) or times[0] < 0:

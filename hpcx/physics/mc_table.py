@@ -92,11 +92,13 @@ class McTable:
         """Total rate of leaving a state by a flight's end: scattering + decay (1/ps)."""
         return self.total_rate + self.decay
 
-    def alias(self):
-        """Walker/Vose alias tables of the rows, packed [nnz, 4] (built once, by the kernel)."""
+    def alias(self, kernel=None):
+        """Walker/Vose alias tables of the rows, packed [nnz, 4] (built once by ``kernel``'s
+        ``build_alias``; default ``hpcx._kernels.load("mc_push")``)."""
         if self._alias is None:
-            from hpcx._kernels.mc_push import build_alias
-            self._alias = build_alias(self.indptr, self.indices, self.cumulative)
+            from hpcx._kernels import load
+            kernel = kernel or load("mc_push")
+            self._alias = kernel.build_alias(self.indptr, self.indices, self.cumulative)
         return self._alias
 
     def with_decay(self, rate, light_cone):

@@ -205,16 +205,19 @@ def self_consistent_dephasing(E, channels: Sequence[Channel], T, beta: float = 2
                               g, tol, max_iter, mixing, "self-consistent dephasing")
 
 
-def damped_fixed_point(update, start, tol, max_iter, mixing, what):
+def damped_fixed_point(update, start, tol, max_iter, mixing, what, progress=None):
     """Fixed point of x = update(x) by x <- (1 - mixing) x + mixing update(x).
 
     Returns (x, iterations, residual) with residual max|new - old| / max|new|;
     raises ConvergenceError (with the residual) after max_iter iterations.
+    ``progress`` (optional, with ``update()``) is told about every iteration.
     """
     x = np.array(start, dtype=float)
     residual = np.inf
     for it in range(1, max_iter + 1):
         new = update(x)
+        if progress is not None:
+            progress.update()
         scale = max(float(np.max(np.abs(new))), np.finfo(float).tiny)
         residual = float(np.max(np.abs(new - x))) / scale
         x = (1.0 - mixing) * x + mixing * new

@@ -1,9 +1,10 @@
 """Exciton-phonon scattering tensors for moiré and multi-valley excitons, sampling tables, RTA.
 
 Physics only (no files, no configs), vectorised NumPy; the rate evaluation (the hot loop
-of the self-consistent dephasing) runs in the Cython kernel hpcx._kernels.scattering_rates
-when it is built, with :func:`rates` (``use_kernel=False``) as its NumPy reference.
-Units: meV, nm, ps, m0, K.
+of the self-consistent dephasing) runs in the kernel ``scattering_rates``
+(kernels/scattering_rates.pyx, obtained with :func:`hpcx._kernels.load`; its NumPy twin
+hpcx/_kernels/reference/scattering_rates.py is selected with ``HPCX_KERNELS=reference`` or
+passed as ``kernel=``).  Units: meV, nm, ps, m0, K.
 Conventions as in :mod:`hpcx.physics.phonons` and docs/theory/scattering.md.
 
 States are flattened ``i = iQ * n_bands + eta``.  A moiré state is
@@ -27,13 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpcx._kernels import load as _load_kernel
+from hpcx.parallel import allgather_concat
 from hpcx.units import HBAR_MEV_PS as _HBAR
 from hpcx.units import KB_MEV_PER_K as _KB
 
 from . import phonons as ph
 
 __all__ = ["Mode", "layer_modes", "Terms", "moire_terms", "channel_terms", "rates", "out_rates",
-           "kernel", "self_consistent_gamma", "detailed_balance", "sampling_table", "rta_curve"]
+           "self_consistent_gamma", "detailed_balance", "sampling_table", "rta_curve"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def _umklapp(s, weight_max, cut):
 
 
 def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e, m_h,
-                start, stop, overlap_cut=1e-8, coupling_cut=1e-6, chunk_pairs=1 << 18):
+                start, stop, overlap_cut=1e-8, coupling_cut=1e-6, chunk_pairs=1 << 18, progress=None):
     """Moiré-basis coupling terms (SI Eq. 11) for initial states [start, stop).
 
     Q [n_Q, 2] 1/nm (Monkhorst-Pack grid of the mBZ), energy [n_Q, n_b] meV (only its
@@ -159,6 +162,7 @@ def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e
     bound independent of the rank layout), are dropped.  Rows are processed in blocks of
     about ``chunk_pairs`` (i, f) pairs (memory); the sparse terms come out in CSR order,
     within a row ordered by (umklapp vector, mode, final state) whatever the rank layout.
+    ``progress`` (optional, with ``update(rows)``) is told about every finished block of rows.
     """
     n_Q, n_b = energy.shape
     n = n_Q * n_b
@@ -206,6 +210,8 @@ def moire_terms(Q, energy, vectors, s, basis, cell_area, modes, form_factor, m_e
             order = np.argsort(np.concatenate([p[0] for p in part]), kind="stable")
             for k, lst in enumerate((rows, cols, g2ws, oms)):
                 lst.append(np.concatenate([p[k] for p in part])[order])
+        if progress is not None:
+            progress.update(b - a)
     terms = Terms(start, stop, n, dense=[(m.param, d) for m, d in zip(ein, dense)])
     if rows:  # one field at a time, freeing its chunks: peak memory ~ terms + one field
         for name, lst in (("row", rows), ("col", cols), ("g2w", g2ws), ("omega", oms)):
@@ -236,85 +242,28 @@ def channel_terms(channels, start, stop):
     return Terms(start, stop, n, row=row[order], col=col, g2w=g2w, omega=om, indptr=indptr)
 
 
-def _pdf(x, hwhm, beta):
-    """phonons.gennorm_pdf, with the Gaussian case beta = 2 without the slow power."""
-    if beta != 2.0:
-        return ph.gennorm_pdf(x, hwhm, beta)
-    inv = 1.0 / ph.hwhm_to_scale(hwhm, 2.0)
-    y = x * inv
-    return (inv / np.sqrt(np.pi)) * np.exp(-y * y)
+def _kernel(kernel):
+    """The rate kernel module: ``kernel`` if given, else :func:`hpcx._kernels.load`."""
+    return kernel if kernel is not None else _load_kernel("scattering_rates")
 
 
-def kernel():
-    """The compiled rate kernel (hpcx._kernels.scattering_rates), or None if not built."""
-    try:
-        from hpcx._kernels import scattering_rates
-    except ImportError:
-        return None
-    return scattering_rates
-
-
-def _use_kernel(use_kernel):
-    k = kernel()
-    if use_kernel and k is None:
-        raise ImportError("hpcx._kernels.scattering_rates is not built (make setup)")
-    return k if use_kernel in (None, True) else None
-
-
-def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False, use_kernel=None):
+def rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, reverse=False, kernel=None):
     """Golden-rule rates (1/ps) of the local rows: (W[i, f], and W[f, i] if reverse), [n_loc, n].
 
     E [n] meV; gamma [n] dephasing (meV); broadening HWHM max(Gamma_i + Gamma_f, width_min),
     generalised normal of shape beta; emission (n+1) L(E_f - E_i + Omega) and absorption
     n L(E_f - E_i - Omega).  W[f, i] uses the same coupling (symmetric in i <-> f).
-    use_kernel: None = the Cython kernel if built, False = the NumPy reference, True = kernel.
+    ``kernel``: the rate kernel module (default: the compiled one, or its NumPy twin under
+    ``HPCX_KERNELS=reference``; tests pass the twin explicitly).
     """
-    k = _use_kernel(use_kernel)
-    if k is not None:
-        return _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table=True)
-    E = np.asarray(E, dtype=float)
-    gamma = np.asarray(gamma, dtype=float)
-    sl = slice(terms.start, terms.stop)
-    dE = E[None, :] - E[sl, None]
-    width = np.maximum(gamma[sl, None] + gamma[None, :], width_min)
-    pref = 2.0 * np.pi / _HBAR
-    fwd = np.zeros(dE.shape)
-    bwd = np.zeros(dE.shape) if reverse else None
-
-    def both(x, om, g2, wid):
-        nb = ph.bose(om, T)
-        f = g2 * ((nb + 1.0) * _pdf(x + om, wid, beta) + nb * _pdf(x - om, wid, beta))
-        b = None
-        if reverse:
-            b = g2 * ((nb + 1.0) * _pdf(-x + om, wid, beta) + nb * _pdf(-x - om, wid, beta))
-        return f, b
-
-    for om, g2 in terms.dense:
-        f, b = both(dE, om, g2, width)
-        fwd += f
-        if reverse:
-            bwd += b
-    if len(terms.row):
-        r, c = terms.row.astype(np.int64), terms.col
-        f, b = both(dE[r, c], terms.omega, terms.g2w, width[r, c])
-        flat = r * terms.n + c
-        fwd += np.bincount(flat, f, minlength=fwd.size).reshape(fwd.shape)
-        if reverse:
-            bwd += np.bincount(flat, b, minlength=fwd.size).reshape(fwd.shape)
-    return (pref * fwd, pref * bwd) if reverse else pref * fwd
+    return _kernel_rates(_kernel(kernel), E, terms, T, gamma, beta, width_min, reverse, table=True)
 
 
-def out_rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, use_kernel=None, nb=None):
-    """Total out-scattering rates sum_f W[i, f] (1/ps) of the local rows, [n_loc].
-
-    With the kernel the tables are never formed (nb: optional Bose factors of the CSR
-    terms at T, ``phonons.bose(terms.csr().omega, T)``, to reuse over iterations); the
-    NumPy reference sums :func:`rates`.
-    """
-    k = _use_kernel(use_kernel)
-    if k is None:
-        return rates(E, terms, T, gamma, beta, width_min, use_kernel=False).sum(axis=1)
-    return _kernel_rates(k, E, terms, T, gamma, beta, width_min, False, table=False, nb=nb)
+def out_rates(E, terms: Terms, T, gamma, beta=2.0, width_min=0.0, kernel=None, nb=None):
+    """Total out-scattering rates sum_f W[i, f] (1/ps) of the local rows, [n_loc]; the tables are
+    never formed (nb: optional Bose factors of the CSR terms at T, ``phonons.bose(terms.csr().omega,
+    T)``, to reuse over iterations)."""
+    return _kernel_rates(_kernel(kernel), E, terms, T, gamma, beta, width_min, False, table=False, nb=nb)
 
 
 def _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table, nb=None):
@@ -340,31 +289,26 @@ def _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table, nb=Non
     return (pref * out["fwd"], pref * out["bwd"]) if reverse else pref * out["fwd"]
 
 
-def _allgather(local, comm):
-    if comm is None or comm.size == 1:
-        return np.asarray(local)
-    return np.concatenate(comm.allgather(np.asarray(local)))
-
-
 def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6, max_iter=200,
-                          mixing=0.5, comm=None, use_kernel=None):
+                          mixing=0.5, comm=None, kernel=None, progress=None):
     """Fixed point of SI Eq. 24, Gamma_i = (hbar/2) sum_f W_if(Gamma), rows split over ranks.
 
     Damped iteration as :func:`hpcx.physics.phonons.self_consistent_dephasing` (same
     residual max|new - old| / max new); the new Gamma is allgathered every iteration.
+    ``progress`` (optional, ``update()``) is told about every iteration.
     Returns (gamma [n] meV, iterations, residual); ConvergenceError after max_iter.
     """
     if width_min <= 0.0:
         raise ValueError("self_consistent_gamma needs width_min > 0 (the start is Gamma = 0)")
-    nb = None
-    if _use_kernel(use_kernel) is not None:
-        terms = terms.csr()
-        nb = ph.bose(terms.omega, T)     # fixed during the iteration
+    terms = terms.csr()
+    nb = ph.bose(terms.omega, T)     # fixed during the iteration
 
     def update(gamma):
-        return _allgather(0.5 * _HBAR * out_rates(E, terms, T, gamma, beta, width_min, use_kernel, nb), comm)
+        local = 0.5 * _HBAR * out_rates(E, terms, T, gamma, beta, width_min, kernel, nb)
+        return np.asarray(local) if comm is None else allgather_concat(local, comm)
 
-    return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing")
+    return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing",
+                                 progress=progress)
 
 
 def detailed_balance(W_fwd, W_bwd, E, start, T):

@@ -33,9 +33,10 @@ from scipy.sparse import linalg as splinalg
 from hpcx.units import NM2_PER_PS_IN_CM2_PER_S as _CM2
 
 from .mc_engine import MOMENTS
+from .mc_table import boltzmann
 
 __all__ = ["green_kubo_diffusion", "variances", "transient_diffusion", "linear_fit", "stationary_diffusion",
-           "profile_density", "energy_histogram", "occupation_averages"]
+           "profile_density", "energy_histogram", "occupation_averages", "analyse_point"]
 
 _I = {name: i for i, name in enumerate(MOMENTS)}
 
@@ -180,3 +181,44 @@ def green_kubo_diffusion(total_rate, indptr, indices, cumulative, velocity):
     if not np.isfinite(D) or D < 0:        # an ill-conditioned solve (rates spanning many decades)
         return np.nan, pi
     return D, pi
+
+
+def analyse_point(times, record, states, T, particles, t_fit, profile_edges, energy_edges):
+    """Every observable of one sweep point from its Monte Carlo record.
+
+    times [n_t] ps; record: dict of :class:`hpcx.physics.mc_engine.Record` arrays (moments,
+    occupation, profiles, events); states: dict of the table's energy [n] meV, velocity
+    [n, 2] nm/ps, total_rate [n] 1/ps, weight [n]; T (K) of the Boltzmann reference;
+    ``particles`` N; stationary fit from t_fit (ps); x-bin and excess-energy bin edges (nm,
+    meV).  Returns a dict: variance, msd, population [n_t, G + 1] (nm^2, nm^2, fraction);
+    transient [n_t], transient_groups [n_t, G] (cm^2/s); stationary, stationary_error
+    (cm^2/s), fit_intercept (nm^2), fit_events (events per particle in the fit window);
+    profiles [n_t, G + 1, bins] (1/nm); energy_histogram [n_t, e], energy_histogram_boltzmann
+    [e]; v2_eff, tau_eff, diffusion_occupation, mean_energy [n_t] (seed 000 Eq. 1 with the
+    occupation N_i(t)); v2_eff_boltzmann.
+    """
+    moments = record["moments"]
+    sigma2, msd = variances(moments)
+    D, err, _, icpt = stationary_diffusion(times, msd[:, -1], batch_variances(moments), t_fit)
+    n_group = moments[..., 0].sum(axis=1)                                   # [n_t, G]
+    prof = record["profiles"]
+    prof = np.concatenate([prof, prof.sum(axis=1, keepdims=True)], axis=1)
+    E = states["energy"]
+    v2, tau, D_occ = occupation_averages(states["velocity"], states["total_rate"], record["occupation"])
+    occ = record["occupation"].astype(float)
+    mean_E = (occ @ (E - E.min())) / np.maximum(occ.sum(axis=1), 1)
+    boltz = boltzmann(E, states["weight"], T)
+    k_fit = int(np.searchsorted(times, t_fit))
+    return {
+        "fit_events": (record["events"][-1] - record["events"][k_fit]) / particles,
+        "variance": sigma2, "msd": msd,
+        "population": np.concatenate([n_group, n_group.sum(axis=1, keepdims=True)], axis=1) / particles,
+        "transient": transient_diffusion(times, msd[:, -1]),
+        "transient_groups": transient_diffusion(times, msd[:, :-1]),
+        "stationary": D, "stationary_error": err, "fit_intercept": icpt,
+        "profiles": profile_density(prof, profile_edges, particles),
+        "energy_histogram": energy_histogram(E - E.min(), record["occupation"], energy_edges),
+        "energy_histogram_boltzmann": energy_histogram(E - E.min(), boltz, energy_edges),
+        "v2_eff": v2, "tau_eff": tau, "diffusion_occupation": D_occ, "mean_energy": mean_E,
+        "v2_eff_boltzmann": float(boltz @ np.sum(states["velocity"] ** 2, axis=1)),
+    }

@@ -9,14 +9,11 @@ from hpcx.reproduce import topics
 
 from helpers import ROOT
 
-# results pages whose reproduce.py is being written; remove a name when its script lands
-PAGES_PENDING = {"scattering", "transport"}
-
 
 def test_every_results_page_has_a_script():
     pages = sorted(p.stem for p in (ROOT / "docs" / "results").glob("*.md"))
     assert topics(), "no docs/results/<topic>/reproduce.py"
-    missing = [p for p in pages if p not in topics() and p not in PAGES_PENDING]
+    missing = [p for p in pages if p not in topics()]
     assert not missing, f"results pages without docs/results/<topic>/reproduce.py: {missing}"
 
 

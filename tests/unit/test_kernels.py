@@ -9,14 +9,6 @@ from hpcx import _kernels
 
 from helpers import require_kernel
 
-# kernels whose twin module is being written; remove a name when its twin lands
-TWINS_PENDING = {"mc_push", "scattering_rates"}
-
-
-def _require_twin(name):
-    if name in TWINS_PENDING:
-        pytest.xfail(f"hpcx/_kernels/reference/{name}.py not written yet")
-
 
 def _public(module):
     return {name for name, obj in vars(module).items()
@@ -26,7 +18,6 @@ def _public(module):
 
 @pytest.mark.parametrize("name", _kernels.EXPECTED)
 def test_every_kernel_has_a_numpy_twin_with_its_functions(name):
-    _require_twin(name)
     compiled = require_kernel(name)
     twin = _kernels.twin(name)
     missing = {f for f in _public(compiled) if not callable(getattr(twin, f, None))}
@@ -35,7 +26,6 @@ def test_every_kernel_has_a_numpy_twin_with_its_functions(name):
 
 @pytest.mark.parametrize("name", _kernels.EXPECTED)
 def test_load_selects_the_backend(name, monkeypatch):
-    _require_twin(name)
     require_kernel(name)
     assert _kernels.load(name) is importlib.import_module(f"hpcx._kernels.{name}")
     monkeypatch.setenv(_kernels.BACKEND_VARIABLE, "reference")

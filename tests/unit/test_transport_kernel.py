@@ -1,18 +1,16 @@
-"""Monte Carlo push kernel: Philox known answers, NumPy reference, alias tables, sampling statistics."""
-
-import sys
-from pathlib import Path
+"""Monte Carlo push kernel against its NumPy twin: Philox known answers, trajectories, alias tables,
+sampling sums, sampling statistics."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import numpy_push as ref  # noqa: E402
-
-from hpcx.physics import mc_table as mt  # noqa: E402
+from hpcx._kernels import twin
+from hpcx.physics import mc_table as mt
 
 from helpers import require_kernel
+
+ref = twin("mc_push")
 
 # Random123 kat_vectors for philox4x32-10: (counter, key, output)
 KAT = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -44,7 +42,7 @@ def run(mod, table, n, p0, times, sampler, seed=11, sigma=50.0):
     arr = particles(n)
     cdf = mt.initial_cdf(table, "uniform", e0=np.inf)
     mod.initialise(seed, p0, sigma, cdf, table.gout, *arr.values())
-    packed = table.alias()
+    packed = mod.build_alias(table.indptr, table.indices, table.cumulative)
     ev = []
     for T in times:
         ev.append(mod.push(seed, p0, T, *arr.values(), table.vx, table.vy, table.gout, table.decay, table.indptr,
@@ -99,9 +97,21 @@ def test_particle_blocks_are_independent_of_the_split(ker):
         np.testing.assert_array_equal(whole[key], np.concatenate([lo[key], hi[key]]), err_msg=key)
 
 
+def test_alias_tables_of_kernel_and_twin_are_identical(ker):
+    # the same operations in the same order: identical tables (so both samplers give identical
+    # trajectories on both backends), also with empty rows and a one-entry row
+    table = random_table(n=40, seed=2)
+    W = np.zeros((4, 4))
+    W[1, 2] = 1.0
+    W[3] = [0.2, 0.5, 0.0, 0.3]
+    small = mt.csr_from_rates(W)[1:]
+    for indptr, idx, cum in ((table.indptr, table.indices, table.cumulative), small):
+        np.testing.assert_array_equal(ker.build_alias(indptr, idx, cum), ref.build_alias(indptr, idx, cum))
+
+
 def test_alias_tables_reproduce_rows(ker):
     table = random_table(n=40, seed=2)
-    packed = table.alias()
+    packed = table.alias(ker)
     prob, alias = packed[:, 0], packed[:, 2].astype(np.int64)
     np.testing.assert_array_equal(packed[:, 1], table.indices)
     assert np.all((prob >= 0) & (prob <= 1.0 + 1e-12))
@@ -131,7 +141,7 @@ def test_first_transition_statistics(ker, sampler):
     arr = particles(N)
     ker.initialise(3, 0, 0.0, mt.initial_cdf(table, "state", state=0), table.gout, *arr.values())
     args = (table.vx, table.vy, table.gout, table.decay, table.indptr, table.indices, table.cumulative,
-            table.alias(), sampler)
+            table.alias(ker), sampler)
     ker.push(3, 0, 0.4, *arr.values(), *args)
     left = np.sum(arr["state"] == 0)
     assert stats.binomtest(int(left), N, np.exp(-0.8)).pvalue > 1e-3
@@ -172,7 +182,9 @@ def test_engine_with_reference_kernel(ker):
     cdf = mt.initial_cdf(table, "uniform", e0=np.inf)
     times = np.linspace(0.0, 3.0, 7)
     a = me.simulate(table, params, times, cdf, SerialComm())
-    b = me.simulate(table, params, times, cdf, SerialComm(), kernel=ref)
+    b = me.simulate(mt.McTable(table.energy, table.velocity, table.total_rate, table.indptr, table.indices,
+                               table.cumulative, table.group, table.group_names, decay=table.decay),
+                    params, times, cdf, SerialComm(), kernel=ref)
     np.testing.assert_array_equal(a.occupation, b.occupation)
     np.testing.assert_array_equal(a.events, b.events)
     np.testing.assert_allclose(a.moments, b.moments, rtol=1e-11)

@@ -6,18 +6,19 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcx import workflows
-from hpcx.config import validate
 from hpcx.errors import ConfigError
 from hpcx.materials.phonons import phonon_params
 from hpcx.physics import phonons as ph
 from hpcx.physics import scattering as sc
+from hpcx.physics import scattering_states as ss
 from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
 
 from helpers import (
     GEO,
     MOIRE_SMALL,
     free_states,
+    params_of,
+    peak_rss_of_run,
     run_config,
 )
 from helpers import (
@@ -169,13 +170,12 @@ def test_multivalley_broadening_resolves_the_grid(tmp_path):
     # With a broadening far below the parabolic grid's energy spacing (~10 meV here) energy
     # conservation finds no partner for whole rings of states (out-rates ~1e-11 1/ps, D_RTA ~1e10
     # cm^2/s).  The floor of half the spacing at k_max/2 keeps every state coupled.
-    from hpcx.workflows.scattering import broadening_floor
     text = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 14').replace(
         "temperatures = [30.0, 150.0]", "temperatures = [300.0]").replace(
         "table_temperature = 30.0", "table_temperature = 300.0")
-    cfg = validate(text, "mv.toml", workflows.schemas())
-    floor = broadening_floor(cfg.scattering)
-    assert floor > 10 * cfg.scattering.width_min
+    p = params_of(text)
+    floor = ss.broadening_floor(p.model, p.width_min)
+    assert floor == p.settings.width and floor > 10 * p.width_min
     out = run_config(text, tmp_path / "mv.h5")
     with h5py.File(out) as f:
         rate = f["results/rates/total_rate"][()]
@@ -187,19 +187,36 @@ def test_multivalley_broadening_resolves_the_grid(tmp_path):
     ("twist_deg = 3.0", "system = 'nope'", "scattering.system"),
     ("n_bands = 2", "n_bands = 500", "scattering.n_bands"),
     ("twist_deg = 3.0", "model = 'multivalley'\nmaterial = 'XX'", "scattering.material"),
+    ("twist_deg = 3.0", "environment = 'nope'", "scattering.environment"),
+    ("twist_deg = 3.0", 'input = "missing.h5"', "scattering.input"),
+    ("temperatures = [30.0, 150.0]", "temperatures = [1e-6, 30.0]", "scattering.temperatures"),
+    ("table_temperature = 30.0", "table_temperature = 0.01", "scattering.table_temperature"),
 ])
 def test_bad_configs_fail_before_computing(old, new, key):
     with pytest.raises(ConfigError) as info:
-        cfg = validate(SMALL.replace(old, new), "test.toml", workflows.schemas())
-        workflows.load("scattering").check(cfg)
+        params_of(SMALL.replace(old, new))
     assert key in str(info.value)
+
+
+def test_lowest_temperature_is_where_upward_rates_underflow():
+    # the tables need exp(-dE/k_B T) representable over the states' energy span dE: the bound of the
+    # span (free-exciton bands + range of M(r), Weyl) holds for the solved bands, and the limit
+    # is dE / (700 k_B)
+    p = params_of(SMALL)
+    states, _ = ss.build_states(p.model, p.twist_deg)
+    bound = ss.energy_span_bound(p.model, p.twist_deg)
+    assert np.ptp(states.energy) <= bound < 10 * np.ptp(states.energy)
+    assert ss.lowest_valid_temperature(bound) == pytest.approx(bound / (700.0 * KB_MEV_PER_K))
+    T_min = ss.lowest_valid_temperature(bound)
+    params_of(SMALL.replace("temperatures = [30.0, 150.0]", f"temperatures = [{1.001 * T_min}]"))
+    with pytest.raises(ConfigError, match=r"allowed: T >= "):
+        params_of(SMALL.replace("temperatures = [30.0, 150.0]", f"temperatures = [{0.999 * T_min}]"))
 
 
 def test_example_config_is_valid():
     text = (Path(__file__).resolve().parents[2] / "examples" / "scattering.toml").read_text()
-    cfg = validate(text, "examples/scattering.toml", workflows.schemas())
-    workflows.load("scattering").check(cfg)
-    assert cfg.scattering.twist_deg == 3.0
+    p = params_of(text, "examples/scattering.toml")
+    assert p.twist_deg == 3.0 and p.temperatures == (10.0, 30.0, 70.0, 150.0, 300.0)
 
 
 def test_bands_from_moire_run_file_equal_in_process(tmp_path):
@@ -216,26 +233,49 @@ def test_bands_from_moire_run_file_equal_in_process(tmp_path):
         np.testing.assert_array_equal(fb["results/rates/indices"][()], fa["results/rates/indices"][()])
 
 
-def test_plot(tmp_path):
+def test_plot_and_read_back(tmp_path):
+    from hpcx import api
     from hpcx.plotting import plot_run
     out = run_config(SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0]"), tmp_path / "p.h5")
-    assert all(Path(p).exists() for p in plot_run(out))
+    paths = plot_run(out)
+    assert len(paths) == 2 and all(Path(p).exists() for p in paths)
+    res = api.read(out)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(res.tables.cumulative, f["results/rates/cumulative"][()])
+        assert res.group_names == ("band0", "band1") and res.tables.attrs["nnz"] == len(res.tables.indices)
 
 
 def test_terms_do_not_depend_on_the_row_split(monkeypatch):
     # Row blocks smaller than a rank's share, and splits that cut through blocks, must give
     # bit-identical terms (the 1-vs-2-rank table test relies on it).
     import functools
-    import logging
 
-    from hpcx.physics import scattering as sc
-    from hpcx.workflows import scattering as ws
-    cfg = validate(SMALL, "x.toml", workflows.schemas())
-    st = ws.states(cfg, logging.getLogger("test"))
-    n = len(st.E)
+    p = params_of(SMALL)
+    st, _ = ss.build_states(p.model, p.twist_deg)
+    n = st.n
     monkeypatch.setattr(sc, "moire_terms", functools.partial(sc.moire_terms, chunk_pairs=7 * n))
     whole = st.terms(0, n)
     cuts = [0, 5, n // 2 + 3, n]
     parts = [st.terms(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
     for name in ("col", "g2w", "omega"):
         assert np.array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts])), name
+
+
+def test_memory_estimate_of_the_example_within_1_5x_of_its_peak_rss(tmp_path):
+    # estimate_memory (from the config, before any allocation) against the measured peak resident
+    # set size of examples/scattering.toml on one rank
+    from hpcx import workflows
+    config = Path(__file__).resolve().parents[2] / "examples" / "scattering.toml"
+    estimate = workflows.load("scattering").estimate_memory(params_of(config.read_text(), str(config)), 1)
+    measured = peak_rss_of_run(config, tmp_path / "example.h5")
+    assert measured / 1.5 <= estimate <= 1.5 * measured, (estimate / 2 ** 20, measured / 2 ** 20)
+
+
+def test_memory_estimate_refuses_oversized_configs_quickly():
+    import time
+
+    from hpcx import workflows
+    start = time.perf_counter()
+    big = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 80')
+    assert workflows.load("scattering").estimate_memory(params_of(big), 1) > 50 * 2 ** 30
+    assert time.perf_counter() - start < 5.0

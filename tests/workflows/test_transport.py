@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hpcx import workflows
-from hpcx.config import validate
-from hpcx.errors import ConfigError
+from hpcx.errors import CheckpointedStop, ConfigError
 from hpcx.materials.phonons import phonon_params
 from hpcx.parallel import SerialComm
 from hpcx.physics import mc_engine as me
@@ -21,7 +19,7 @@ from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
 
 from helpers import SCATTERING_SMALL as SCAT
 from helpers import TRANSPORT_SMALL as SMALL
-from helpers import require_kernel, run_config
+from helpers import HpcxLog, params_of, peak_rss_of_run, require_kernel, run_config, run_with_context, stop_after
 
 ROOT = Path(__file__).resolve().parents[2]
 M = 0.86
@@ -224,41 +222,85 @@ def test_input_file_equals_in_process(tmp_path):
         assert fb["results/sweep/theta_deg"][0] == 3.0
 
 
-def test_checkpoint_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    # (f) a run stopped in the second sweep point after checkpoints, rerun with the same config,
-    # resumes (point 0 from its finished checkpoint, point 1 from sample 10) and equals a run
-    # without interruption bit for bit
-    from hpcx.workflows import transport as wf
-    text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]").replace(
-        "checkpoint_every = 0", "checkpoint_every = 5")
-    ref = run_config(text, tmp_path / "ref.h5")
-    assert not Path(str(ref) + ".checkpoint").exists()
+def _assert_same(a, b):
+    for name, value in a.observables.items():
+        np.testing.assert_array_equal(b.observables[name], value, err_msg=name)
+    for name in ("occupation", "events", "decays", "diffusion_rta", "diffusion_exact"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
 
-    class Stop(Exception):
-        pass
 
-    def stop(point, k):
-        if point == 1 and k == 12:
-            raise Stop
-
-    monkeypatch.setattr(wf, "_AFTER_SAMPLE", stop)
-    with pytest.raises(Stop):
-        run_config(text, tmp_path / "run.h5")
+def test_stop_request_and_rerun_equal_uninterrupted(tmp_path):
+    # (f) a stop request in the second sweep point (20 polls per point: samples 0..19 of 21) writes a
+    # checkpoint at sample 12 and raises CheckpointedStop; point 0, finished, is checkpointed too
+    # (checkpoint_every = 0: only on the stop).  The rerun resumes at sample 13 without recomputing
+    # point 0 and equals an uninterrupted run bit for bit
+    text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]")
+    ref = run_with_context(text, tmp_path / "ref.h5")
+    assert not (tmp_path / "ref.h5.checkpoint").exists()
+    with pytest.raises(CheckpointedStop) as info:
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(20 + 13))
+    assert info.value.exit_code == 75
     ck = tmp_path / "run.h5.checkpoint"
     with h5py.File(ck / "point_0000.h5") as f:
         assert f.attrs["done"]
     with h5py.File(ck / "point_0001.h5") as f:
-        assert not f.attrs["done"] and f.attrs["next_sample"] == 10
-    resumed = []
-    monkeypatch.setattr(wf, "_AFTER_SAMPLE", lambda point, k: resumed.append((point, k)))
-    out = run_config(text, tmp_path / "run.h5")
-    assert resumed[0] == (1, 10)                  # nothing of point 0 recomputed
+        assert not f.attrs["done"] and f.attrs["next_sample"] == 13
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "point 0: finished in" in log.text and "at sample 13" in log.text
     assert not ck.exists()
+    _assert_same(ref, out)
+
+
+def test_crash_resumes_from_periodic_checkpoint(tmp_path):
+    # a run killed in the second point (an exception at a sample) after periodic checkpoints
+    # (every 5 samples) resumes from sample 10 and equals the uninterrupted run through api.run
+    text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]").replace(
+        "checkpoint_every = 0", "checkpoint_every = 5")
+    ref = run_config(text, tmp_path / "ref.h5")
+
+    class Killed(Exception):
+        pass
+
+    def crash():
+        crash.polls += 1
+        if crash.polls == 20 + 13:
+            raise Killed
+        return False
+    crash.polls = 0
+    with pytest.raises(Killed):
+        run_with_context(text, tmp_path / "run.h5", stop_flag=crash)
+    with h5py.File(tmp_path / "run.h5.checkpoint" / "point_0001.h5") as f:
+        assert not f.attrs["done"] and f.attrs["next_sample"] == 10
+    with HpcxLog() as log:
+        out = run_config(text, tmp_path / "run.h5")
+    assert "at sample 10" in log.text
     names = []
     with h5py.File(ref) as a, h5py.File(out) as b:
         a["results"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         for name in names:
             np.testing.assert_array_equal(b[f"results/{name}"][()], a[f"results/{name}"][()], err_msg=name)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, damage):
+    # a truncated checkpoint (cut in half) or one of other parameters (another seed) is reported by
+    # name, moved aside to *.corrupt-<time> / *.foreign-<time>, and the run starts afresh
+    text = SMALL.replace("checkpoint_every = 0", "checkpoint_every = 5")
+    ref = run_with_context(text, tmp_path / "ref.h5")
+    other = text.replace("t_max = 20.0", "t_max = 20.0\nseed = 9") if damage == "foreign" else text
+    with pytest.raises(CheckpointedStop):
+        run_with_context(other, tmp_path / "run.h5", stop_flag=stop_after(12))
+    path = tmp_path / "run.h5.checkpoint" / "point_0000.h5"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    with HpcxLog() as log, pytest.raises(CheckpointedStop):     # stop again: the directory stays
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(3))
+    kind = "corrupt" if damage == "truncated" else "foreign"
+    aside = list(path.parent.glob(f"point_0000.h5.{kind}-*"))
+    assert len(aside) == 1 and str(path) in log.text and aside[0].name in log.text
+    assert "starting afresh" in log.text and "resuming" not in log.text
+    _assert_same(ref, run_with_context(text, tmp_path / "run.h5"))
 
 
 def test_radiative_decay_removes_light_cone_particles(tmp_path):
@@ -275,6 +317,9 @@ def test_radiative_decay_removes_light_cone_particles(tmp_path):
 
 @pytest.mark.parametrize("edit, key", [
     (("temperatures = [150.0]", "temperatures = []"), "transport.temperatures"),
+    (("temperatures = [150.0]", "temperatures = [1e-6]"), "transport.temperatures"),
+    (("batches = 8", "batches = 2"), "transport.batches"),
+    (('initial = "thermal"', 'initial = "state"\ninitial_state = 50'), "transport.initial_state"),
     (("twist_deg = [3.0]", "twist_deg = []"), "transport.twist_deg"),
     (("temperatures = [150.0]", 'input = "nope.h5"'), "transport.twist_deg"),
     (("twist_deg = [3.0]\ntemperatures = [150.0]", 'input = "nope.h5"'), "transport.input"),
@@ -285,45 +330,62 @@ def test_radiative_decay_removes_light_cone_particles(tmp_path):
 ])
 def test_bad_configs_fail_before_computing(edit, key):
     with pytest.raises(ConfigError) as info:
-        cfg = validate(SMALL.replace(*edit), "test.toml", workflows.schemas())
-        workflows.load("transport").check(cfg)
+        params_of(SMALL.replace(*edit), comm_size=3)
     assert key in str(info.value)
 
 
-def test_bad_initial_state_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="transport.initial_state"):
-        run_config(SMALL.replace('initial = "thermal"', 'initial = "state"\ninitial_state = 50'), tmp_path / "x.h5")
+def test_low_temperature_message_names_the_limit():
+    with pytest.raises(ConfigError, match=r"1e-06 K is below the validity of the scattering tables.*allowed: T >= "):
+        params_of(SMALL.replace("temperatures = [150.0]", "temperatures = [1e-6]"))
 
 
 def test_point_configs_of_a_job_array_equal_the_sweep(tmp_path):
-    # jobscripts/hpcx-transport-sweep.slurm runs point i of a sweep config as its own run: the
-    # same seed and tables, so the numbers equal the sweep's entry i exactly
-    from hpcx.workflows.transport import point_config
+    # `hpcx sweep point CONFIG i` runs point i of a sweep config as its own run (jobscripts/): the
+    # same seed and tables, so the numbers equal the sweep's entry i exactly; points in the order of
+    # /results/sweep (twist outer, temperature inner, temperatures sorted)
+    from hpcx import api
     text = SMALL.replace("temperatures = [150.0]", "temperatures = [300.0, 100.0]")
-    one, n = point_config(text, 1, "sweep.toml")
-    assert n == 2 and "temperatures = [300.0]" in one
+    (tmp_path / "sweep.toml").write_text(text)
+    assert api.sweep_points(tmp_path / "sweep.toml") == 2
+    one = api.point_config(tmp_path / "sweep.toml", 1)
+    assert "temperatures = [300.0]" in one and "twist_deg = [3.0]" in one
+    assert "temperatures = [100.0]" in api.point_config(tmp_path / "sweep.toml", 0)
     sweep = run_config(text, tmp_path / "sweep.h5")
     point = run_config(one, tmp_path / "p1.h5")
     with h5py.File(sweep) as a, h5py.File(point) as b:
         assert b["results/sweep/temperature"][()].tolist() == [300.0]
-        for name in ("variance", "msd", "occupation", "profiles"):
+        for name in ("variance", "msd", "occupation", "profiles", "sweep/diffusion", "sweep/diffusion_exact"):
             np.testing.assert_array_equal(b[f"results/{name}"][0], a[f"results/{name}"][1], err_msg=name)
     with pytest.raises(ConfigError, match="sweep point 2"):
-        point_config(text, 2, "sweep.toml")
+        api.point_config(tmp_path / "sweep.toml", 2)
+
+
+def test_sweep_overrides_cover_angles_and_temperatures():
+    from hpcx.workflows import transport as wf
+    p = params_of(SMALL.replace("twist_deg = [3.0]", "twist_deg = [4.0, 3.0]").replace(
+        "temperatures = [150.0]", "temperatures = [300.0, 100.0, 300.0]"))
+    assert wf.sweep_overrides(p) == [{"transport": {"temperatures": [T], "twist_deg": [th]}}
+                                     for th in (4.0, 3.0) for T in (100.0, 300.0)]
+    mv = params_of(SMALL.replace("twist_deg = [3.0]\n", "").replace("shells = 4", "shells = 4\nmodel = 'multivalley'"
+                                                                       "\nk_points = 4"))
+    assert wf.sweep_overrides(mv) == [{"transport": {"temperatures": [150.0]}}]
 
 
 def test_example_config_is_valid():
-    text = (ROOT / "examples" / "transport.toml").read_text()
-    cfg = validate(text, "examples/transport.toml", workflows.schemas())
-    workflows.load("transport").check(cfg)
-    assert cfg.transport.twist_deg == (3.0,) and len(cfg.transport.temperatures) == 1
+    p = params_of((ROOT / "examples" / "transport.toml").read_text(), "examples/transport.toml")
+    assert p.points == ((3.0, 10.0),) and p.mc.particles == 100000
 
 
-def test_plot(tmp_path):
+def test_plot_and_read_back(tmp_path):
+    from hpcx import api
     from hpcx.plotting import plot_run
     out = run_config(SMALL.replace("temperatures = [150.0]", "temperatures = [150.0, 300.0]"), tmp_path / "p.h5")
     paths = plot_run(out)
     assert len(paths) == 4 and all(Path(p).exists() for p in paths)
+    res = api.read(out)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(res.observables["stationary"], f["results/sweep/diffusion"][()])
+        assert res.group_names == ("band0", "band1") and res.fit_from_ps == 10.0
 
 
 def test_bench_transport_runs_on_a_tiny_table():
@@ -339,3 +401,23 @@ def test_bench_transport_runs_on_a_tiny_table():
     assert res["states"] == 6 * 6 * 3 and res["nnz"] > res["states"]
     assert all(r["cython_events_per_s"] > 0 and r["numpy_events_per_s"] > 0 for r in res["push"])
     assert res["loop"]["events"] > 0 and res["loop"]["t_1"] > 0  # timings are reported, never asserted
+
+
+def test_memory_estimate_of_the_example_within_1_5x_of_its_peak_rss(tmp_path):
+    # estimate_memory (from the config, before any allocation) against the measured peak resident
+    # set size of examples/transport.toml on one rank
+    from hpcx import workflows
+    config = Path(__file__).resolve().parents[2] / "examples" / "transport.toml"
+    estimate = workflows.load("transport").estimate_memory(params_of(config.read_text(), str(config)), 1)
+    measured = peak_rss_of_run(config, tmp_path / "example.h5")
+    assert measured / 1.5 <= estimate <= 1.5 * measured, (estimate / 2 ** 20, measured / 2 ** 20)
+
+
+def test_memory_estimate_refuses_oversized_configs_quickly():
+    import time
+
+    from hpcx import workflows
+    start = time.perf_counter()
+    big = SMALL.replace("particles = 4000", "particles = 20000000000")
+    assert workflows.load("transport").estimate_memory(params_of(big), 1) > 1000 * 2 ** 30
+    assert time.perf_counter() - start < 5.0

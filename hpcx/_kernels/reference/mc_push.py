@@ -1,11 +1,21 @@
-"""Pure-NumPy reference of the Monte Carlo push kernel (kernels/mc_push.pyx).
+"""NumPy twin of kernels/mc_push.pyx: the Monte Carlo push, alias tables and ensemble sampling.
 
-Same functions and signatures as ``hpcx._kernels.mc_push`` (``uniforms``, ``initialise``,
-``push``, ``sample``; ``philox4x32`` for the known-answer test) and the same random numbers: Philox4x32-10
-of the counter (draw_lo, draw_hi, particle_lo, particle_hi) under the key (seed_lo, seed_hi).
-Vectorised over particles: each pass treats every particle whose next event lies before
-``t_end``.  Used by tests/test_transport_kernel.py (trajectories equal the Cython kernel's
-to round-off) and by ``hpcx bench transport`` (events per second of NumPy vs Cython).
+Same functions and arguments as ``hpcx._kernels.mc_push`` (``philox4x32``, ``uniforms``,
+``initialise``, ``push``, ``build_alias``, ``sample``) and the same random numbers:
+Philox4x32-10 of the counter (draw_lo, draw_hi, particle_lo, particle_hi) under the key
+(seed_lo, seed_hi), two 53-bit uniforms per draw.  Draw 0 places a particle, draw 1 picks
+its initial state and first flight, draw c >= 2 is its (c-1)-th event, so a trajectory
+depends only on (seed, particle index) and the tables.  Vectorised over particles: each
+pass of :func:`push` treats every particle whose next event lies before ``t_end``.  The
+definition the kernel is tested against (tests/unit/test_transport_kernel.py: discrete
+states, counters and event counts identical, positions to round-off) and the NumPy side
+of ``hpcx bench transport``.
+
+Particle arrays (length n): state int64 (-1 = decayed), x, y (nm) at time t (ps), tn the
+time of the next event (ps), ctr uint64 the next draw number.  Tables over the n_s
+states: vx, vy (nm/ps), gout = out-scattering + decay rate (1/ps), decay (1/ps), CSR rows
+indptr [n_s + 1], indices [nnz], cumulative [nnz] (per row increasing, last exactly 1),
+or the packed alias tables [nnz, 4] of :func:`build_alias`.
 """
 
 from __future__ import annotations
@@ -150,3 +160,41 @@ def sample(state, x, y, x0, y0, batch, group, energy, lo, width, mom, occ, prof)
     j = q[ok].astype(np.int64)
     ok2 = j < n_bin
     prof += np.bincount(g[ok][ok2] * n_bin + j[ok2], minlength=prof.size).reshape(prof.shape)
+
+
+def build_alias(indptr, indices, cumulative):
+    """Walker/Vose alias tables of CSR rows (as mc_push.build_alias, the same operations in the same
+    order, so the tables are identical): packed [nnz, 4] = (prob, final state, alias state, 0)."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
+    cumulative = np.asarray(cumulative, dtype=float)
+    nnz = len(indices)
+    prob = np.ones(nnz)
+    alias = indices.copy()
+    for r in range(len(indptr) - 1):
+        a, b = int(indptr[r]), int(indptr[r + 1])
+        m = b - a
+        if m == 0:
+            continue
+        q = {}
+        small, large = [], []
+        prev = 0.0
+        for j in range(a, b):
+            q[j] = (float(cumulative[j]) - prev) * m
+            prev = float(cumulative[j])
+            (small if q[j] < 1.0 else large).append(j)
+        while small and large:
+            sm, lg = small.pop(), large[-1]
+            prob[sm] = q[sm]
+            alias[sm] = indices[lg]
+            q[lg] = (q[lg] + q[sm]) - 1.0
+            if q[lg] < 1.0:
+                large.pop()
+                small.append(lg)
+        for j in large + small:          # leftovers are 1 up to round-off
+            prob[j] = 1.0
+    packed = np.zeros((nnz, 4))
+    packed[:, 0] = prob
+    packed[:, 1] = indices
+    packed[:, 2] = alias
+    return packed

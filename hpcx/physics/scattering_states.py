@@ -1,0 +1,352 @@
+"""Exciton states and their phonon couplings for scattering tables: moiré bands or multi-valley parabolas.
+
+Physics only (no files, no configs): typed model descriptions in, arrays and
+:class:`hpcx.physics.scattering.Terms` out.  Units: meV, nm, ps, m0, K.
+
+Two models share one interface, :class:`States`:
+
+* moiré interlayer excitons (seed 000): the bands of :mod:`hpcx.physics.moire` on a
+  Monkhorst-Pack grid of the mini-BZ (:class:`MoireBands`), LA/TA/optical phonons of
+  the electron's and the hole's layer (:meth:`MoireModel.modes`), moiré-basis
+  couplings of SI Eq. 11 (:func:`hpcx.physics.scattering.moire_terms`);
+* multi-valley monolayer excitons (seed 002): parabolic valleys on one k-grid each,
+  intra- and intervalley phonons (:func:`hpcx.physics.phonons.multivalley_channels`).
+
+The exciton vertex needs the 1s form factor of the Wannier equation in the
+dielectric environment of the layers (:func:`exciton_1s`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from hpcx.units import HBAR2_2M0_MEV_NM2, KB_MEV_PER_K
+
+from . import moire as mp
+from . import phonons as ph
+from . import scattering as sc
+from . import wannier as wp
+from .screening import stack_from_materials
+
+__all__ = ["MoireModel", "MultivalleyModel", "moire_model", "multivalley_model", "MoireBands", "Exciton1s",
+           "States", "dielectric_stack",
+           "exciton_1s", "solve_moire_bands", "build_states", "moire_states", "multivalley_states",
+           "intervalley_phonons", "broadening_floor", "n_states", "energy_span_bound",
+           "lowest_valid_temperature", "MAX_EXPONENT"]
+
+#: largest Delta E / k_B T of a table: the upward rates ~ exp(-Delta E / k_B T) of the golden rule
+#: must stay representable in double precision (exp(-745) underflows to 0; 700 leaves 1e19 for
+#: the prefactors); detailed balance then gives the downward rates from them
+MAX_EXPONENT = 700.0
+
+#: q grid (1/nm) on which the 1s form factor is tabulated and interpolated (0 beyond)
+FORM_FACTOR_Q = (0.0, 60.0, 6001)
+_FORM_FACTOR_CHUNK = 256          # q points per evaluation (memory: chunk x basis^2 x 3 doubles)
+
+
+@dataclasses.dataclass(frozen=True)
+class MoireModel:
+    """Moiré interlayer excitons of ``system`` (:class:`hpcx.materials.moire.MoireSystem`).
+
+    ``layers``: (electron TMD, hole TMD); ``environment``: the dielectric half-spaces on
+    both sides (:class:`hpcx.materials.Environment`); ``phonons``: (electron layer,
+    hole layer) :class:`hpcx.materials.phonons.PhononParams`; ``interlayer_distance``
+    (nm, mid-plane to mid-plane); ``shells`` plane-wave shells, ``n_bands`` bands kept,
+    ``grid`` x ``grid`` Monkhorst-Pack points; couplings below ``coupling_cut`` times a
+    mode's largest are dropped.
+    """
+
+    system: object
+    layers: tuple
+    environment: object
+    phonons: tuple
+    interlayer_distance: float | None
+    shells: int
+    n_bands: int
+    grid: int
+    coupling_cut: float
+
+    name = "moire"
+
+    def modes(self):
+        """LA, TA, optical modes of the electron's layer (coupling to the electron), then the hole's."""
+        return sc.layer_modes(self.phonons[0], "e") + sc.layer_modes(self.phonons[1], "h")
+
+    def stack(self):
+        return dielectric_stack(self.layers, self.environment, self.interlayer_distance)
+
+    def exciton(self):
+        """The 1s interlayer exciton (electron in layer 0, hole in layer 1) with the layers' band masses."""
+        return exciton_1s(self.stack(), self.layers[0].m_e, self.layers[1].m_h, 0, 1)
+
+
+def moire_model(system, environment, shells, n_bands, grid, coupling_cut):
+    """:class:`MoireModel` of the moiré system and environment named (hpcx/materials data; raises
+    :class:`hpcx.materials.UnknownMaterialError` for unknown names)."""
+    from hpcx import materials
+    from hpcx.materials.moire import moire_system
+    from hpcx.materials.phonons import phonon_params
+    sysm = moire_system(system)
+    layers = (materials.tmd(sysm.electron_layer), materials.tmd(sysm.hole_layer))
+    hetero = materials.find_heterostructure(*(t.name for t in layers))
+    return MoireModel(sysm, layers, materials.environment(environment), tuple(phonon_params(t.name) for t in layers),
+                      hetero.interlayer_distance_nm if hetero is not None else None, shells, n_bands, grid,
+                      coupling_cut)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultivalleyModel:
+    """Multi-valley excitons of one monolayer (seed 002).
+
+    ``layer``: the TMD; ``valleys``: ((name, :class:`hpcx.materials.phonons.Valley`), ...)
+    in model order; ``phonons``: its PhononParams; one ``k_points`` x ``k_points`` grid on
+    [-k_max, k_max]^2 (1/nm) per valley.
+    """
+
+    layer: object
+    environment: object
+    phonons: object
+    valleys: tuple
+    k_max: float
+    k_points: int
+
+    name = "multivalley"
+
+    def stack(self):
+        return dielectric_stack((self.layer,), self.environment)
+
+    def exciton(self):
+        """The 1s exciton with the masses of the first valley (form factor of every valley's vertex)."""
+        first = self.valleys[0][1]
+        return exciton_1s(self.stack(), first.m_e, first.m_h, 0, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MoireBands:
+    """Moiré exciton bands on a Monkhorst-Pack grid.
+
+    Q [n_Q, 2] 1/nm, energy [n_Q, n_b] meV, vectors [n_Q, n_b, n_g] plane-wave
+    coefficients, velocity [n_Q, n_b, 2] nm/ps, s [n_g, 2] integer plane-wave labels,
+    basis [2, 2] reciprocal vectors (rows, 1/nm), cell_area nm^2, period nm (moiré period,
+    NaN if unknown), theta_deg.
+    """
+
+    Q: np.ndarray
+    energy: np.ndarray
+    vectors: np.ndarray
+    velocity: np.ndarray
+    s: np.ndarray
+    basis: np.ndarray
+    cell_area: float
+    theta_deg: float
+    period: float = float("nan")
+
+    @property
+    def n_g(self):
+        return self.vectors.shape[-1]
+
+    @classmethod
+    def from_arrays(cls, data):
+        """From a mapping with the field names (extra keys, e.g. a file's ``system``, are ignored)."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclasses.dataclass(frozen=True)
+class Exciton1s:
+    """The 1s exciton of the vertex: masses m_e, m_h (m0), binding energy (meV), F(q) tabulated on q (1/nm)."""
+
+    m_e: float
+    m_h: float
+    binding_energy: float
+    q: np.ndarray
+    F: np.ndarray
+
+    def form_factor(self, p):
+        """F(|p|) by linear interpolation, 0 beyond the table (p in 1/nm, any shape)."""
+        return np.interp(p, self.q, self.F, right=0.0)
+
+
+@dataclasses.dataclass
+class States:
+    """Scattering states of one model, identical on every rank.
+
+    energy [n] meV, velocity [n, 2] nm/ps, weight [n] (state measure of Boltzmann
+    averages: 1 for moiré states, d^2k/(2 pi)^2 in 1/nm^2 for valley states), group [n]
+    (band or valley index) with ``group_names``, k [n, 2] 1/nm (moiré Q or valley-local
+    k), ``binding_energy`` meV of the 1s exciton, ``modes`` the phonon branch names,
+    ``model`` "moire" | "multivalley".  :meth:`terms` gives the couplings of a block of
+    initial states.
+    """
+
+    energy: np.ndarray
+    velocity: np.ndarray
+    weight: np.ndarray
+    group: np.ndarray
+    group_names: tuple
+    k: np.ndarray
+    binding_energy: float
+    modes: tuple
+    model: str
+    _terms: Callable = dataclasses.field(repr=False, default=None)
+
+    @property
+    def n(self):
+        return len(self.energy)
+
+    def terms(self, start, stop, progress=None):
+        """:class:`hpcx.physics.scattering.Terms` of the initial states [start, stop).
+
+        ``progress``: optional object with ``update(rows)``, told about rows as they are done.
+        """
+        return self._terms(start, stop, progress)
+
+
+def multivalley_model(material, environment, k_max, k_points):
+    """:class:`MultivalleyModel` of the monolayer and environment named (hpcx/materials data; raises
+    :class:`hpcx.materials.UnknownMaterialError` for unknown names)."""
+    from hpcx import materials
+    from hpcx.materials import phonons as phonon_data
+    valleys = phonon_data.multivalley_model(material)
+    return MultivalleyModel(materials.tmd(material), materials.environment(environment),
+                            phonon_data.phonon_params(material), tuple(valleys.items()), k_max, k_points)
+
+
+def dielectric_stack(layers, environment, interlayer_distance=None):
+    """Slab-model stack of ``layers`` (TMDs, bottom to top) with ``environment`` on both sides."""
+    return stack_from_materials(list(layers), environment, environment, "slab", interlayer_distance)
+
+
+def exciton_1s(stack, m_e, m_h, electron_layer, hole_layer):
+    """:class:`Exciton1s` of the Wannier equation screened by ``stack`` (masses m0, layer indices)."""
+    res = wp.solve_wannier(m_e * m_h / (m_e + m_h), lambda q: stack.epsilon(q, electron_layer, hole_layer),
+                           ("1s",))
+    q = np.linspace(*FORM_FACTOR_Q)
+    # evaluated in chunks of q (each q independently, the same sums): memory chunk x basis^2
+    F = np.concatenate([res.form_factor("1s", q[a:a + _FORM_FACTOR_CHUNK])
+                        for a in range(0, len(q), _FORM_FACTOR_CHUNK)])
+    return Exciton1s(m_e, m_h, float(res.binding_energy_meV[0]), q, F)
+
+
+def solve_moire_bands(system, twist_deg, shells, grid, n_bands):
+    """:class:`MoireBands` of ``system`` at ``twist_deg`` on a grid x grid Monkhorst-Pack grid."""
+    geo = mp.MoireGeometry.from_degrees(system.a_electron_nm, system.a_hole_nm, twist_deg)
+    ham = mp.MoireHamiltonian(geo, mp.MoirePotential.from_ab(system.A_meV, system.B_meV), system.exciton_mass,
+                              shells)
+    Q, _ = geo.monkhorst_pack(grid)
+    b = ham.solve(Q, n_bands)
+    return MoireBands(Q, b.energy, b.vectors, b.velocity, ham.s, geo.reciprocal_basis, geo.cell_area_nm2,
+                      float(twist_deg), geo.period_nm)
+
+
+def moire_states(bands, exciton, modes, coupling_cut):
+    """:class:`States` of moiré ``bands`` (state i = iQ * n_bands + band) with ``modes`` (scattering.Mode)."""
+    Q, E = bands.Q, bands.energy
+    n_b = E.shape[1]
+
+    def terms(start, stop, progress=None):
+        return sc.moire_terms(Q, E, bands.vectors, bands.s, bands.basis, bands.cell_area, modes,
+                              exciton.form_factor, exciton.m_e, exciton.m_h, start, stop,
+                              coupling_cut=coupling_cut, progress=progress)
+
+    return States(E.reshape(-1), bands.velocity.reshape(-1, 2), np.ones(E.size), np.tile(np.arange(n_b), len(Q)),
+                  tuple(f"band{b}" for b in range(n_b)), np.repeat(Q, n_b, axis=0), exciton.binding_energy,
+                  tuple(m.name for m in modes), "moire", terms)
+
+
+def intervalley_phonons(params, names):
+    """Intervalley phonons of seed 002's model: K-K' (K phonons), K-Lambda and K'-Lambda (Q phonons).
+
+    ``params``: PhononParams; ``names``: the valleys present.  Returns
+    {(valley_a, valley_b): [(omega meV, D0 meV/nm), ...]}.
+    """
+    kkp = [(params.E_KKp_ac, params.D0_KKp_ac_e), (params.E_KKp_op, params.D0_KKp_op_e)]
+    kq = [(params.E_KQ_ac, params.D0_KQ_ac_e), (params.E_KQ_op, params.D0_KQ_op_e)]
+    out = {}
+    if "KK" in names and "KKp" in names:
+        out[("KK", "KKp")] = kkp
+    for a in ("KK", "KKp"):
+        if a in names and "KL" in names:
+            out[(a, "KL")] = kq
+    return out
+
+
+def multivalley_states(model, exciton):
+    """:class:`States` of a :class:`MultivalleyModel` (valleys in model order, one k-grid each)."""
+    grid = ph.multivalley_grid(dict(model.valleys), model.k_max, model.k_points)
+    chans = ph.multivalley_channels(grid, model.phonons, exciton.form_factor,
+                                    intervalley_phonons(model.phonons, grid.names))
+
+    def terms(start, stop, progress=None):
+        out = sc.channel_terms(chans, start, stop)
+        if progress is not None:
+            progress.update(stop - start)
+        return out
+
+    return States(grid.E, grid.v, np.full(len(grid.E), grid.weight), grid.valley, tuple(grid.names), grid.k,
+                  exciton.binding_energy, tuple(c.name for c in chans), "multivalley", terms)
+
+
+def build_states(model, twist_deg=None, bands=None):
+    """(:class:`States`, :class:`MoireBands` or None) of ``model``; moiré bands are ``bands`` if
+    given, else solved at ``twist_deg``."""
+    exciton = model.exciton()
+    if isinstance(model, MultivalleyModel):
+        return multivalley_states(model, exciton), None
+    if bands is None:
+        bands = solve_moire_bands(model.system, twist_deg, model.shells, model.grid, model.n_bands)
+    return moire_states(bands, exciton, model.modes(), model.coupling_cut), bands
+
+
+def broadening_floor(model, width_min):
+    """Floor of the broadening HWHM (meV): ``width_min``, and for the multi-valley model at least
+    half the grid's energy spacing hbar^2 k dk / M at k = k_max / 2 of the lightest valley.
+
+    The parabolic valleys' energy spacing on a k-grid (~10 meV for the defaults) is far above
+    acoustic phonon energies; with a narrower broadening energy conservation finds no final
+    state for whole rings of states, whose out-rates then collapse to ~1e-11 1/ps.
+    """
+    if not isinstance(model, MultivalleyModel):
+        return width_min
+    M = min(val.m_e + val.m_h for _, val in model.valleys)
+    dk = 2.0 * model.k_max / model.k_points
+    return max(width_min, 0.5 * HBAR2_2M0_MEV_NM2 * model.k_max * dk / M)
+
+
+def n_states(model):
+    """Number of states of a model solved in-process."""
+    if isinstance(model, MultivalleyModel):
+        return len(model.valleys) * model.k_points ** 2
+    return model.grid ** 2 * model.n_bands
+
+
+def energy_span_bound(model, twist_deg):
+    """Upper bound of max E - min E over the states (meV), without solving the model.
+
+    Multi-valley: exact (the parabolas on the grid).  Moiré: by Weyl's inequality the
+    eigenvalues of H0 + M lie within [min M, max M] of those of the free exciton H0, so
+    the span is at most max_Q E0_{n_bands}(Q) - min_Q E0_1(Q) + max M - min M (free
+    energies on the grid, M(r) on a real-space grid of the cell).
+    """
+    if isinstance(model, MultivalleyModel):
+        grid = ph.multivalley_grid(dict(model.valleys), model.k_max, model.k_points)
+        return float(np.ptp(grid.E))
+    system = model.system
+    geo = mp.MoireGeometry.from_degrees(system.a_electron_nm, system.a_hole_nm, twist_deg)
+    g, _ = mp.plane_wave_basis(geo, model.shells)
+    Q, _ = geo.monkhorst_pack(model.grid)
+    free = np.sort(np.sum((Q[:, None, :] + g[None, :, :]) ** 2, axis=-1), axis=1)
+    free *= HBAR2_2M0_MEV_NM2 / system.exciton_mass
+    nb = min(model.n_bands, free.shape[1])
+    # extremes of the first-shell M(r): 6 Re[v1 e^{i phi}] at phi = 0, 2 pi/3, 4 pi/3 (MoirePotential.depth_meV)
+    v1 = mp.MoirePotential.from_ab(system.A_meV, system.B_meV).v1
+    M = 6.0 * np.real(v1 * np.exp(2j * np.pi * np.arange(3) / 3.0))
+    return float(free[:, nb - 1].max() - free[:, 0].min() + M.max() - M.min())
+
+
+def lowest_valid_temperature(span_meV):
+    """Lowest temperature (K) at which tables over states spanning ``span_meV`` stay representable
+    (Delta E / k_B T <= :data:`MAX_EXPONENT`)."""
+    return float(span_meV) / (MAX_EXPONENT * KB_MEV_PER_K)

@@ -1,0 +1,75 @@
+"""Phases of the ``scattering`` workflow: states and coupling terms (rows over ranks), RTA curve, tables."""
+
+from __future__ import annotations
+
+from ...io.tables import read_moire_bands
+from ...parallel import allgather_concat, allreduce_sum, block_range, on_root
+from ...physics import scattering_states as ss
+from ...physics import scattering_tables as st
+from .result import Result, Tables
+
+
+def run(p, ctx):
+    """Tables and RTA curve of ``p`` (a :class:`~.schema.Params`)."""
+    with ctx.phase("terms"):
+        states, terms = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
+    with ctx.phase("rta"):
+        rta = [_rta_point(p, states, terms, T, ctx) for T in p.temperatures]
+    with ctx.phase("table"):
+        tables = _tables(p, states, terms, ctx)
+    D, v2, tau, iterations = (list(col) for col in zip(*rta))
+    return Result(states.model, states.binding_energy, states.modes, states.energy, states.velocity,
+                  states.weight, states.group, states.group_names, states.k, tables, list(p.temperatures),
+                  D, v2, tau, iterations)
+
+
+def build_terms(model, twist_deg, bands_input, ctx):
+    """(States, Terms of this rank's rows): bands from ``bands_input`` (a moire run file) or solved."""
+    log, comm = ctx.log, ctx.comm
+    bands = None
+    if bands_input is not None:
+        bands = ss.MoireBands.from_arrays(on_root(read_moire_bands, comm, bands_input))
+        log.info("bands from %s: %s at %.3f deg, %d Q x %d bands", bands_input, model.system.name,
+                 bands.theta_deg, *bands.energy.shape)
+    states, bands_used = ss.build_states(model, twist_deg, bands)
+    if bands is None and bands_used is not None:
+        log.info("%s at %.3f deg: a_M = %.3f nm, %d Q x %d bands, %d plane waves", model.system.name, twist_deg,
+                 bands_used.period, len(bands_used.Q), bands_used.energy.shape[1], bands_used.n_g)
+    start, stop = block_range(states.n, comm.size, comm.rank)
+    terms = states.terms(start, stop, ctx.progress(stop - start, "coupling terms (rows of rank 0)", unit="rows"))
+    n_terms = allreduce_sum(terms.n_terms, comm)
+    log.info("%s model: %d states, rows split over %d rank(s), %d coupling terms; modes %s",
+             states.model, states.n, comm.size, n_terms, ", ".join(states.modes))
+    return states, terms
+
+
+def local_table(states, terms, T, settings, ctx):
+    """:class:`~hpcx.physics.scattering_tables.LocalTable` at T (K), logged."""
+    progress = ctx.progress(settings.max_iter, f"self-consistent dephasing at {T:g} K (at most)",
+                            unit="iterations")
+    tab = st.local_table(states.energy, terms, T, settings, ctx.comm, progress)
+    ctx.log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, Gamma %.3f..%.3f meV",
+                 T, tab.iterations, tab.residual, tab.gamma.min(), tab.gamma.max())
+    return tab
+
+
+def _rta_point(p, states, terms, T, ctx):
+    tab = local_table(states, terms, T, p.settings, ctx)
+    d, a, b = st.rta_of_rows(states.energy, states.velocity, states.weight, tab.W, T, ctx.comm)
+    ctx.log.info("T = %6.1f K: D_RTA = %.4g cm^2/s, v2_eff = %.4g nm^2/ps^2, tau_eff = %.4g ps", T, d, a, b)
+    return d, a, b, tab.iterations
+
+
+def _tables(p, states, terms, ctx):
+    T, s = p.table_temperature, p.settings
+    tab = local_table(states, terms, T, s, ctx)
+    rows = st.csr_rows(tab.W, s.threshold, ctx.comm)
+    dropped = allgather_concat(rows.local["dropped"], ctx.comm)
+    ctx.log.info("tables at %.1f K: %d entries (%.1f per state), dropped rate fraction max %.2e mean %.2e",
+                 T, rows.nnz, rows.nnz / states.n, dropped.max(), dropped.mean())
+    attrs = {"temperature_K": T, "beta": s.beta, "width_min_meV": p.width_min, "width_floor_meV": s.width,
+             "detailed_balance": s.detailed_balance, "threshold": s.threshold, "iterations": tab.iterations,
+             "residual": tab.residual, "n_states": states.n, "nnz": rows.nnz}
+    loc = rows.local
+    return Tables(attrs, loc["total_rate"], loc["dropped"], rows.indptr, loc["indices"], loc["cumulative"],
+                  tab.gamma, terms.start, rows.offset)

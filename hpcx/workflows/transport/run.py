@@ -1,0 +1,230 @@
+"""Phases of the ``transport`` workflow: tables per sweep point, Monte Carlo over ranks, analysis.
+
+Sweep points are spread round robin over groups of consecutive ranks (one
+sub-communicator per group); inside a group the particles' batches are spread
+over its ranks.  Every point checkpoints to ``<output>.checkpoint/point_NNNN.h5``
+(every ``checkpoint_every`` samples, when it is finished, and when the run is
+asked to stop); rerunning the same config resumes from them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...errors import CheckpointedStop
+from ...io import checkpoint as ck
+from ...io.tables import read_moire_bands, read_scattering_tables
+from ...parallel import all_or_none, allgather_blocks, block_range, max_over_ranks, on_root, split
+from ...physics import mc_engine as me
+from ...physics import mc_table as mt
+from ...physics import scattering_states as ss
+from ...physics import scattering_tables as st
+from ...physics import transport as tr
+from .result import STACKED, STATES, Result
+
+
+class _Stop(Exception):
+    """The group wrote its checkpoint after a stop request (internal)."""
+
+
+def run(p, ctx):
+    """Monte Carlo of every sweep point of ``p`` (a :class:`~.schema.Params`)."""
+    times = np.linspace(0.0, p.mc.t_max, p.mc.samples + 1)
+    n_groups, color, sub = _groups(ctx.comm, len(p.points))
+    mine = list(range(color, len(p.points), n_groups))      # round robin: sweeps are sorted by cost (T)
+    ctx.log.info("transport: %d sweep point(s) on %d group(s) of ranks, %d particles in %d batches, %d samples "
+                 "to %.4g ps", len(p.points), n_groups, p.mc.particles, p.mc.batches, p.mc.samples, p.mc.t_max)
+    ckpts = _checkpoints(p, mine, sub, ctx)
+    saved = {i: (ckpts[i].load() if ckpts[i] else None) for i in mine}
+    todo = [i for i in mine if not (saved[i] and saved[i]["attrs"]["done"])]
+    with ctx.phase("tables"):
+        with all_or_none(sub):
+            tables = _file_tables(p, todo) if p.input is not None else _tables(p, todo, sub, ctx)
+    with ctx.phase("monte_carlo"):
+        results = _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx)
+    with ctx.phase("analysis"):
+        result = _analyse(p, times, results, ctx)
+    ck.remove(ctx.checkpoint_dir, ctx.comm)
+    return result
+
+
+def _groups(comm, n_points):
+    """(number of groups, my group, sub-communicator): consecutive ranks form a group."""
+    n_groups = max(1, min(comm.size, n_points))
+    if n_groups == 1 or comm.size == 1:
+        return 1, 0, comm
+    color = next(g for g in range(n_groups) if block_range(comm.size, n_groups, g)[0] <= comm.rank
+                 < block_range(comm.size, n_groups, g)[1])
+    return n_groups, color, split(comm, color)
+
+
+def _checkpoints(p, mine, sub, ctx):
+    """{point: Checkpoint or None (no output path: nothing to resume into)}."""
+    if ctx.checkpoint_dir is None:
+        return {i: None for i in mine}
+    print_ = ck.fingerprint(p)
+    return {i: ck.Checkpoint(ctx.checkpoint_dir, f"point_{i:04d}", print_, sub, ctx.log) for i in mine}
+
+
+def _file_tables(p, todo):
+    """{point: (McTable, D_RTA cm^2/s)} of the tables of a scattering run file."""
+    out = {}
+    for i in todo:
+        d = read_scattering_tables(p.input)
+        table = mt.McTable(d["energy"], d["velocity"], d["total_rate"], d["indptr"], d["indices"],
+                           d["cumulative"], d["group"], d["group_names"], d["weight"], d["k"])
+        T = p.points[i][1]
+        out[i] = table, st.sc.rta_curve(table.energy, table.velocity, 1.0 / table.total_rate, T, table.weight)[0]
+    return out
+
+
+def _tables(p, todo, comm, ctx):
+    """{point: (McTable, D_RTA cm^2/s)} computed in-process, states built once per twist angle."""
+    out, by_theta = {}, {}
+    for i in todo:
+        by_theta.setdefault(p.points[i][0], []).append(i)
+    bands = None
+    if p.bands_input is not None:
+        bands = ss.MoireBands.from_arrays(on_root(read_moire_bands, comm, p.bands_input))
+    for theta, group in by_theta.items():
+        states, _ = ss.build_states(p.model, None if np.isnan(theta) else theta, bands)
+        start, stop = block_range(states.n, comm.size, comm.rank)
+        terms = states.terms(start, stop, ctx.progress(stop - start, "coupling terms (rows of rank 0)",
+                                                       unit="rows"))
+        for i in group:
+            T = p.points[i][1]
+            progress = ctx.progress(p.settings.max_iter, f"self-consistent dephasing at {T:g} K (at most)",
+                                    unit="iterations")
+            tab = st.local_table(states.energy, terms, T, p.settings, comm, progress)
+            ctx.log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, "
+                         "Gamma %.3f..%.3f meV", T, tab.iterations, tab.residual, tab.gamma.min(), tab.gamma.max())
+            table = st.mc_table(states, tab.W, p.settings.threshold, comm)
+            D_rta = st.sc.rta_curve(states.energy, states.velocity, 1.0 / table.total_rate, T, states.weight)[0]
+            ctx.log.info("point %d (%s, %.1f K): %d states, %d table entries, D_RTA = %.4g cm^2/s", i,
+                         f"{theta:.3g} deg" if not np.isnan(theta) else states.model, T, table.n, table.nnz, D_rta)
+            out[i] = (table, D_rta)
+    return out
+
+
+def _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx):
+    """Results of every point of every group (sorted by point), after a collective stop check."""
+    progress = ctx.progress(len(todo) * p.mc.particles * p.mc.samples, "Monte Carlo (points of rank 0's group)",
+                            unit="particle-samples")
+    results, stopped = [], False
+    for i in mine:
+        if i not in todo:
+            ctx.log.info("point %d: finished in %s, not recomputed", i, ckpts[i].path)
+            results.append(saved[i]["result"])
+            continue
+        try:
+            results.append(_simulate_point(p, i, tables[i], times, sub, ckpts[i], saved[i], ctx, progress))
+        except _Stop:
+            stopped = True
+            break
+    if max_over_ranks(int(stopped), ctx.comm):
+        _save_finished(p, results, todo, ckpts)
+        stop = CheckpointedStop(f"stopped on request; checkpoints in {ctx.checkpoint_dir}: rerun the same "
+                                f"command to continue")
+        stop.collective = True          # raised on every rank at the same point
+        raise stop
+    every = allgather_blocks(results if sub.rank == 0 else [], ctx.comm)      # waits for the other groups
+    return sorted(every, key=lambda r: int(r["index"]))
+
+
+def _save_finished(p, results, todo, ckpts):
+    """Checkpoint the points finished in this run that are not checkpointed yet (checkpoint_every = 0)."""
+    for r in results:
+        i = int(r["index"])
+        if i in todo and not p.mc.checkpoint_every and ckpts[i] is not None:
+            ckpts[i].save({"done": True, "next_sample": -1}, {"result": r}, f"point {i} finished")
+
+
+def _mc_params(mc):
+    edges = np.linspace(-mc.profile_half_width, mc.profile_half_width, mc.profile_bins + 1)
+    return me.McParams(mc.particles, mc.batches, mc.seed, mc.spot_sigma, mc.sampler, edges)
+
+
+def _resume(saved, i, ckpt, times, ctx):
+    """(record, first sample, particle arrays) to continue from, or a fresh start."""
+    if not saved or saved["attrs"]["done"] or saved.get("record") is None:
+        return None, 0, None
+    start = int(saved["attrs"]["next_sample"])
+    ctx.log.info("point %d: resuming from %s at sample %d (t = %.4g ps)", i, ckpt.path, start, times[start])
+    return me.Record(**saved["record"]), start, saved["particles"]
+
+
+def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
+    """The result dict of point ``i`` (record, states, reference values); raises _Stop on a stop request."""
+    mc, (theta, T) = p.mc, p.points[i]
+    table, D_rta = table_rta
+    if mc.radiative_rate > 0:
+        table = table.with_decay(mc.radiative_rate, mc.light_cone)
+    cdf = mt.initial_cdf(table, mc.initial, T=T, e0=mc.e0, state=mc.initial_state)
+    record, start, particles = _resume(saved, i, ckpt, times, ctx)
+    clock = (time.perf_counter(), int(record.events[start - 1]) if start else 0)
+
+    def save(k, rec, ens, why):
+        state = ens.gather_state()
+        if ckpt is not None:
+            rate = (rec.events[k] - clock[1]) / max(time.perf_counter() - clock[0], 1e-9)
+            ckpt.save({"done": False, "next_sample": k + 1}, {"record": rec.as_dict(), "particles": state},
+                      f"point {i}, t = {times[k]:.4g} ps, {why}; {rate:.3g} scattering events/s")
+
+    def on_sample(k, rec, ens):
+        if k > 0:
+            progress.update(mc.particles)
+        if k + 1 >= len(times):
+            return
+        periodic = mc.checkpoint_every and (k + 1) % mc.checkpoint_every == 0
+        if periodic:
+            save(k, rec, ens, "periodic")
+        if max_over_ranks(int(ctx.stop_requested()), comm):
+            if not periodic:
+                save(k, rec, ens, "stop requested")
+            raise _Stop
+
+    record = me.simulate(table, _mc_params(mc), times, cdf, comm, record, start, particles, on_sample)
+    ctx.log.info("point %d (%.3g deg, %.1f K): %d scattering events, %d decays", i, theta, T,
+                 record.events[-1], record.decays[-1])
+    # the exact t -> infinity limit of the same tables (replicated, identical on every rank)
+    D_exact, _ = tr.green_kubo_diffusion(table.total_rate, table.indptr, table.indices, table.cumulative,
+                                         table.velocity)
+    result = {"index": i, "theta": theta, "T": T, "D_rta": D_rta, "D_exact": D_exact,
+              "group_names": table.group_names, "states": {key: getattr(table, key) for key, _ in STATES},
+              "record": record.as_dict()}
+    if mc.checkpoint_every and ckpt is not None:
+        ckpt.save({"done": True, "next_sample": -1}, {"result": result}, f"point {i} finished")
+    return result
+
+
+def _analyse(p, times, results, ctx):
+    """:class:`~.result.Result` of the points' records (identical on every rank), logged per point."""
+    mc = p.mc
+    emax = mc.energy_max or max(float(np.ptp(r["states"]["energy"])) for r in results) or 1.0
+    eedges = np.linspace(0.0, emax, mc.energy_bins + 1)
+    pedges = np.linspace(-mc.profile_half_width, mc.profile_half_width, mc.profile_bins + 1)
+    t_fit = mc.fit_from * mc.t_max
+    an = [tr.analyse_point(times, r["record"], r["states"], r["T"], mc.particles, t_fit, pedges, eedges)
+          for r in results]
+    for r, a in zip(results, an):
+        ctx.log.info("point %d (%.3g deg, %.1f K): D = %.4g +- %.2g cm^2/s (stationary, t >= %.4g ps, %.3g "
+                     "events per particle); equilibrium limit of the tables %.4g, RTA %.4g cm^2/s", r["index"],
+                     r["theta"], r["T"], a["stationary"], a["stationary_error"], t_fit, a["fit_events"],
+                     r["D_exact"], r["D_rta"])
+        if a["fit_events"] < 20:
+            ctx.log.warning("point %d: only %.3g scattering events per particle in the fit window: the motion "
+                            "is not diffusive yet, D is not stationary (increase t_max)", r["index"],
+                            a["fit_events"])
+    names = tuple(results[0]["group_names"])
+    attrs = {"model": "moire" if names[0].startswith("band") else "multivalley", "groups": list(names),
+             "particles": mc.particles, "batches": mc.batches, "seed": mc.seed, "initial": mc.initial,
+             "e0_meV": mc.e0, "spot_sigma_nm": mc.spot_sigma, "sampler": mc.sampler, "n_points": len(results),
+             "input": p.input_text}
+    column = lambda key: np.array([r[key] for r in results])  # noqa: E731
+    record = lambda key: np.stack([r["record"][key] for r in results])  # noqa: E731
+    return Result(attrs, t_fit, times, pedges, eedges, {name: np.stack([a[name] for a in an]) for name in STACKED},
+                  record("occupation").astype(np.int64), record("events"), record("decays"),
+                  {key: np.stack([r["states"][key] for r in results]) for key, _ in STATES},
+                  column("T"), column("theta"), column("D_rta"), column("D_exact"))
