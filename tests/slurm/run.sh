@@ -16,7 +16,11 @@
 #   5. hpcx-transport-sweep.slurm: each point file == its entry of the whole
 #      sweep in one run; resubmitted, every point is skipped;
 #   6. hpcx-scaling.slurm on 1 and 2 ranks: the JSON files and `hpcx scaling`'s
-#      table and figure.
+#      table and figure;
+#   7. the stop paths with a stand-in for hpcx that checkpoints and exits 75
+#      on a signal (tests/slurm/stand-in-hpcx.sh): SIGUSR1 -> requeue once ->
+#      finished; scancel -> cancelled, not requeued; HPCX_MAX_REQUEUES=0 ->
+#      exit 75 instead of a requeue.
 # Module loading is off (HPCX_MODULES=""), the repository's .venv is used.
 # Work directory: build/test-slurm (logs hpcx-*.out there).  SLURM is started
 # here and stopped at the end, also on failure.  Exit 0 only if all checks pass.
@@ -140,7 +144,9 @@ if [[ -n "$SWEEP_POINTS" ]]; then
 else
     notes+=("hpcx-transport-sweep.slurm NOT RUN: 'hpcx sweep points' fails on a transport config here: $(cat "$WORK/sweep-points.err")")
 fi
-J_SCALING="$(HPCX_OUTDIR="$WORK/scaling" submit "$JOBS/hpcx-scaling.slurm" --ranks "1 2" transport \
+# whole-node job: after the time-limit stage, so its requeues find a free core
+J_SCALING="$(HPCX_OUTDIR="$WORK/scaling" submit --dependency=afterany:"${J_PIPE[2]}" \
+    "$JOBS/hpcx-scaling.slurm" --ranks "1 2" transport \
     --grid 6 --refine 1 --particles 20000 --samples 5 --numpy-particles 2000 --numpy-time 1 --repeat 1)"
 ALL=("$J_RUN" "${J_PIPE[@]}" "$J_ARRAY" ${J_SWEEP:+"$J_SWEEP"} "$J_SCALING")
 say "jobs: run $J_RUN, pipeline ${J_PIPE[*]}, array $J_ARRAY, sweep ${J_SWEEP:-none}, scaling $J_SCALING"
@@ -246,7 +252,49 @@ assert ranks == [1, 2], ranks"
 check "hpcx-scaling.slurm: hpcx scaling wrote the table (2 rows) and the figure" bash -c \
     "[[ \$(grep -c '^| transport | ensemble loop | 20000 | [12] |' scaling/scaling.md) -eq 2 ]] && test -s scaling/scaling.png"
 
+# ---- 7. stop and requeue, with a stand-in for hpcx ---------------------------------------------------
+# tests/slurm/stand-in-hpcx.sh answers SIGUSR1/SIGTERM with a checkpoint and exit 75, as
+# the shared interface prescribes, so these paths are tested whatever hpcx does.
+STANDIN="$WORK/stand-in"
+mkdir -p "$STANDIN/bin" standin
+cp "$ROOT/tests/slurm/stand-in-hpcx.sh" "$STANDIN/bin/hpcx"
+echo 'export PATH="'"$STANDIN"'/bin:$PATH"' >"$STANDIN/bin/activate"
+printf 'steps = 6\n' >standin/requeue.toml
+printf 'steps = 600\n' >standin/cancel.toml
+printf 'steps = 600\n' >standin/cap.toml
+standin_job() {  # standin_job NAME [env...]: submit hpcx-run.slurm with the stand-in
+    env HPCX_VENV="$STANDIN" HPCX_OUTDIR="$WORK/standin" "${@:2}" \
+        sbatch --parsable --ntasks=1 --oversubscribe "$JOBS/hpcx-run.slurm" "standin/$1.toml" | cut -d';' -f1
+}
+wait_step() {  # wait_step NAME: until the stand-in of NAME has done 2 steps (60 s at most)
+    local i
+    for ((i = 0; i < 120; i++)); do
+        [[ "$(cat "standin/$1.h5.checkpoint/count" 2>/dev/null || echo 0)" -ge 2 ]] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+J_RQ="$(standin_job requeue)"
+J_CANCEL="$(standin_job cancel)"
+J_CAP="$(standin_job cap HPCX_MAX_REQUEUES=0)"
+say "stand-in jobs: requeue $J_RQ, cancel $J_CANCEL, cap $J_CAP"
+wait_step requeue && scancel --batch --signal=USR1 "$J_RQ"
+wait_step cancel && scancel "$J_CANCEL"
+wait_step cap && scancel --batch --signal=USR1 "$J_CAP"
+wait_jobs "$J_RQ" "$J_CANCEL" "$J_CAP"
+check "exit 75 after SIGUSR1: job $J_RQ requeued itself once and finished ($(job_states "$J_RQ"))" bash -c \
+    "[[ \$(scontrol show job -o $J_RQ | grep -o 'Restarts=[0-9]*') == Restarts=1 ]] && \
+     grep -aq 'hpcx stopped at a checkpoint (exit 75): requeueing job $J_RQ' '$(log_of "hpcx-$J_RQ.out")' && \
+     [[ \$(cat standin/requeue.h5) == 'count=6 attempts=2' ]]"
+check "scancel: job $J_CANCEL stays cancelled, not requeued ($(job_states "$J_CANCEL"))" bash -c \
+    "[[ \$(scontrol show job -o $J_CANCEL | grep -o 'JobState=[A-Z]*') == JobState=CANCELLED ]] && \
+     [[ \$(scontrol show job -o $J_CANCEL | grep -o 'Restarts=[0-9]*') == Restarts=0 ]] && \
+     grep -aq 'not requeued' '$(log_of "hpcx-$J_CANCEL.out")'"
+check "HPCX_MAX_REQUEUES=0: job $J_CAP gives up with exit code 75 ($(job_states "$J_CAP"))" bash -c \
+    "[[ \$(scontrol show job -o $J_CAP | grep -o 'ExitCode=[0-9:]*') == ExitCode=75:0 ]] && \
+     grep -aq 'HPCX_MAX_REQUEUES): giving up' '$(log_of "hpcx-$J_CAP.out")'"
+
 # ---- summary -------------------------------------------------------------------------------------
 for n in "${notes[@]}"; do say "note: $n"; done
-say "$passed passed, $failed failed (work directory $WORK)"
+say "$passed passed, $failed failed in $SECONDS s (work directory $WORK)"
 [[ "$failed" -eq 0 ]]
