@@ -4,6 +4,8 @@
 #   make test       serial tests, then `mpi` tests under mpirun -n 2
 #   make demo       run examples/quickstart.toml on 2 ranks and plot it
 #   make figures    regenerate docs/results/<topic> figures and tables [TOPIC=name] [FRESH=1]
+#   make test-slurm the job scripts under a one-node SLURM started for the test (docs/jobscripts.md)
+#   make scaling    1- and 2-rank benchmark runs and `hpcx scaling` (docs/performance.md, Scaling)
 #   make clean      remove build products (keeps .venv)
 #   make distclean  also remove .venv
 
@@ -31,10 +33,10 @@ DEMO_CONFIG := examples/quickstart.toml
 DEMO_DIR    := demo
 DEMO_OUT    := $(DEMO_DIR)/quickstart.h5
 
-.PHONY: help setup test demo figures clean distclean
+.PHONY: help setup test test-slurm scaling demo figures clean distclean
 
 help:
-	@echo "make setup | test | demo | figures [TOPIC=...] | clean | distclean   (see docs/install.md)"
+	@echo "make setup | test | test-slurm | scaling | demo | figures [TOPIC=...] | clean | distclean   (see docs/install.md)"
 
 # setup.sh is cheap when everything is in place (dpkg-query + stamp check), so
 # it always runs; it rebuilds/reinstalls hpcx only when pyproject.toml,
@@ -44,6 +46,16 @@ setup:
 
 test: setup
 	@scripts/run-tests.sh
+
+# Installs slurm-wlm/munge when missing (root), starts a private one-node SLURM,
+# submits every jobscripts/ script, checks the results, stops SLURM.
+test-slurm: setup
+	@tests/slurm/run.sh
+
+# The scaling study of docs/performance.md: every benchmark on 1 and 2 ranks
+# (BENCHES=..., RANKS=...), JSON in build/scaling/, then `hpcx scaling`.
+scaling: setup
+	@scripts/scaling.sh
 
 demo: setup
 	@mkdir -p $(DEMO_DIR)

@@ -52,6 +52,11 @@ def _parser():
         one.add_argument("--json", metavar="FILE", help="also write the measurements and the machine as JSON")
         module.add_arguments(one)
 
+    scaling = sub.add_parser("scaling", help="table and figure of a scaling study from hpcx bench --json files")
+    scaling.add_argument("results", nargs="+", help="JSON files of `hpcx bench NAME --json` on several rank counts")
+    scaling.add_argument("-o", "--output", default="scaling", help="output stem: STEM.md and STEM.png")
+    scaling.add_argument("--weak", action="store_true", help="weak scaling (the problem grows with the ranks)")
+
     docs = sub.add_parser("config-docs", help="print the config reference (docs/config.md)")
     docs.add_argument("-o", "--output", help="write to this file instead of stdout")
     return parser
@@ -119,6 +124,14 @@ def cmd_bench(args, comm):
     return 0
 
 
+def cmd_scaling(args, comm):
+    from .scaling import report
+    if comm.rank == 0:
+        for path in report(args.results, args.output, "weak" if args.weak else "strong"):
+            print(path)
+    return 0
+
+
 def cmd_config_docs(args, comm):
     from . import workflows
     from .config import render_markdown
@@ -132,7 +145,7 @@ def cmd_config_docs(args, comm):
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "info": cmd_info,
-            "plot": cmd_plot, "bench": cmd_bench, "config-docs": cmd_config_docs}
+            "plot": cmd_plot, "bench": cmd_bench, "scaling": cmd_scaling, "config-docs": cmd_config_docs}
 
 
 def main(argv=None):
