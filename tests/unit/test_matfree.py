@@ -47,7 +47,7 @@ def test_product_equals_dense_reference(grid, n_v, n_c, with_x, comm):
 
 
 def test_product_equals_hamiltonian_module():
-    """Same operator as the dense assembly of issue 5 (hpcx.bse.hamiltonian)."""
+    """Same operator as the dense assembly (hpcx.bse.hamiltonian)."""
     ham = pytest.importorskip("hpcx.bse.hamiltonian")
     inter = pytest.importorskip("hpcx.bse.interaction")
     bands = pytest.importorskip("hpcx.bse.bands")
