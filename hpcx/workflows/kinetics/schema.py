@@ -1,0 +1,202 @@
+"""Config schema of the ``kinetics`` workflow and its translation into typed parameters.
+
+``params`` resolves the materials, solves the 1s Wannier states (or reads them from a
+``wannier`` run file) and checks that the interlayer exciton is the lowest state
+at every (temperature, Delta E) point -- all before the rate tables are built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ... import materials
+from ...config import Field, Schema, Section
+from ...errors import ConfigError
+from ...materials.kinetics import kinetics_data
+from ...materials.phonons import phonon_params
+from ...physics.kinetics import setup
+from ...physics.kinetics.dynamics import Pulse, Tunnelling
+from ...physics.screening import stack_from_materials
+from ...units import HBAR2_2M0_MEV_NM2
+from .wannier_input import read_species
+
+STRUCTURE = Section("structure", (
+    Field("layers", str, ("MoSe2", "WSe2"), "the two TMD layers, bottom (substrate side) to top; names from "
+          "hpcx/materials/tmd.toml with a heterostructure entry in heterostructures.toml", list_of=True, min_items=2),
+    Field("substrate", str, "SiO2", "half-space below the layers (hpcx/materials/environments.toml)"),
+    Field("superstrate", str, "vacuum", "half-space above the layers (hpcx/materials/environments.toml)"),
+), doc="The heterobilayer and its dielectric environment (two-slab screening model).")
+
+KINETICS = Section("kinetics", (
+    Field("temperature", float, 77.0, "lattice temperature", unit="K", minimum=0.0, exclusive=True),
+    Field("delta_e", float, None, "interlayer band offset Delta E (valence-band offset, hole layer above "
+          "the electron layer; default: heterostructures.toml, 315 meV for MoSe2-WSe2)", unit="meV"),
+    Field("second_intralayer", bool, False, "also include the intralayer exciton of the hole layer "
+          "(e.g. WSe2), coupled to the interlayer exciton by electron tunnelling"),
+    Field("wannier_file", str, "", "a finished `wannier` run file to take the 1s binding energies and "
+          "wavefunctions from (default: solve the Wannier equation in process)"),
+    Field("energy_step", float, 1.0, "energy width of one momentum shell of the pumped species (shells are "
+          "equal-area in Q)", unit="meV", minimum=0.0, exclusive=True),
+    Field("energy_window", float, 150.0, "highest energy kept above the bottom of the pumped species",
+          unit="meV", minimum=0.0, exclusive=True),
+    Field("broadening", float, 1.0, "half width at half maximum of the energy-conserving function "
+          "(numerical, of the order of the shell energy width)", unit="meV", minimum=0.0, exclusive=True),
+    Field("broadening_shape", float, 2.0, "generalized-normal shape of that function (2 = Gaussian)",
+          minimum=0.5, maximum=20.0),
+    Field("angles", int, 48, "angle nodes of the angle average of every rate", minimum=4, maximum=4096),
+    Field("t_end", float, 100.0, "end of the simulated time window", unit="ps", minimum=0.0, exclusive=True),
+    Field("n_times", int, 2001, "output times on [0, t_end]", minimum=11),
+    Field("snapshots", int, 101, "times at which occupations and PL spectra are stored", minimum=2),
+    Field("rtol", float, 1e-8, "relative tolerance of the BDF integrator", minimum=0.0, exclusive=True,
+          maximum=1e-3),
+    Field("radiative_decay", bool, True, "include radiative decay (off: the total density is conserved)"),
+    Field("pl_points", int, 400, "photon energies of the PL spectra", minimum=2),
+), doc="Luminescence Bloch equations (seed 001 Eqs. 2-3).")
+
+SWEEP = Section("sweep", (
+    Field("temperatures", float, (), "temperatures of a formation-time sweep (with delta_e below)",
+          unit="K", list_of=True),
+    Field("delta_e", float, (), "band offsets of a formation-time sweep", unit="meV", list_of=True),
+), doc="Formation time tau(T, Delta E) on a grid; each point is independent (hpcx sweep: job arrays).")
+
+SCHEMA = Schema("kinetics", (STRUCTURE, KINETICS, SWEEP),
+                doc="Interlayer exciton formation and photoluminescence (seed 001, luminescence Bloch equations).")
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """A checked ``kinetics`` run: species inputs (species 0 is pumped), shifts, numerics, sweep."""
+
+    species: tuple                 # of physics.kinetics.setup.SpeciesInput
+    layer_phonons: tuple           # PhononParams per layer
+    layer_names: tuple
+    hetero_name: str
+    temperature: float
+    delta_e: float                 # meV
+    tunnelling: Tunnelling
+    radiative: tuple               # gamma_r per species, 1/ps
+    linewidths: tuple              # FWHM per species, meV
+    pulse: Pulse
+    energy_step: float
+    energy_window: float
+    broadening: float
+    broadening_shape: float
+    angles: int
+    t_end: float
+    n_times: int
+    snapshots: int
+    rtol: float
+    radiative_decay: bool
+    pl_points: int
+    sweep_temperatures: tuple
+    sweep_delta_e: tuple
+    wannier_file: str
+
+    def gap_shifts(self, delta_e):
+        """Shift of each species' gap (meV): -Delta E for a hole in the second layer and an
+        electron in the first (the interlayer gap = electron layer's gap - Delta E)."""
+        return tuple(-delta_e if (s.hole_layer == 1 and s.electron_layer == 0) else 0.0 for s in self.species)
+
+    def energies(self, delta_e):
+        """Band-bottom energies (meV) of the species at ``delta_e``."""
+        return tuple(s.gap + d - s.binding for s, d in zip(self.species, self.gap_shifts(delta_e)))
+
+    def q2_step(self):
+        """Delta(Q^2) of one shell (1/nm^2) from the energy step of the pumped species."""
+        s = self.species[0]
+        return self.energy_step * (s.m_e + s.m_h) / HBAR2_2M0_MEV_NM2
+
+    def n_shells(self, delta_e):
+        """Shells needed so that every species reaches E(pumped bottom) + energy_window."""
+        E = self.energies(delta_e)
+        top = E[0] + self.energy_window
+        q2 = max((top - e) * (s.m_e + s.m_h) / HBAR2_2M0_MEV_NM2 for e, s in zip(E, self.species))
+        return int(np.ceil(q2 / self.q2_step()))
+
+    @property
+    def points(self):
+        """(T, Delta E) of the sweep, T-major; empty without a sweep."""
+        return tuple((T, d) for T in self.sweep_temperatures for d in self.sweep_delta_e)
+
+
+def _lookup(kind, name, source, key):
+    try:
+        return getattr(materials, kind)(name)
+    except materials.UnknownMaterialError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+
+
+def _species_layout(second):
+    """(name suffix, electron layer, hole layer) of the species; the pumped one first."""
+    out = [("intra0", 0, 0), ("inter", 0, 1)]
+    return out + [("intra1", 1, 1)] if second else out
+
+
+def _solve_in_process(cfg, tmds, hetero, names):
+    st = cfg.structure
+    sub = _lookup("environment", st.substrate, cfg.source, "structure.substrate")
+    sup = _lookup("environment", st.superstrate, cfg.source, "structure.superstrate")
+    stack = stack_from_materials(tmds, sub, sup, "slab", hetero.interlayer_distance_nm)
+    out = []
+    for (kind, e, h), name in zip(_species_layout(cfg.kinetics.second_intralayer), names):
+        gap = materials.quasiparticle_gap_meV(tmds[e].name, tmds[h].name if kind != "inter" else tmds[e].name, hetero)
+        out.append(setup.solve_species(stack, name, e, h, tmds[e].m_e, tmds[h].m_h, gap))
+    return tuple(out)
+
+
+def _check_lowest(cfg, p, delta_values):
+    """ConfigError unless the interlayer exciton lies below every intralayer one at every Delta E."""
+    for d in delta_values:
+        E = p.energies(d)
+        if E[1] >= min(E[0], *(E[2:] or [np.inf])):
+            need = p.species[1].binding - p.species[0].binding + p.species[0].gap - p.species[1].gap
+            raise ConfigError(cfg.source, "kinetics.delta_e" if d == p.delta_e else "sweep.delta_e",
+                              f"Delta E = {d:g} meV puts the interlayer exciton ({E[1] / 1e3:.4f} eV) at or above "
+                              f"the {p.species[0].name} exciton ({E[0] / 1e3:.4f} eV); the model needs the interlayer "
+                              f"exciton lowest: Delta E > {-need:.1f} meV")
+
+
+def params(cfg, comm_size=1):
+    """Typed parameters of a validated ``kinetics`` config; raises ConfigError before any rate work."""
+    st, k, sw = cfg.structure, cfg.kinetics, cfg.sweep
+    if len(st.layers) != 2:
+        raise ConfigError(cfg.source, "structure.layers", f"{len(st.layers)} layers given; allowed: exactly 2")
+    tmds = tuple(_lookup("tmd", n, cfg.source, f"structure.layers[{i}]") for i, n in enumerate(st.layers))
+    hetero = materials.find_heterostructure(tmds[0].name, tmds[1].name)
+    if hetero is None or tuple(hetero.layers) != (tmds[0].name, tmds[1].name):
+        raise ConfigError(cfg.source, "structure.layers", f"no heterostructure data with electron layer "
+                          f"{tmds[0].name} (bottom) and hole layer {tmds[1].name}; known: "
+                          f"{', '.join(materials.names('heterostructure'))}")
+    names = [tmds[0].name, hetero.name, tmds[1].name][:3 if k.second_intralayer else 2]
+    if k.wannier_file:
+        species = read_species(cfg.path(k.wannier_file), names, cfg.source, "kinetics.wannier_file")
+        # a wannier run stores the interlayer gap at the tabulated offset; kinetics shifts it by -Delta E itself
+        species = tuple(dataclasses.replace(s, gap=s.gap + hetero.valence_band_offset_meV)
+                        if (s.electron_layer, s.hole_layer) == (0, 1) else s for s in species)
+    else:
+        species = _solve_in_process(cfg, tmds, hetero, names)
+    kd = kinetics_data()
+    try:
+        radiative = tuple(kd.radiative(n) for n in names)
+        widths = tuple(kd.width(n) for n in names)
+        phon = tuple(phonon_params(t.name) for t in tmds)
+    except materials.UnknownMaterialError as exc:
+        raise ConfigError(cfg.source, "structure.layers", str(exc)) from None
+    delta = hetero.valence_band_offset_meV if k.delta_e is None else k.delta_e
+    for key, values in (("sweep.temperatures", sw.temperatures),):
+        if any(v <= 0.0 for v in values):
+            raise ConfigError(cfg.source, key, f"temperatures must be > 0 K, got {list(values)}")
+    if bool(sw.temperatures) != bool(sw.delta_e):
+        raise ConfigError(cfg.source, "sweep", "give both sweep.temperatures and sweep.delta_e, or neither")
+    p = Params(species, phon, tuple(t.name for t in tmds), hetero.name, k.temperature, delta,
+               Tunnelling(kd.V_z, kd.cell_overlap, kd.correlation_length), radiative, widths,
+               Pulse(kd.pump_center, kd.pump_fwhm, kd.pump_density), k.energy_step, k.energy_window,
+               k.broadening, k.broadening_shape, k.angles, k.t_end, k.n_times, k.snapshots, k.rtol,
+               k.radiative_decay, k.pl_points, tuple(sw.temperatures), tuple(sw.delta_e), k.wannier_file)
+    _check_lowest(cfg, p, (delta, *sw.delta_e))
+    if p.pulse.center + 10 * p.pulse.sigma >= p.t_end:
+        raise ConfigError(cfg.source, "kinetics.t_end", f"{p.t_end} ps ends before the pump is over; allowed: "
+                          f"> {p.pulse.center + 10 * p.pulse.sigma:.2f} ps")
+    return p
