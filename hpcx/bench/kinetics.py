@@ -1,9 +1,9 @@
 """Benchmark ``kinetics``: time per sweep point vs the number of momentum shells, and sweep efficiency.
 
 For each shell energy step (``--steps``, meV; smaller = more shells N per species) one
-(T, Delta E) point of the ``kinetics`` workflow is timed by phase: ``rates`` (pair-rate
-rows, block-distributed over the ranks, gathered) and ``ode`` (detailed balance,
-generator and BDF solution, on every rank).  The exponent p of time ~ N^p is a
+(T, Delta E) point of the ``kinetics`` workflow is timed by phase: ``rates`` (radial tables,
+pair-rate rows by the ``kinetics_rates`` kernel, block-distributed over the ranks, gathered)
+and ``ode`` (detailed balance, generator and the exponential integrator, on every rank).  The exponent p of time ~ N^p is a
 least-squares fit over the steps.  ``--sweep K`` then times a sweep of K points
 distributed over the ranks (whole points per rank) and reports the parallel
 efficiency t(1 point) K / (t(sweep) ranks) against the serial point time.
@@ -48,7 +48,7 @@ def one_point(args, step, comm):
     model = model_at(p, p.delta_e)
     G, gP = rate_tables(p, model, args.temperature, comm)
     t1 = time.perf_counter()
-    dynamics.simulate(model, G, gP, p.pulse, p.t_end, p.n_times, p.rtol)
+    dynamics.simulate(model, G, gP, p.pulse, p.t_end, p.n_times, p.pump_step)
     t2 = time.perf_counter()
     return {"step": step, "N": model.n_states, "rates": max_over_ranks(t1 - t0, comm),
             "ode": max_over_ranks(t2 - t1, comm), "total": max_over_ranks(t2 - t0, comm)}

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.integrate import trapezoid
 from scipy.special import j0
 
-__all__ = ["hankel_overlap", "RadialTable", "overlap_table"]
+__all__ = ["hankel_overlap", "hankel_matrix", "RadialTable", "overlap_table", "overlap_tables"]
 
 
 def hankel_overlap(r_nm, phi_a, phi_b, p_nm) -> np.ndarray:
@@ -28,6 +28,13 @@ def hankel_overlap(r_nm, phi_a, phi_b, p_nm) -> np.ndarray:
     dens = 2.0 * np.pi * r * np.asarray(phi_a, dtype=float) * np.asarray(phi_b, dtype=float)
     p = np.atleast_1d(np.asarray(p_nm, dtype=float))
     return trapezoid(dens[None, :] * j0(np.outer(p, r)), r, axis=1)
+
+
+def hankel_matrix(r_nm, p_nm) -> np.ndarray:
+    """H (np, nr) with H @ (phi_a phi_b) = :func:`hankel_overlap` (trapezoidal weights, 2 pi r J0(p r))."""
+    r = np.asarray(r_nm, dtype=float)
+    w = 0.5 * (np.diff(r, prepend=r[0]) + np.diff(r, append=r[-1]))
+    return j0(np.outer(np.asarray(p_nm, dtype=float), r)) * (2.0 * np.pi * r * w)[None, :]
 
 
 @dataclass(frozen=True)
@@ -47,3 +54,11 @@ def overlap_table(r_nm, phi_a, phi_b, p_max: float, n: int = 2001) -> RadialTabl
     """:func:`hankel_overlap` tabulated on n points of [0, p_max] (linear interpolation)."""
     p = np.linspace(0.0, p_max, n)
     return RadialTable(float(p_max), hankel_overlap(r_nm, phi_a, phi_b, p))
+
+
+def overlap_tables(r_nm, pairs, p_max: float, n: int = 2001) -> list[RadialTable]:
+    """:func:`overlap_table` of every (phi_a, phi_b) in ``pairs`` (all on the grid r), sharing one
+    :func:`hankel_matrix` (the Bessel functions are evaluated once)."""
+    H = hankel_matrix(r_nm, np.linspace(0.0, p_max, n))
+    return [RadialTable(float(p_max), H @ (np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+            for a, b in pairs]

@@ -20,16 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpcx.physics import phonons
-from hpcx.units import HBAR_MEV_PS as _HBAR
+from hpcx import _kernels
 
-from .detailed_balance import angle_nodes, broadening_cutoff, transfer
+from .detailed_balance import angle_nodes, broadening_cutoff
 from .states import Exciton
 
-__all__ = ["PhononMode", "layer_modes", "exciton_modes", "phonon_pair_rates"]
-
-_Q_FLOOR = 1e-9  # 1/nm: keeps Omega = hbar v q > 0 in the q -> 0 limit (the rate -> 0 there)
-
+__all__ = ["PhononMode", "layer_modes", "exciton_modes", "mode_arrays", "phonon_pair_rates"]
 
 @dataclass(frozen=True)
 class PhononMode:
@@ -72,45 +68,29 @@ def exciton_modes(exciton: Exciton, layer_params) -> list[PhononMode]:
     return modes
 
 
-def _g2A_and_energy(mode: PhononMode, q, exciton: Exciton, form_factor):
-    """(A|g|^2 in meV^2 nm^2, Omega in meV) for phonon momenta q (1/nm), any shape."""
-    q = np.maximum(q, _Q_FLOOR)
-    qvec = np.stack([q, np.zeros_like(q)], axis=-1)
-    if mode.kind == "debye":
-        omega = phonons.debye_energy(q, mode.value)
-        vertex = phonons.exciton_vertex(qvec, mode.D_e * q, mode.D_h * q, form_factor, exciton.m_e, exciton.m_h)
-    else:
-        omega = phonons.einstein_energy(q, mode.value)
-        vertex = phonons.exciton_vertex(qvec, mode.D_e, mode.D_h, form_factor, exciton.m_e, exciton.m_h)
-    return phonons.coupling_g2A(vertex, mode.rho, omega), omega
+def mode_arrays(modes):
+    """(kind, value, D_e, D_h, rho) arrays of ``modes`` for the rate kernel (kind 0 Debye, 1 Einstein)."""
+    kind = np.array([0 if m.kind == "debye" else 1 for m in modes], dtype=np.int64)
+    cols = [np.array([getattr(m, k) for m in modes], dtype=float) for k in ("value", "D_e", "D_h", "rho")]
+    return (kind, *cols)
 
 
 def phonon_pair_rates(q_from, E_from, q_to, E_to, exciton: Exciton, form_factor, modes, T_K: float,
                       hwhm: float, beta: float = 2.0, n_angles: int = 48) -> np.ndarray:
-    """Pair-rate densities r (nm^2/ps) from one state (|Q| = q_from, energy E_from) to shells q_to.
+    """Pair-rate densities r (nm^2/ps) from states (|Q| = q_from, energy E_from) to shells q_to.
 
-    q_to, E_to: (n,) 1/nm and meV; form_factor: F(|p|) of the exciton's 1s state;
-    modes: :func:`exciton_modes`.  Returns (n,).
+    q_from, E_from: scalars or (n_from,); q_to, E_to: (n,) 1/nm and meV; form_factor: the
+    :class:`~.overlaps.RadialTable` F(|p|) of the exciton's 1s state; modes:
+    :func:`exciton_modes`.  Returns (n,) for a scalar state, else (n_from, n).  Computed by
+    the kernel ``kinetics_rates`` (``hpcx._kernels``).
     """
-    q_to = np.asarray(q_to, dtype=float)
-    dE_all = np.asarray(E_to, dtype=float) - E_from
-    cut = broadening_cutoff(hwhm, beta)
-    cos = angle_nodes(n_angles)[None, :]
-    total = np.zeros(q_to.size)
-    for mode in modes:
-        # columns that can be on the energy shell (others are exactly 0 at this precision)
-        if mode.kind == "debye":
-            reach = phonons.debye_energy(q_from + q_to, mode.value) + cut
-            near = np.abs(dE_all) <= reach
-        else:
-            near = np.abs(np.abs(dE_all) - mode.value) <= cut
-        if not near.any():
-            continue
-        q = transfer(q_from, q_to[near][:, None], cos)
-        dE = dE_all[near][:, None]
-        g2A, omega = _g2A_and_energy(mode, q, exciton, form_factor)
-        n = phonons.bose(omega, T_K)
-        shape = ((n + 1.0) * phonons.gennorm_pdf(dE + omega, hwhm, beta)
-                 + n * phonons.gennorm_pdf(dE - omega, hwhm, beta))
-        total[near] += np.mean(g2A * shape, axis=1)
-    return 2.0 * np.pi / _HBAR * total
+    scalar = np.ndim(q_from) == 0
+    q_from, E_from = np.atleast_1d(np.asarray(q_from, dtype=float)), np.atleast_1d(np.asarray(E_from, dtype=float))
+    q_to, E_to = np.ascontiguousarray(q_to, dtype=float), np.ascontiguousarray(E_to, dtype=float)
+    if not modes:
+        out = np.zeros((q_from.size, q_to.size))
+    else:
+        out = _kernels.load("kinetics_rates").phonon_rates(
+            q_from, E_from, q_to, E_to, angle_nodes(n_angles), form_factor.values, form_factor.p_max,
+            *mode_arrays(modes), exciton.m_e, exciton.m_h, float(T_K), hwhm, beta, broadening_cutoff(hwhm, beta))
+    return out[0] if scalar else out

@@ -15,11 +15,12 @@ import numpy as np
 from hpcx.physics import wannier
 
 from .dynamics import KineticsModel, Tunnelling
-from .overlaps import overlap_table
+from .overlaps import RadialTable, overlap_tables
 from .phonon_rates import exciton_modes
 from .states import Exciton, QShells
 
-__all__ = ["SpeciesInput", "solve_species", "radial_grid", "build_model", "tunnelling_pairs"]
+__all__ = ["SpeciesInput", "solve_species", "radial_grid", "RadialTables", "radial_tables", "build_model",
+           "tunnelling_pairs"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ def solve_species(stack, name: str, electron_layer: int, hole_layer: int, m_e: f
                         r, res.phi_r("1s", r))
 
 
-def tunnelling_pairs(excitons: Sequence[Exciton]) -> list[tuple[int, int]]:
-    """Index pairs (a < b) of species that differ by the layer of exactly one carrier."""
+def tunnelling_pairs(excitons) -> list[tuple[int, int]]:
+    """Index pairs (a < b) of species (anything with electron_layer, hole_layer) that differ by the
+    layer of exactly one carrier."""
     out = []
     for a in range(len(excitons)):
         for b in range(a + 1, len(excitons)):
@@ -69,17 +71,31 @@ def tunnelling_pairs(excitons: Sequence[Exciton]) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class RadialTables:
+    """Form factors F_s(|p|) of every species and overlaps O_ab(|p|) of every tunnelling pair (a < b):
+    independent of the temperature and the band offset, so one set serves a whole sweep."""
+
+    forms: tuple[RadialTable, ...]
+    overlaps: dict
+
+
+def radial_tables(inputs: Sequence[SpeciesInput], p_max: float = 40.0) -> RadialTables:
+    """The :class:`RadialTables` of ``inputs`` (all phi(r) put on the radial grid of species 0)."""
+    r = inputs[0].r
+    phi = [np.interp(r, s.r, s.phi_r, right=0.0) for s in inputs]
+    pairs = tunnelling_pairs(inputs)
+    tables = overlap_tables(r, [(f, f) for f in phi] + [(phi[a], phi[b]) for a, b in pairs], p_max)
+    return RadialTables(tuple(tables[:len(inputs)]), dict(zip(pairs, tables[len(inputs):])))
+
+
 def build_model(inputs: Sequence[SpeciesInput], gap_shifts: Sequence[float], shells: QShells, layer_phonons,
                 tunnelling: Tunnelling, radiative: Sequence[float], hwhm: float, beta: float = 2.0,
-                n_angles: int = 48, p_max: float = 40.0) -> KineticsModel:
-    """The :class:`KineticsModel` of ``inputs`` (species 0 is pumped); gap_shifts in meV per species."""
+                n_angles: int = 48, tables: RadialTables | None = None) -> KineticsModel:
+    """The :class:`KineticsModel` of ``inputs`` (species 0 is pumped); gap_shifts in meV per species;
+    ``tables`` from :func:`radial_tables` (computed here if not given)."""
     excitons = tuple(s.exciton(d) for s, d in zip(inputs, gap_shifts))
-    forms = tuple(overlap_table(s.r, s.phi_r, s.phi_r, p_max) for s in inputs)
-    overlaps = {}
-    for a, b in tunnelling_pairs(excitons):
-        r = inputs[a].r
-        phi_b = np.interp(r, inputs[b].r, inputs[b].phi_r, right=0.0)
-        overlaps[(a, b)] = overlap_table(r, inputs[a].phi_r, phi_b, p_max)
+    tables = radial_tables(inputs) if tables is None else tables
     modes = tuple(tuple(exciton_modes(x, layer_phonons)) for x in excitons)
-    return KineticsModel(excitons, shells, forms, overlaps, modes, tunnelling, tuple(radiative),
+    return KineticsModel(excitons, shells, tables.forms, tables.overlaps, modes, tunnelling, tuple(radiative),
                          0, hwhm, beta, n_angles)

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpcx.physics import phonons
-from hpcx.units import HBAR_MEV_PS as _HBAR
+from hpcx import _kernels
 
-from .detailed_balance import angle_nodes, broadening_cutoff, transfer
+from .detailed_balance import angle_nodes, broadening_cutoff
 from .states import Exciton
 
 __all__ = ["disorder_spectrum", "tunnelling_coupling_T2A", "spectator_fractions", "tunnelling_pair_rates"]
@@ -59,21 +58,17 @@ def spectator_fractions(a: Exciton, b: Exciton) -> tuple[str, float, float]:
 def tunnelling_pair_rates(q_from, E_from, q_to, E_to, a: Exciton, b: Exciton, overlap, V_z_meV: float,
                           cell_overlap: float, correlation_length_nm: float, hwhm: float,
                           beta: float = 2.0, n_angles: int = 48) -> np.ndarray:
-    """Pair-rate densities (nm^2/ps) from one state of species a (|Q| = q_from, E_from) to shells of b.
+    """Pair-rate densities (nm^2/ps) from states of species a (|Q| = q_from, E_from) to shells of b.
 
-    overlap: O_ab(|p|) (:func:`.overlaps.overlap_table`); q_to, E_to (n,) in 1/nm, meV.
+    q_from, E_from: scalars or (n_from,); q_to, E_to (n,) in 1/nm, meV; overlap: the
+    :class:`~.overlaps.RadialTable` O_ab(|p|).  Returns (n,) for a scalar state, else
+    (n_from, n).  Computed by the kernel ``kinetics_rates`` (``hpcx._kernels``).
     """
     _, ca, cb = spectator_fractions(a, b)
-    dE = np.asarray(E_to, dtype=float) - E_from
-    near = np.abs(dE) <= broadening_cutoff(hwhm, beta)   # elastic: only these are on the shell
-    out = np.zeros(dE.size)
-    if not near.any():
-        return out
-    cos = angle_nodes(n_angles)[None, :]
-    q_to = np.asarray(q_to, dtype=float)[near][:, None]
-    k = transfer(q_from, q_to, cos)
-    p = transfer(q_from, q_to, cos, ca, cb)
-    T2A = tunnelling_coupling_T2A(k, V_z_meV, cell_overlap, correlation_length_nm)
-    angular = np.mean(T2A * overlap(p) ** 2, axis=1)
-    out[near] = 2.0 * np.pi / _HBAR * angular * phonons.gennorm_pdf(dE[near], hwhm, beta)
-    return out
+    scalar = np.ndim(q_from) == 0
+    q_from, E_from = np.atleast_1d(np.asarray(q_from, dtype=float)), np.atleast_1d(np.asarray(E_from, dtype=float))
+    out = _kernels.load("kinetics_rates").tunnelling_rates(
+        q_from, E_from, np.ascontiguousarray(q_to, dtype=float), np.ascontiguousarray(E_to, dtype=float),
+        angle_nodes(n_angles), overlap.values, overlap.p_max, ca, cb, (V_z_meV * cell_overlap) ** 2,
+        correlation_length_nm, hwhm, beta, broadening_cutoff(hwhm, beta))
+    return out[0] if scalar else out
