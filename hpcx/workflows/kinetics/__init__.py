@@ -21,9 +21,9 @@ def estimate_memory(p, comm_size=1):
 
 
 def sweep_overrides(p):
-    """One single-point config per (T, Delta E) of the sweep (its main point is that point)."""
-    return [{"kinetics": {"temperature": T, "delta_e": d}, "sweep": {"temperatures": [], "delta_e": []}}
-            for T, d in p.points]
+    """One single-point config per (substrate, T, Delta E) of the sweep (its main point is that point)."""
+    return [{"structure": {"substrate": p.sweep_substrates[k]}, "kinetics": {"temperature": T, "delta_e": d},
+             "sweep": {"temperatures": [], "delta_e": [], "substrates": []}} for k, T, d in p.points]
 
 
 __all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "sweep_overrides"]

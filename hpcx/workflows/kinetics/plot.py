@@ -66,10 +66,13 @@ def photoluminescence(p, system, stem):
 
 def sweep(sw, stem):
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    for i, T in enumerate(sw.temperature):
-        ax.plot(sw.delta_e, sw.formation_time[i], "o-", label=f"T = {T:g} K")
-    ax.set(xlabel=r"band offset $\Delta E$ (meV)", ylabel=r"formation time $\tau$ (ps)")
-    ax.legend(fontsize=7)
-    ax.set_title("interlayer exciton formation time", fontsize=9)
+    n = len(sw.substrate)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.6), squeeze=False, sharey=True)
+    for k, (ax, name) in enumerate(zip(axes[0], sw.substrate)):
+        for i, T in enumerate(sw.temperature):
+            ax.plot(sw.delta_e, sw.formation_time[k, i], "o-", label=f"T = {T:g} K")
+        ax.set(xlabel=r"band offset $\Delta E$ (meV)", ylabel=r"formation time $\tau$ (ps)")
+        ax.set_title(f"on {name}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("interlayer exciton formation time", fontsize=9)
     return save(fig, stem, "sweep")

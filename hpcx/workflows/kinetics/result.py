@@ -99,22 +99,39 @@ class PointResult:
 
 @dataclasses.dataclass
 class SweepResult:
-    """Formation time on the (temperature, Delta E) grid."""
+    """Formation time on the (substrate, temperature, Delta E) grid, with the exciton energies used."""
 
+    substrate: list               # labels
     temperature: np.ndarray       # K
     delta_e: np.ndarray           # meV
-    formation_time: np.ndarray    # [temperature, delta_e] ps
+    formation_time: np.ndarray    # [substrate, temperature, delta_e] ps
+    energy: np.ndarray            # [substrate, delta_e, species] band bottoms, eV
+    binding_energy: np.ndarray    # [substrate, species] meV
 
     def write(self, writer):
+        writer.write(f"{GROUP}/sweep/substrate", self.substrate, units="label")
         writer.write(f"{GROUP}/sweep/temperature", self.temperature, units="K")
         writer.write(f"{GROUP}/sweep/delta_e", self.delta_e, units="meV")
         writer.write(f"{GROUP}/sweep/formation_time", self.formation_time, units="ps",
-                     attrs={"shape": "[temperature, delta_e]"})
+                     attrs={"shape": "[substrate, temperature, delta_e]"})
+        writer.write(f"{GROUP}/sweep/energy", self.energy, units="eV",
+                     attrs={"shape": "[substrate, delta_e, species]", "definition": "band bottoms E(Q = 0)"})
+        writer.write(f"{GROUP}/sweep/binding_energy", self.binding_energy, units="meV",
+                     attrs={"shape": "[substrate, species]"})
 
     @classmethod
     def read(cls, run):
         r = lambda k: np.asarray(run.read(f"{GROUP}/sweep/{k}")[0])  # noqa: E731
-        return cls(r("temperature"), r("delta_e"), r("formation_time"))
+        labels = [x.decode() if isinstance(x, bytes) else str(x) for x in r("substrate")]
+        return cls(labels, r("temperature"), r("delta_e"), r("formation_time"), r("energy"), r("binding_energy"))
+
+    def tau(self, substrate, T, delta_e):
+        """Formation time (ps) at one grid point; KeyError if the point is not on the grid."""
+        i = self.substrate.index(substrate)
+        j, k = np.nonzero(self.temperature == T)[0], np.nonzero(self.delta_e == delta_e)[0]
+        if not (j.size and k.size):
+            raise KeyError(f"({substrate}, {T} K, {delta_e} meV) is not a sweep point")
+        return float(self.formation_time[i, j[0], k[0]])
 
 
 @dataclasses.dataclass

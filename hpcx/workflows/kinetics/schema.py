@@ -39,7 +39,8 @@ KINETICS = Section("kinetics", (
           "wavefunctions from (default: solve the Wannier equation in process)"),
     Field("energy_step", float, 1.0, "energy width of one momentum shell of the pumped species (shells are "
           "equal-area in Q)", unit="meV", minimum=0.0, exclusive=True),
-    Field("energy_window", float, 150.0, "highest energy kept above the bottom of the pumped species",
+    Field("energy_window", float, 150.0, "highest energy kept above the highest band bottom (the pumped "
+          "exciton's unless the second intralayer exciton is included)",
           unit="meV", minimum=0.0, exclusive=True),
     Field("broadening", float, 1.0, "half width at half maximum of the energy-conserving function "
           "(numerical, of the order of the shell energy width)", unit="meV", minimum=0.0, exclusive=True),
@@ -49,8 +50,9 @@ KINETICS = Section("kinetics", (
     Field("t_end", float, 100.0, "end of the simulated time window", unit="ps", minimum=0.0, exclusive=True),
     Field("n_times", int, 2001, "output times on [0, t_end]", minimum=11),
     Field("snapshots", int, 101, "times at which occupations and PL spectra are stored", minimum=2),
-    Field("rtol", float, 1e-8, "relative tolerance of the BDF integrator", minimum=0.0, exclusive=True,
-          maximum=1e-3),
+    Field("pump_step", float, 0.01, "largest substep of the exponential integrator while the pump is on "
+          "(the pump profile is a cubic on each substep; after the pump the propagation is exact)", unit="ps",
+          minimum=0.0, exclusive=True, maximum=0.05),
     Field("radiative_decay", bool, True, "include radiative decay (off: the total density is conserved)"),
     Field("pl_points", int, 400, "photon energies of the PL spectra", minimum=2),
 ), doc="Luminescence Bloch equations (seed 001 Eqs. 2-3).")
@@ -59,7 +61,10 @@ SWEEP = Section("sweep", (
     Field("temperatures", float, (), "temperatures of a formation-time sweep (with delta_e below)",
           unit="K", list_of=True),
     Field("delta_e", float, (), "band offsets of a formation-time sweep", unit="meV", list_of=True),
-), doc="Formation time tau(T, Delta E) on a grid; each point is independent (hpcx sweep: job arrays).")
+    Field("substrates", str, (), "substrates of the sweep (hpcx/materials/environments.toml; default: "
+          "structure.substrate only); each changes the screening, hence binding energies and wavefunctions, "
+          "at fixed quasiparticle gaps", list_of=True),
+), doc="Formation time tau(substrate, T, Delta E) on a grid; each point is independent (hpcx sweep: job arrays).")
 
 SCHEMA = Schema("kinetics", (STRUCTURE, KINETICS, SWEEP),
                 doc="Interlayer exciton formation and photoluminescence (seed 001, luminescence Bloch equations).")
@@ -73,6 +78,7 @@ class Params:
     layer_phonons: tuple           # PhononParams per layer
     layer_names: tuple
     hetero_name: str
+    substrate: str
     temperature: float
     delta_e: float                 # meV
     tunnelling: Tunnelling
@@ -87,38 +93,50 @@ class Params:
     t_end: float
     n_times: int
     snapshots: int
-    rtol: float
+    pump_step: float
     radiative_decay: bool
     pl_points: int
     sweep_temperatures: tuple
     sweep_delta_e: tuple
+    sweep_substrates: tuple        # names; () without a sweep
+    sweep_species: tuple           # species inputs per sweep substrate
     wannier_file: str
 
-    def gap_shifts(self, delta_e):
+    def gap_shifts(self, delta_e, species=None):
         """Shift of each species' gap (meV): -Delta E for a hole in the second layer and an
         electron in the first (the interlayer gap = electron layer's gap - Delta E)."""
-        return tuple(-delta_e if (s.hole_layer == 1 and s.electron_layer == 0) else 0.0 for s in self.species)
+        species = self.species if species is None else species
+        return tuple(-delta_e if (s.hole_layer == 1 and s.electron_layer == 0) else 0.0 for s in species)
 
-    def energies(self, delta_e):
-        """Band-bottom energies (meV) of the species at ``delta_e``."""
-        return tuple(s.gap + d - s.binding for s, d in zip(self.species, self.gap_shifts(delta_e)))
+    def energies(self, delta_e, species=None):
+        """Band-bottom energies (meV) of the species (default: the main substrate's) at ``delta_e``."""
+        species = self.species if species is None else species
+        return tuple(s.gap + d - s.binding for s, d in zip(species, self.gap_shifts(delta_e, species)))
 
-    def q2_step(self):
+    def q2_step(self, species=None):
         """Delta(Q^2) of one shell (1/nm^2) from the energy step of the pumped species."""
-        s = self.species[0]
+        s = (self.species if species is None else species)[0]
         return self.energy_step * (s.m_e + s.m_h) / HBAR2_2M0_MEV_NM2
 
-    def n_shells(self, delta_e):
-        """Shells needed so that every species reaches E(pumped bottom) + energy_window."""
-        E = self.energies(delta_e)
-        top = E[0] + self.energy_window
-        q2 = max((top - e) * (s.m_e + s.m_h) / HBAR2_2M0_MEV_NM2 for e, s in zip(E, self.species))
-        return int(np.ceil(q2 / self.q2_step()))
+    def n_shells(self, delta_e, species=None):
+        """Shells needed so that every species reaches the highest band bottom + energy_window (the
+        pumped exciton's in the two-species model; with the second intralayer exciton, its bottom)."""
+        species = self.species if species is None else species
+        E = self.energies(delta_e, species)
+        top = max(E) + self.energy_window
+        q2 = max((top - e) * (s.m_e + s.m_h) / HBAR2_2M0_MEV_NM2 for e, s in zip(E, species))
+        return int(np.ceil(q2 / self.q2_step(species)))
 
     @property
     def points(self):
-        """(T, Delta E) of the sweep, T-major; empty without a sweep."""
-        return tuple((T, d) for T in self.sweep_temperatures for d in self.sweep_delta_e)
+        """(substrate index, T, Delta E) of the sweep, substrate- then T-major; empty without a sweep."""
+        return tuple((k, T, d) for k in range(len(self.sweep_substrates)) for T in self.sweep_temperatures
+                     for d in self.sweep_delta_e)
+
+    def max_states(self):
+        """Largest number of states (species x shells) of any point of the run."""
+        sets = [self.species, *self.sweep_species]
+        return max(len(s) * self.n_shells(d, s) for s in sets for d in (self.delta_e, *self.sweep_delta_e))
 
 
 def _lookup(kind, name, source, key):
@@ -134,9 +152,9 @@ def _species_layout(second):
     return out + [("intra1", 1, 1)] if second else out
 
 
-def _solve_in_process(cfg, tmds, hetero, names):
+def _solve_in_process(cfg, tmds, hetero, names, substrate, key="structure.substrate"):
     st = cfg.structure
-    sub = _lookup("environment", st.substrate, cfg.source, "structure.substrate")
+    sub = _lookup("environment", substrate, cfg.source, key)
     sup = _lookup("environment", st.superstrate, cfg.source, "structure.superstrate")
     stack = stack_from_materials(tmds, sub, sup, "slab", hetero.interlayer_distance_nm)
     out = []
@@ -146,16 +164,34 @@ def _solve_in_process(cfg, tmds, hetero, names):
     return tuple(out)
 
 
-def _check_lowest(cfg, p, delta_values):
+def _check_lowest(cfg, p, species, delta_values, key, where=""):
     """ConfigError unless the interlayer exciton lies below every intralayer one at every Delta E."""
     for d in delta_values:
-        E = p.energies(d)
-        if E[1] >= min(E[0], *(E[2:] or [np.inf])):
-            need = p.species[1].binding - p.species[0].binding + p.species[0].gap - p.species[1].gap
-            raise ConfigError(cfg.source, "kinetics.delta_e" if d == p.delta_e else "sweep.delta_e",
+        E = p.energies(d, species)
+        lowest_intra = min(e for i, e in enumerate(E) if i != 1)
+        if E[1] >= lowest_intra:
+            bottom_at_zero = species[1].gap - species[1].binding
+            need = min(s.gap - s.binding for i, s in enumerate(species) if i != 1) - bottom_at_zero
+            raise ConfigError(cfg.source, key,
                               f"Delta E = {d:g} meV puts the interlayer exciton ({E[1] / 1e3:.4f} eV) at or above "
-                              f"the {p.species[0].name} exciton ({E[0] / 1e3:.4f} eV); the model needs the interlayer "
-                              f"exciton lowest: Delta E > {-need:.1f} meV")
+                              f"an intralayer exciton ({lowest_intra / 1e3:.4f} eV){where}; the model needs "
+                              f"the interlayer exciton lowest: Delta E > {-need:.1f} meV")
+
+
+def _sweep_species(cfg, tmds, hetero, names, species):
+    """(substrate names, species inputs per substrate) of the sweep; ((), ()) without a sweep."""
+    sw, st = cfg.sweep, cfg.structure
+    if not sw.temperatures:
+        if sw.substrates:
+            raise ConfigError(cfg.source, "sweep.substrates", "a substrate sweep needs sweep.temperatures and "
+                              "sweep.delta_e")
+        return (), ()
+    subs = tuple(sw.substrates) or (st.substrate,)
+    if cfg.kinetics.wannier_file and subs != (st.substrate,):
+        raise ConfigError(cfg.source, "sweep.substrates", "a substrate sweep solves the Wannier equation per "
+                          "substrate; allowed: no kinetics.wannier_file, or no sweep.substrates")
+    return subs, tuple(species if s == st.substrate else
+                       _solve_in_process(cfg, tmds, hetero, names, s, "sweep.substrates") for s in subs)
 
 
 def params(cfg, comm_size=1):
@@ -176,7 +212,7 @@ def params(cfg, comm_size=1):
         species = tuple(dataclasses.replace(s, gap=s.gap + hetero.valence_band_offset_meV)
                         if (s.electron_layer, s.hole_layer) == (0, 1) else s for s in species)
     else:
-        species = _solve_in_process(cfg, tmds, hetero, names)
+        species = _solve_in_process(cfg, tmds, hetero, names, st.substrate)
     kd = kinetics_data()
     try:
         radiative = tuple(kd.radiative(n) for n in names)
@@ -190,12 +226,16 @@ def params(cfg, comm_size=1):
             raise ConfigError(cfg.source, key, f"temperatures must be > 0 K, got {list(values)}")
     if bool(sw.temperatures) != bool(sw.delta_e):
         raise ConfigError(cfg.source, "sweep", "give both sweep.temperatures and sweep.delta_e, or neither")
-    p = Params(species, phon, tuple(t.name for t in tmds), hetero.name, k.temperature, delta,
+    subs, sweep_species = _sweep_species(cfg, tmds, hetero, names, species)
+    p = Params(species, phon, tuple(t.name for t in tmds), hetero.name, st.substrate, k.temperature, delta,
                Tunnelling(kd.V_z, kd.cell_overlap, kd.correlation_length), radiative, widths,
                Pulse(kd.pump_center, kd.pump_fwhm, kd.pump_density), k.energy_step, k.energy_window,
-               k.broadening, k.broadening_shape, k.angles, k.t_end, k.n_times, k.snapshots, k.rtol,
-               k.radiative_decay, k.pl_points, tuple(sw.temperatures), tuple(sw.delta_e), k.wannier_file)
-    _check_lowest(cfg, p, (delta, *sw.delta_e))
+               k.broadening, k.broadening_shape, k.angles, k.t_end, k.n_times, k.snapshots, k.pump_step,
+               k.radiative_decay, k.pl_points, tuple(sw.temperatures), tuple(sw.delta_e), subs, sweep_species,
+               k.wannier_file)
+    _check_lowest(cfg, p, species, (delta,), "kinetics.delta_e")
+    for name, sp in zip(subs, sweep_species):
+        _check_lowest(cfg, p, sp, sw.delta_e, "sweep.delta_e", f" on {name}")
     if p.pulse.center + 10 * p.pulse.sigma >= p.t_end:
         raise ConfigError(cfg.source, "kinetics.t_end", f"{p.t_end} ps ends before the pump is over; allowed: "
                           f"> {p.pulse.center + 10 * p.pulse.sigma:.2f} ps")

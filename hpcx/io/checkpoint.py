@@ -1,0 +1,117 @@
+"""Restart files of long runs: ``<output>.checkpoint/<name>.h5`` (``RunContext.checkpoint_dir``).
+
+A checkpoint holds attributes (numbers, strings) and trees (nested dicts of arrays
+and string tuples), plus the ``fingerprint`` of the parameters that produced it.
+Rank 0 of the communicator writes it to ``<name>.h5.tmp`` and renames it over the
+old one, so a checkpoint on disk is always complete; a write error reaches every
+rank.  Reading it back (:meth:`Checkpoint.load`) checks the fingerprint: a
+checkpoint of other parameters (foreign) or one that cannot be read (truncated,
+not HDF5, fields missing) is logged by name, moved aside to
+``<name>.h5.foreign-<time>`` / ``<name>.h5.corrupt-<time>``, and the run starts
+afresh.  The directory is removed (:func:`remove`) once the run is finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..parallel import all_or_none, barrier, on_root
+
+__all__ = ["Checkpoint", "fingerprint", "remove", "write_tree", "read_tree"]
+
+
+def fingerprint(params):
+    """SHA-256 of ``repr(params)`` (a frozen dataclass of plain values): equal parameters, equal print."""
+    return hashlib.sha256(repr(params).encode("utf-8")).hexdigest()
+
+
+def write_tree(group, tree):
+    """Write a nested dict of arrays, numbers and string tuples into an h5py group."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            write_tree(group.create_group(key), value)
+        elif isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
+            group.create_dataset(key, data=np.char.encode(np.asarray(value), "utf-8"))
+        else:
+            group.create_dataset(key, data=np.asarray(value))
+
+
+def read_tree(group):
+    """The nested dict :func:`write_tree` wrote (strings back as tuples of str)."""
+    import h5py
+    out = {}
+    for key, obj in group.items():
+        if isinstance(obj, h5py.Group):
+            out[key] = read_tree(obj)
+        else:
+            data = obj[()]
+            if isinstance(data, np.ndarray) and data.dtype.kind == "S":
+                data = tuple(np.char.decode(data, "utf-8").tolist())
+            out[key] = data
+    return out
+
+
+class Checkpoint:
+    """The restart file ``directory/<name>.h5`` of one piece of work, owned by rank 0 of ``comm``."""
+
+    def __init__(self, directory, name, fingerprint, comm, log):
+        self.path = Path(directory) / f"{name}.h5"
+        self.fingerprint, self.comm, self.log = fingerprint, comm, log
+
+    def load(self):
+        """None (nothing usable, see the module docstring) or {"attrs": {...}, tree name: tree}.  Collective."""
+        return on_root(self._load, self.comm)
+
+    def _load(self):
+        if not self.path.exists():
+            return None
+        import h5py
+        try:
+            with h5py.File(self.path, "r") as f:
+                if f.attrs.get("fingerprint", "") != self.fingerprint:
+                    return self._set_aside("foreign", "it belongs to other parameters")
+                state = {"attrs": {k: v for k, v in f.attrs.items() if k != "fingerprint"}}
+                for name in f:
+                    state[name] = read_tree(f[name])
+            return state
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            return self._set_aside("corrupt", f"it cannot be read ({type(exc).__name__}: {exc})")
+
+    def _set_aside(self, kind, why):
+        aside = self.path.with_name(f"{self.path.name}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.replace(self.path, aside)
+        self.log.warning("checkpoint %s not used: %s; moved to %s, starting afresh", self.path, why, aside.name)
+        return None
+
+    def save(self, attrs, trees, what=""):
+        """Write ``attrs`` and ``trees`` (rank 0; collective, errors on every rank); logs one line."""
+        with all_or_none(self.comm):
+            if self.comm.rank == 0:
+                self._write(attrs, trees)
+        self.log.info("checkpoint written: %s%s", self.path, f" ({what})" if what else "")
+
+    def _write(self, attrs, trees):
+        import h5py
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with h5py.File(tmp, "w") as f:
+            f.attrs["fingerprint"] = self.fingerprint
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            for name, tree in trees.items():
+                write_tree(f.create_group(name), tree)
+        os.replace(tmp, self.path)
+
+
+def remove(directory, comm):
+    """Remove a checkpoint directory once every rank of ``comm`` is done with it.  Collective."""
+    barrier(comm)
+    with all_or_none(comm):
+        if comm.rank == 0 and directory is not None and Path(directory).exists():
+            shutil.rmtree(directory, ignore_errors=True)
