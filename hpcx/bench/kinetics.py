@@ -3,8 +3,8 @@
 For each shell energy step (``--steps``, meV; smaller = more shells N per species) one
 (T, Delta E) point of the ``kinetics`` workflow is timed by phase: ``rates`` (radial tables,
 pair-rate rows by the ``kinetics_rates`` kernel, block-distributed over the ranks, gathered)
-and ``ode`` (detailed balance, generator and the exponential integrator, on every rank).  The exponent p of time ~ N^p is a
-least-squares fit over the steps.  ``--sweep K`` then times a sweep of K points
+and ``ode`` (detailed balance, generator and the exponential integrator, on every rank).
+The exponent p of time ~ N^p is a least-squares fit over the steps.  ``--sweep K`` then times a sweep of K points
 distributed over the ranks (whole points per rank) and reports the parallel
 efficiency t(1 point) K / (t(sweep) ranks) against the serial point time.
 """
