@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
+from scipy.sparse.linalg import expm   # dense too; see physics/kinetics/propagation.py
 
 from hpcx.physics.kinetics import dynamics, luminescence, overlaps, propagation, tunnelling
 from hpcx.physics.kinetics.states import Exciton
@@ -85,6 +85,26 @@ def test_exponential_integrator_matches_adaptive_bdf(small):
     rhs = G @ ref + np.stack([source(t) for t in traj.time], axis=1)       # dn/dt of the reference
     want = rhs.reshape(traj.density.shape).sum(axis=1)
     assert np.max(np.abs(traj.rate - want)) < 1e-6 * np.abs(want).max()
+
+
+def test_propagators_of_large_systems_are_exact_and_reproducible():
+    """Order >= 400 with a norm that selects the degree-9 Pade approximant (where scipy.linalg.expm
+    before 1.13 reads uninitialised memory): repeated propagators agree and match a Taylor series."""
+    rng = np.random.default_rng(3)
+    N, h = 420, 0.015          # this matrix makes scipy 1.10's linalg.expm differ between calls
+    W = rng.uniform(0.0, 0.2, (N, N))
+    G = W.T - np.diag(W.sum(axis=1))
+    g = rng.uniform(0.0, 0.8, N)
+    first, again = (propagation._polynomial_propagator(G, g, h)[0] for _ in range(2))
+    A = np.zeros((N + 4, N + 4))
+    A[:N, :N], A[:N, N] = G * h, g * h
+    A[N, N + 1] = A[N + 1, N + 2] = A[N + 2, N + 3] = 1.0
+    taylor, term = np.eye(N + 4), np.eye(N + 4)
+    for k in range(1, 40):
+        term = term @ A / k
+        taylor += term
+    assert np.array_equal(first, again)
+    assert np.max(np.abs(first - taylor[:N, :N])) < 1e-12
 
 
 def test_rate_kernel_matches_its_numpy_twin(small):

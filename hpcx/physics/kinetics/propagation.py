@@ -17,6 +17,11 @@ the homogeneous part at any stiffness:
 
 The error is that of the cubic on the pump substeps only (h <= ``h_max``); columns
 of G that sum to zero keep 1^T n exactly (to rounding) without source.
+
+The matrix exponentials use ``scipy.sparse.linalg.expm`` (Al-Mohy and Higham's scaling
+and squaring, also for dense arrays): ``scipy.linalg.expm`` of scipy < 1.13 reads an
+uninitialised work array for matrices of order >= 400 whose norm selects the degree-9
+Pade approximant (scipy issue 18086), which gives wrong, run-dependent propagators here.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg import expm
+from scipy.sparse.linalg import expm
 
 __all__ = ["uniform_step", "evolve", "species_rates"]
 

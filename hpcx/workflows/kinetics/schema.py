@@ -55,6 +55,15 @@ KINETICS = Section("kinetics", (
           minimum=0.0, exclusive=True, maximum=0.05),
     Field("radiative_decay", bool, True, "include radiative decay (off: the total density is conserved)"),
     Field("pl_points", int, 400, "photon energies of the PL spectra", minimum=2),
+    Field("cell_overlap", float, None, "unit-cell overlap <u_a|u_b> of the tunnelling element (default: "
+          "hpcx/materials/kinetics.toml, seed 001's 1e-2); for sensitivity studies", minimum=0.0),
+    Field("correlation_length", float, None, "disorder correlation length L_C of the tunnelling element "
+          "(default: kinetics.toml, seed 001's 1 nm); for sensitivity studies", unit="nm", minimum=0.0,
+          exclusive=True),
+    Field("radiative_rates", float, (), "gamma_r of each species in the order pumped intralayer, interlayer "
+          "(, second intralayer) (default: kinetics.toml); for sensitivity studies", unit="1/ps", list_of=True),
+    Field("linewidths", float, (), "PL line widths (FWHM) of each species, same order (default: "
+          "kinetics.toml)", unit="meV", list_of=True),
 ), doc="Luminescence Bloch equations (seed 001 Eqs. 2-3).")
 
 SWEEP = Section("sweep", (
@@ -178,6 +187,16 @@ def _check_lowest(cfg, p, species, delta_values, key, where=""):
                               f"the interlayer exciton lowest: Delta E > {-need:.1f} meV")
 
 
+def _per_species(cfg, key, given, default):
+    """``given`` (one value per species, > 0) or ``default``; ConfigError naming kinetics.<key>."""
+    if not given:
+        return tuple(default)
+    if len(given) != len(default) or any(v <= 0.0 for v in given):
+        raise ConfigError(cfg.source, f"kinetics.{key}", f"{list(given)}: allowed: {len(default)} positive values, "
+                          f"one per species (pumped intralayer, interlayer{', second intralayer' * (len(default) > 2)})")
+    return tuple(float(v) for v in given)
+
+
 def _sweep_species(cfg, tmds, hetero, names, species):
     """(substrate names, species inputs per substrate) of the sweep; ((), ()) without a sweep."""
     sw, st = cfg.sweep, cfg.structure
@@ -215,11 +234,13 @@ def params(cfg, comm_size=1):
         species = _solve_in_process(cfg, tmds, hetero, names, st.substrate)
     kd = kinetics_data()
     try:
-        radiative = tuple(kd.radiative(n) for n in names)
-        widths = tuple(kd.width(n) for n in names)
+        radiative = _per_species(cfg, "radiative_rates", k.radiative_rates, [kd.radiative(n) for n in names])
+        widths = _per_species(cfg, "linewidths", k.linewidths, [kd.width(n) for n in names])
         phon = tuple(phonon_params(t.name) for t in tmds)
     except materials.UnknownMaterialError as exc:
         raise ConfigError(cfg.source, "structure.layers", str(exc)) from None
+    tunnelling = Tunnelling(kd.V_z, kd.cell_overlap if k.cell_overlap is None else k.cell_overlap,
+                            kd.correlation_length if k.correlation_length is None else k.correlation_length)
     delta = hetero.valence_band_offset_meV if k.delta_e is None else k.delta_e
     for key, values in (("sweep.temperatures", sw.temperatures),):
         if any(v <= 0.0 for v in values):
@@ -228,7 +249,7 @@ def params(cfg, comm_size=1):
         raise ConfigError(cfg.source, "sweep", "give both sweep.temperatures and sweep.delta_e, or neither")
     subs, sweep_species = _sweep_species(cfg, tmds, hetero, names, species)
     p = Params(species, phon, tuple(t.name for t in tmds), hetero.name, st.substrate, k.temperature, delta,
-               Tunnelling(kd.V_z, kd.cell_overlap, kd.correlation_length), radiative, widths,
+               tunnelling, radiative, widths,
                Pulse(kd.pump_center, kd.pump_fwhm, kd.pump_density), k.energy_step, k.energy_window,
                k.broadening, k.broadening_shape, k.angles, k.t_end, k.n_times, k.snapshots, k.pump_step,
                k.radiative_decay, k.pl_points, tuple(sw.temperatures), tuple(sw.delta_e), subs, sweep_species,
