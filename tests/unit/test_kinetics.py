@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.sparse.linalg import expm   # dense too; see physics/kinetics/propagation.py
+from scipy.sparse.linalg import expm  # dense too; see physics/kinetics/propagation.py
 
 from hpcx.physics.kinetics import dynamics, luminescence, overlaps, propagation, tunnelling
 from hpcx.physics.kinetics.states import Exciton

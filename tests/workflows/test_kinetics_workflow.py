@@ -117,7 +117,7 @@ def _write(tmp_path, text):
 def test_wse2_intralayer_species(tmp_path):
     """With second_intralayer the WSe2 exciton joins by electron tunnelling (hole spectator, fractions
     m_h/M) from the interlayer exciton; one Boltzmann distribution over three species is stationary."""
-    from scipy.sparse.linalg import expm   # dense too; see physics/kinetics/propagation.py
+    from scipy.sparse.linalg import expm  # dense too; see physics/kinetics/propagation.py
 
     from hpcx.physics.kinetics import dynamics, tunnelling
     from hpcx.units import KB_MEV_PER_K
