@@ -192,8 +192,9 @@ def _per_species(cfg, key, given, default):
     if not given:
         return tuple(default)
     if len(given) != len(default) or any(v <= 0.0 for v in given):
+        order = "pumped intralayer, interlayer" + (", second intralayer" if len(default) > 2 else "")
         raise ConfigError(cfg.source, f"kinetics.{key}", f"{list(given)}: allowed: {len(default)} positive values, "
-                          f"one per species (pumped intralayer, interlayer{', second intralayer' * (len(default) > 2)})")
+                          f"one per species ({order})")
     return tuple(float(v) for v in given)
 
 
