@@ -56,9 +56,12 @@ def overlap_table(r_nm, phi_a, phi_b, p_max: float, n: int = 2001) -> RadialTabl
     return RadialTable(float(p_max), hankel_overlap(r_nm, phi_a, phi_b, p))
 
 
-def overlap_tables(r_nm, pairs, p_max: float, n: int = 2001) -> list[RadialTable]:
-    """:func:`overlap_table` of every (phi_a, phi_b) in ``pairs`` (all on the grid r), sharing one
-    :func:`hankel_matrix` (the Bessel functions are evaluated once)."""
-    H = hankel_matrix(r_nm, np.linspace(0.0, p_max, n))
-    return [RadialTable(float(p_max), H @ (np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
-            for a, b in pairs]
+def overlap_tables(r_nm, pairs, p_max: float, n: int = 2001, block: int = 128) -> list[RadialTable]:
+    """:func:`overlap_table` of every (phi_a, phi_b) in ``pairs`` (all on the grid r): the Bessel
+    functions of each block of ``block`` p values (:func:`hankel_matrix`) are evaluated once for all pairs."""
+    p = np.linspace(0.0, p_max, n)
+    products = np.array([np.asarray(a, dtype=float) * np.asarray(b, dtype=float) for a, b in pairs])
+    values = np.empty((len(pairs), n))
+    for start in range(0, n, block):
+        values[:, start:start + block] = products @ hankel_matrix(r_nm, p[start:start + block]).T
+    return [RadialTable(float(p_max), v) for v in values]

@@ -11,13 +11,18 @@ from .run import run
 from .schema import SCHEMA, Params, params
 
 
+#: resident size of the interpreter with hpcx, numpy, scipy, h5py and MPI loaded (bytes, measured)
+BASE_BYTES = 100e6
+
+
 def estimate_memory(p, comm_size=1):
-    """Peak bytes per rank: the dense pair table and generator (N x N, N = species x shells, a few
-    copies during assembly and detailed balance), the sparse LU, the outputs; plus the interpreter."""
-    n_states = len(p.species) * max(p.n_shells(d) for d in (p.delta_e, *p.sweep_delta_e))
-    tables = 8 * n_states * n_states * 6
-    outputs = 8 * (n_states * (p.n_times + p.snapshots) + p.snapshots * p.pl_points)
-    return int(tables + outputs + 250e6)
+    """Peak bytes per rank.  With N = species x shells of the largest point: 16 dense (N + 4)^2
+    arrays at the peak (pair table, detailed balance and generator, and the work arrays of the
+    scaling-and-squaring matrix exponential of the augmented generator), the densities and their
+    interpolation at every output time (2 N n_times), the interpreter (:data:`BASE_BYTES`).
+    Every rank solves whole points, so the estimate does not fall with comm_size."""
+    n_states = p.max_states()
+    return int(BASE_BYTES + 8 * (16 * (n_states + 4) ** 2 + 2 * n_states * p.n_times))
 
 
 def sweep_overrides(p):
