@@ -10,7 +10,6 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
-
 #: resident size of the interpreter with hpcx, numpy, scipy, h5py and MPI loaded (bytes, measured)
 BASE_BYTES = 100e6
 
