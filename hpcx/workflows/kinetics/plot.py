@@ -35,10 +35,10 @@ def densities(p, system, stem):
 def occupations(p, system, stem):
     plt = pyplot()
     fig, axes = plt.subplots(1, len(p.species), figsize=(4.2 * len(p.species), 3.4), squeeze=False)
-    picks = [t for t in (0.6, 1.0, 2.0, 5.0, 20.0, p.snapshot_time[-1]) if t <= p.snapshot_time[-1]]
+    wanted = (0.6, 1.0, 2.0, 5.0, 20.0, p.snapshot_time[-1])
+    picks = sorted({int(np.argmin(np.abs(p.snapshot_time - t))) for t in wanted})
     for s, ax in enumerate(axes[0]):
-        for t in picks:
-            k = int(np.argmin(np.abs(p.snapshot_time - t)))
+        for k in picks:
             ax.semilogy(p.q, np.maximum(p.occupation[s, :, k], 1e-30), label=f"t = {p.snapshot_time[k]:.1f} ps")
         ax.set(xlabel="centre-of-mass momentum Q (1/nm)", ylabel="occupation per state N_Q", ylim=(1e-12, None))
         ax.set_title(p.species[s], fontsize=9)
@@ -54,8 +54,11 @@ def photoluminescence(p, system, stem):
     im = ax_map.pcolormesh(p.pl_energy, p.snapshot_time, I, shading="auto", cmap="magma")
     colorbar(fig, im, ax_map, r"log$_{10}$ PL intensity (nm$^{-2}$ ps$^{-1}$ meV$^{-1}$)")
     ax_map.set(xlabel="photon energy (eV)", ylabel="time t (ps)")
+    peaks = [p.emission[s] * 2 / (np.pi * p.linewidth[s]) for s in range(2)]
     for s, name in enumerate(p.species[:2]):
-        ax_t.semilogy(p.time, p.emission[s] * 2 / (np.pi * p.linewidth[s]), label=f"{name} peak emission")
+        ax_t.semilogy(p.time, peaks[s], label=f"{name} peak emission")
+    top = max(float(np.max(x)) for x in peaks)
+    ax_t.set_ylim(top * 1e-16, top * 3.0)
     if np.isfinite(p.crossover_time):
         ax_t.axvline(p.crossover_time + 0.5, color="0.5", lw=0.8, label=f"crossover {p.crossover_time:.1f} ps")
     ax_t.set(xlabel="time t (ps)", ylabel=r"peak PL (nm$^{-2}$ ps$^{-1}$ meV$^{-1}$)")

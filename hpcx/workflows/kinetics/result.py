@@ -12,6 +12,15 @@ from ...physics.kinetics.states import light_cone
 GROUP = "results"
 
 
+def snapshot_indices(time, n, early=5.0):
+    """Indices of about n output times: half of them uniform in the first ``early`` ps after the
+    pump starts (formation and thermalisation), half uniform over the whole window."""
+    k = len(time) - 1
+    t_early = min(early, float(time[-1]))
+    first = np.linspace(0.0, t_early, (n + 1) // 2) / float(time[-1]) * k
+    return np.unique(np.concatenate([first, np.linspace(0, k, n // 2 + 1)]).round().astype(int))
+
+
 @dataclasses.dataclass
 class PointResult:
     """One (T, Delta E) point with time traces, occupation snapshots and PL."""
@@ -44,7 +53,7 @@ class PointResult:
         pol[model.pumped] = traj.coherent
         emission = np.array([lum.emission_rates(pol[s], traj.density[s, 0], model.radiative[s], f[s])
                              for s in range(nS)])
-        snap = np.unique(np.linspace(0, traj.time.size - 1, p.snapshots).round().astype(int))
+        snap = snapshot_indices(traj.time, p.snapshots)
         E = np.array([s.energy for s in model.species])
         widths = np.array(p.linewidths)
         w = np.linspace(E.min() - 5 * widths.max(), E.max() + 5 * widths.max(), p.pl_points)

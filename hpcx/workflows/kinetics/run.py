@@ -40,6 +40,10 @@ def solve_point(p, T, delta_e, comm, tables=None, species=None):
 
 def run(p, ctx):
     """Main point (time traces, occupations, PL) and, if configured, the tau(substrate, T, Delta E) sweep."""
+    if p.energy_step > p.broadening:
+        ctx.log.warning("energy_step %g meV exceeds the broadening %g meV: the shells under-resolve energy "
+                        "conservation (rates ripple by several %%); use energy_step <= broadening",
+                        p.energy_step, p.broadening)
     with ctx.phase("main point"):
         ctx.log.info("%s on %s, T = %g K, Delta E = %g meV: %s", p.hetero_name, p.substrate, p.temperature,
                      p.delta_e, ", ".join(f"{s.name} {e / 1e3:.4f} eV (E_b {s.binding:.1f} meV)"

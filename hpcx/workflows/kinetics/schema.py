@@ -43,20 +43,23 @@ KINETICS = Section("kinetics", (
           "exciton's unless the second intralayer exciton is included)",
           unit="meV", minimum=0.0, exclusive=True),
     Field("broadening", float, 1.0, "half width at half maximum of the energy-conserving function "
-          "(numerical, of the order of the shell energy width)", unit="meV", minimum=0.0, exclusive=True),
+          "(of the order of the low-temperature homogeneous line width; energy_step must not exceed it)",
+          unit="meV", minimum=0.0, exclusive=True),
     Field("broadening_shape", float, 2.0, "generalized-normal shape of that function (2 = Gaussian)",
           minimum=0.5, maximum=20.0),
     Field("angles", int, 48, "angle nodes of the angle average of every rate", minimum=4, maximum=4096),
     Field("t_end", float, 100.0, "end of the simulated time window", unit="ps", minimum=0.0, exclusive=True),
     Field("n_times", int, 2001, "output times on [0, t_end]", minimum=11),
-    Field("snapshots", int, 101, "times at which occupations and PL spectra are stored", minimum=2),
+    Field("snapshots", int, 101, "times at which occupations and PL spectra are stored (half of them in "
+          "the first 5 ps)", minimum=2),
     Field("pump_step", float, 0.01, "largest substep of the exponential integrator while the pump is on "
           "(the pump profile is a cubic on each substep; after the pump the propagation is exact)", unit="ps",
           minimum=0.0, exclusive=True, maximum=0.05),
     Field("radiative_decay", bool, True, "include radiative decay (off: the total density is conserved)"),
     Field("pl_points", int, 400, "photon energies of the PL spectra", minimum=2),
-    Field("cell_overlap", float, None, "unit-cell overlap <u_a|u_b> of the tunnelling element (default: "
-          "hpcx/materials/kinetics.toml, seed 001's 1e-2); for sensitivity studies", minimum=0.0),
+    Field("cell_overlap", float, None, "unit-cell overlap of the two layers' lattice-periodic Bloch functions "
+          "in the tunnelling element (default: hpcx/materials/kinetics.toml, seed 001's 1e-2); for sensitivity "
+          "studies", minimum=0.0),
     Field("correlation_length", float, None, "disorder correlation length L_C of the tunnelling element "
           "(default: kinetics.toml, seed 001's 1 nm); for sensitivity studies", unit="nm", minimum=0.0,
           exclusive=True),
