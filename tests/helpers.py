@@ -470,3 +470,18 @@ class HpcxLog:
     @property
     def text(self):
         return "\n".join(self.messages)
+
+
+# ---------------------------------------------------------------------------- kinetics
+def kinetics_config(sweep=False, substrates=(), **kinetics):
+    """A small `kinetics` config (MoSe2-WSe2 on SiO2, coarse shells, short window) as TOML text; ``sweep``
+    adds a 2 x 2 (T, Delta E) sweep, ``substrates`` its substrate axis."""
+    values = {"temperature": 77.0, "delta_e": 315.0, "energy_step": 2.0, "energy_window": 60.0,
+              "angles": 16, "t_end": 20.0, "n_times": 201, "snapshots": 11, "pl_points": 50, **kinetics}
+    body = "\n".join(f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}" for k, v in values.items())
+    text = f'[run]\nworkflow = "kinetics"\n\n[structure]\nlayers = ["MoSe2", "WSe2"]\n\n[kinetics]\n{body}\n'
+    if sweep:
+        text += "\n[sweep]\ntemperatures = [77.0, 300.0]\ndelta_e = [265.0, 315.0]\n"
+        if substrates:
+            text += f"substrates = {list(substrates)!r}\n".replace("'", '"')
+    return text
