@@ -6,6 +6,7 @@ import numpy as np
 
 from ...parallel import allgather_blocks, local_items
 from ...physics import wannier as wannier_physics
+from .memory import form_factor_chunk
 from .result import Result, SpeciesResult
 
 
@@ -55,6 +56,12 @@ def _observables(p, need, solutions, ctx):
             binding_energy=res.binding_energy_meV, band_gap=gap, rms_radius=res.rms_radius_nm,
             r=r, phi_r=np.array([res.phi_r(s, r) for s in states]),
             k=k, phi_k=np.array([res.phi_k(s, k) for s in states]),
-            q=q, form_factor=res.form_factor("1s", q) if "1s" in states else np.full_like(q, np.nan),
+            q=q, form_factor=_form_factor(res, q, p.basis.n) if "1s" in states else np.full_like(q, np.nan),
             epsilon=p.stack.epsilon(np.maximum(q, 1e-6), sp.electron_layer, sp.hole_layer)))
     return Result(out)
+
+
+def _form_factor(res, q, n_basis):
+    """1s form factor on ``q``, in chunks of q so that its [q, n, n] kernel stays small."""
+    chunk = form_factor_chunk(n_basis)
+    return np.concatenate([res.form_factor("1s", q[i:i + chunk]) for i in range(0, q.size, chunk)])
