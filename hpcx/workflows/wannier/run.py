@@ -43,6 +43,8 @@ def _solve(p, problems, ctx):
 
 def _observables(p, need, solutions, ctx):
     r, k, q = (np.linspace(0.0, g.end, g.n) for g in (p.r, p.k, p.q))
+    chunks = -(-q.size // form_factor_chunk(p.basis.n)) if "1s" in p.states else 0
+    progress = ctx.progress(len(p.species) * (1 + chunks), "observables", unit="blocks")
     out = []
     for i, (sp, gap) in enumerate(zip(p.species, p.gaps_eV)):
         res = wannier_physics.result_from_solutions(p.states, {m: solutions[(i, m)] for m in need})
@@ -56,12 +58,17 @@ def _observables(p, need, solutions, ctx):
             binding_energy=res.binding_energy_meV, band_gap=gap, rms_radius=res.rms_radius_nm,
             r=r, phi_r=np.array([res.phi_r(s, r) for s in states]),
             k=k, phi_k=np.array([res.phi_k(s, k) for s in states]),
-            q=q, form_factor=_form_factor(res, q, p.basis.n) if "1s" in states else np.full_like(q, np.nan),
+            q=q, form_factor=_form_factor(res, q, p.basis.n, progress) if chunks else np.full_like(q, np.nan),
             epsilon=p.stack.epsilon(np.maximum(q, 1e-6), sp.electron_layer, sp.hole_layer)))
+        progress.update()
     return Result(out)
 
 
-def _form_factor(res, q, n_basis):
+def _form_factor(res, q, n_basis, progress):
     """1s form factor on ``q``, in chunks of q so that its [q, n, n] kernel stays small."""
     chunk = form_factor_chunk(n_basis)
-    return np.concatenate([res.form_factor("1s", q[i:i + chunk]) for i in range(0, q.size, chunk)])
+    parts = []
+    for start in range(0, q.size, chunk):
+        parts.append(res.form_factor("1s", q[start:start + chunk]))
+        progress.update()
+    return np.concatenate(parts)
