@@ -131,7 +131,7 @@ def _same_file(a, b):
         return a.resolve() == b.resolve()
 
 
-def write_image(handle, path, image):
+def write_image(handle, path, image, what="the run file"):
     """Write ``image`` (bytes) through the open binary ``handle`` of ``path``, flush and fsync.
 
     Rank-local.  Refuses early when the file system reports less free space
@@ -149,7 +149,34 @@ def write_image(handle, path, image):
         handle.flush()
         os.fsync(handle.fileno())
     except OSError as exc:
-        raise OutputWriteError(f"{path}: cannot write the run file: {os_error_text(exc)}") from None
+        raise OutputWriteError(f"{path}: cannot write {what}: {os_error_text(exc)}") from None
+
+
+def save_hdf5(path, fill):
+    """Write a small HDF5 file (a checkpoint) atomically: ``fill(h5file)`` builds it in memory.
+
+    Rank-local (call it inside :func:`hpcx.parallel.all_or_none` on the
+    writing rank).  The image goes to ``PATH.tmp`` with plain writes and an
+    fsync, then replaces ``path``; on any OSError ``path`` is left as it was,
+    ``PATH.tmp`` is removed and :class:`OutputWriteError` names the path and
+    the errno.  The HDF5 library never writes to the disk itself.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    with _h5py().File(buffer, "w") as h5file:
+        fill(h5file)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write_image(handle, tmp, buffer.getbuffer(), what="the file")
+        os.replace(tmp, path)
+    except OutputWriteError:
+        _remove(tmp)
+        raise
+    except OSError as exc:
+        _remove(tmp)
+        raise OutputWriteError(f"{path}: cannot write: {os_error_text(exc)}") from None
+    return path
 
 
 def _free_bytes(directory):

@@ -158,3 +158,15 @@ def test_output_guards_refuse_a_directory_and_the_config_itself(tmp_path, overwr
 def test_output_guard_names_a_missing_directory(tmp_path):
     with pytest.raises(OutputExistsError, match="does not exist"):
         check_output_path(tmp_path / "nowhere" / "run.h5", False)
+
+
+def test_save_hdf5_replaces_atomically_or_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "point_0000.h5"
+    hpcx_io.save_hdf5(path, lambda f: f.create_dataset("x", data=np.arange(4)))
+    before = path.read_bytes()
+    monkeypatch.setattr(hpcx_io.os, "fsync", _fail(OSError(errno.EDQUOT, "Disk quota exceeded")))
+    with pytest.raises(OutputWriteError, match=r"point_0000.h5.tmp: .*Errno 122 EDQUOT"):
+        hpcx_io.save_hdf5(path, lambda f: f.create_dataset("x", data=np.arange(8)))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["point_0000.h5"]
+    with h5py.File(path) as f:
+        assert list(f["x"][()]) == [0, 1, 2, 3]
