@@ -102,11 +102,10 @@ def _check_complete(runfile, expected):
         return
     try:
         producer.Result.read(runfile)
-    except InputError:
-        raise
     except Exception as exc:  # noqa: BLE001 - any failure to read back means an incomplete file
-        raise InputError(f"{runfile.path}: an incomplete '{expected}' run file "
-                         f"({type(exc).__name__}: {exc})") from None
+        detail = str(exc).removeprefix(f"{runfile.path}: ") if isinstance(exc, InputError) else \
+            f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{runfile.path}: an incomplete '{expected}' run file ({detail})") from None
 
 
 def _same_config(path, cfg):
@@ -217,8 +216,12 @@ def _compute_and_write(workflow, cfg, params, ctx, overwrite):
         except CheckpointedStop as exc:
             exc.collective = True        # raised by every rank at an agreed stop (ctx.stop_requested)
             raise
+        if hasattr(ctx.stop_flag, "defer"):
+            if ctx.stop_flag.local:
+                ctx.log.warning("stop requested after the last safe point: writing the finished result")
+            ctx.stop_flag.defer()            # the computed result is written, whatever comes now
         with RunWriter(ctx.output, comm, **writer_args) as writer:
-            with ctx.phase("write"):
+            with timer.phase("write", ctx.log):
                 result.write(writer)
             final = writer.finish(timer.seconds)
     for phase, seconds in writer.timings.items():

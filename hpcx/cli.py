@@ -216,8 +216,8 @@ def _interrupted(exc, comm):
     from .parallel import abort
     code = getattr(exc, "exit_code", 130)
     what = str(exc) or "interrupted"
-    print(f"hpcx: {what} [rank {comm.rank}] before a safe point: no checkpoint written; "
-          f"any output was left as *.partial (rerun starts over)", file=sys.stderr, flush=True)
+    print(f"hpcx: {what} [rank {comm.rank}] outside a safe point: no checkpoint written, a rerun "
+          f"starts over (an unfinished run file is left as *.partial)", file=sys.stderr, flush=True)
     if comm.size > 1:
         abort(comm, code)
     return code

@@ -29,7 +29,14 @@ class RunContext:
         return get_logger(self.workflow or None)
 
     def phase(self, name):
-        """Context manager timing one named phase (``/timings/<name>`` of the run file)."""
+        """Context manager timing one named phase (``/timings/<name>`` of the run file).
+
+        A signal during a phase that never calls :meth:`stop_requested` stops
+        the run at once (no checkpoint); see :mod:`hpcx.stopping`.
+        """
+        new_phase = getattr(self.stop_flag, "new_phase", None)
+        if new_phase is not None:
+            new_phase()
         return self.timer.phase(name, self.log)
 
     def progress(self, total, label, unit="it", interval=None, first=None, done=0):
@@ -47,7 +54,8 @@ class RunContext:
 
         Collective over ``comm`` (default: the run's communicator): every rank
         calls it at the same safe points and gets the same answer, even if the
-        signal reached only some ranks.  It is cheap (one small allreduce about
+        signal reached only some ranks.  Ranks with fewer items than others
+        still poll as often as the busiest one (loop over the largest count).  It is cheap (one small allreduce about
         once a second at most).  When it returns True, write the checkpoint and
         raise :class:`hpcx.errors.CheckpointedStop` on every rank of the run's
         communicator (a workflow that polls on sub-communicators agrees over

@@ -9,10 +9,12 @@ every rank, a scheduler may signal ranks one by one).  The workflow then
 writes its checkpoint and raises :class:`hpcx.errors.CheckpointedStop`
 (exit 75).
 
-A second signal, or a first one while the workflow has never polled the
-flag (it is in a phase without safe points, or has none), stops the run at
+A second signal, or a first one in a phase that has not polled the flag
+(a phase without safe points, or before its first one), stops the run at
 once with :class:`Interrupted` (exit 128 + signal number): there is no
-checkpoint to write yet.
+checkpoint to write.  So does a request still pending when the next phase
+starts.  While the run file is written, signals are deferred: the run
+finishes.
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ class StopFlag:
         """Mark a stop request on this rank (what a signal handler does)."""
         self.local = True
         self.signum = signum if self.signum is None else self.signum
+
+    def new_phase(self):
+        """A phase starts (``ctx.phase``): a request nobody acted on stops the run now; otherwise a
+        signal in this phase stops it at once unless the phase polls the flag."""
+        if self.local:
+            raise Interrupted(self.signum)
+        self.polled = False
+
+    def defer(self):
+        """From now on a signal only sets the flag: the run finishes what it does (writing its file)."""
+        self.polled = True
 
     def __call__(self, comm=None):
         comm = self.comm if comm is None else comm

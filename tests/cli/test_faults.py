@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import QUICKSTART, ROOT, run_hpcx
+from helpers import QUICKSTART, ROOT, mpirun_command, run_hpcx
 
 
 def _one_line(stderr, *fragments):
@@ -92,9 +92,10 @@ def test_a_config_with_a_utf8_bom_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
-def _start(args, cwd, log):
+def _start(args, cwd, log, ranks=1):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "hpcx", *args], cwd=cwd, env=env,
+    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
+    return subprocess.Popen(prefix + ["-m", "hpcx", *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=log)
 
 
@@ -111,20 +112,67 @@ SLOW = ('[run]\nworkflow = "wannier"\n[structure]\nlayers = ["MoSe2", "WSe2"]\n'
         '[wannier]\nstates = ["2p", "3d"]\nbasis_size = 1000\n')
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1])
-def test_a_signal_before_any_safe_point_stops_at_once_with_one_line(tmp_path, signum):
-    """wannier has no safe point (nothing to resume): the signal ends it at once, exit 128 + N."""
+MEDIUM = SLOW.replace("basis_size = 1000", "basis_size = 600")
+
+
+def _results(path):
+    import h5py
+    out = {}
+    with h5py.File(path) as f:
+        f["results"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.parametrize("ranks, signum", [(1, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGUSR1)])
+def test_a_signal_leaves_a_checkpoint_and_the_rerun_is_bit_identical(tmp_path, ranks, signum):
+    """wannier stops between eigenproblems (exit 75) and resumes from its restart file."""
+    import numpy as np
+    (tmp_path / "w.toml").write_text(MEDIUM)
+    reference = run_hpcx(["run", "w.toml", "-o", "ref.h5"], tmp_path, ranks=ranks, timeout=600)
+    assert reference.returncode == 0, reference.stderr
+    log = tmp_path / "stopped.log"
+    with open(log, "w") as stream:
+        proc = _start(["run", "w.toml"], tmp_path, stream, ranks=ranks)
+        _wait_for(log, "phase solve: start", proc)
+        time.sleep(1.0)
+        proc.send_signal(signum)            # mpirun forwards SIGUSR1 to every rank
+        proc.wait(timeout=120)
+    text = log.read_text()
+    assert proc.returncode == 75, text
+    _one_line(text, "hpcx: stopped: ", "eigenproblems solved, checkpoint", "run the same command again")
+    assert "checkpoint written: " in text and not (tmp_path / "w.h5").exists()
+    assert (tmp_path / "w.h5.checkpoint" / "solved.h5").exists()
+    resumed = run_hpcx(["run", "w.toml"], tmp_path, ranks=ranks, timeout=600)
+    assert resumed.returncode == 0 and "resuming from " in resumed.stderr, resumed.stderr
+    new, old = _results(tmp_path / "w.h5"), _results(tmp_path / "ref.h5")
+    assert new.keys() == old.keys()
+    for name in old:
+        np.testing.assert_array_equal(new[name], old[name], err_msg=name)
+    assert not (tmp_path / "w.h5.checkpoint").exists(), "the restart file is removed when the solve ends"
+
+
+def test_a_second_signal_stops_at_once_without_a_checkpoint(tmp_path):
     (tmp_path / "slow.toml").write_text(SLOW)
     log = tmp_path / "log.txt"
     with open(log, "w") as stream:
         proc = _start(["run", "slow.toml"], tmp_path, stream)
         _wait_for(log, "phase solve: start", proc)
-        proc.send_signal(signum)
+        proc.send_signal(signal.SIGTERM)
+        _wait_for(log, "SIGTERM received: stopping at the next safe point", proc)
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    assert proc.returncode == 128 + signum, log.read_text()
-    name = signal.Signals(signum).name
-    _one_line(log.read_text(), f"hpcx: stopped by {name}", "no checkpoint written")
-    assert not (tmp_path / "slow.h5").exists()
+    assert proc.returncode == 128 + signal.SIGTERM, log.read_text()
+    _one_line(log.read_text(), "hpcx: stopped by SIGTERM", "no checkpoint written")
+    assert not (tmp_path / "slow.h5").exists() and not (tmp_path / "slow.h5.checkpoint").exists()
+
+
+def test_a_stale_restart_file_is_moved_aside_and_named(tmp_path):
+    (tmp_path / "w.toml").write_text(QUICKSTART)
+    (tmp_path / "w.h5.checkpoint").mkdir()
+    (tmp_path / "w.h5.checkpoint" / "solved.h5").write_bytes(b"truncated")
+    proc = run_hpcx(["run", "w.toml"], tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "w.h5.checkpoint/solved.h5 is unreadable" in proc.stderr and "starting afresh" in proc.stderr
 
 
 def test_a_long_run_logs_progress_lines_with_rate_and_eta(tmp_path):

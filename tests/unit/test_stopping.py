@@ -40,3 +40,23 @@ def test_petsc_is_kept_from_catching_the_signals(monkeypatch):
 
 def test_without_a_flag_nothing_is_requested():
     assert RunContext().stop_requested() is False
+
+
+def test_a_phase_without_safe_points_stops_at_once_and_a_pending_request_at_the_next_phase():
+    flag = StopFlag(SerialComm())
+    ctx = RunContext(stop_flag=flag)
+    with handle_signals(flag):
+        with ctx.phase("loop"):
+            ctx.stop_requested()
+            os.kill(os.getpid(), signal.SIGUSR1)          # after the loop's last safe point
+        with pytest.raises(Interrupted, match="SIGUSR1"):
+            with ctx.phase("after"):                      # nobody acted on it: stop here
+                pass
+    quiet = StopFlag(SerialComm())
+    ctx = RunContext(stop_flag=quiet)
+    with handle_signals(quiet):
+        with ctx.phase("loop"):
+            ctx.stop_requested()
+        with pytest.raises(Interrupted, match="SIGTERM"):
+            with ctx.phase("no safe points"):
+                os.kill(os.getpid(), signal.SIGTERM)
