@@ -104,10 +104,15 @@ def cmd_run(args, comm):
 
 
 def cmd_validate(args, comm):
-    from . import api
-    cfg, _ = api.validate(args.config, comm=comm)
+    from . import api, workflows
+    from .resources import gib
+    cfg, params = api.validate(args.config, comm=comm)
+    estimator = getattr(workflows.load(cfg.workflow), "estimate_memory", None)
+    memory = "" if estimator is None else (
+        f"; memory estimate {gib(int(estimator(params, comm.size)))} per rank on {comm.size} rank(s), "
+        f"besides the interpreter (checked against the job's limit by hpcx run)")
     if comm.rank == 0:
-        print(f"{args.config}: valid '{cfg.workflow}' config")
+        print(f"{args.config}: valid '{cfg.workflow}' config{memory}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...checks import numerical_errors
 from ...errors import CheckpointedStop
 from ...parallel import allgather_blocks, local_items, on_root
 from ...physics import wannier as wannier_physics
@@ -53,8 +54,9 @@ def _solve(p, problems, ctx):
         if step < len(mine):
             i, m, k = mine[step]
             sp = p.species[i]
-            solved.append(((i, m), wannier_physics.solve_angular_momentum(
-                m, sp.reduced_mass, _screened(p.stack, sp), k, p.basis)))
+            with numerical_errors(f"Wannier equation of {sp.name}, |m| = {m}"):
+                solved.append(((i, m), wannier_physics.solve_angular_momentum(
+                    m, sp.reduced_mass, _screened(p.stack, sp), k, p.basis)))
             progress.update()
     solutions = {**done, **dict(allgather_blocks(solved, ctx.comm))}
     on_root(restart.remove, ctx.comm, ctx.checkpoint_dir)
