@@ -217,8 +217,8 @@ def check_memory(estimate, budget, *, workflow, keys=(), allow_oversubscribe=Fal
     hint = ", ".join(keys) if keys else "the sizes of the config"
     message = (f"{source}: memory: the run needs about {gib(total)} per rank at peak, more than "
                f"{SAFETY:.0%} of the {gib(budget.limit)} available per rank ({budget.source}); reduce "
-               f"{hint}, or run on more ranks/nodes, or set [run] memory_limit (GiB per rank) or "
-               f"[run] allow_oversubscribe_memory = true")
+               f"{hint}, or give each rank more memory (fewer ranks per node, a larger job memory "
+               f"request), or set [run] memory_limit (GiB per rank) or [run] allow_oversubscribe_memory = true")
     if allow_oversubscribe:
         return line + " -- OVER the limit, continuing because allow_oversubscribe_memory = true"
     raise ResourceError(message)
