@@ -190,3 +190,17 @@ def test_a_long_run_logs_progress_lines_with_rate_and_eta(tmp_path):
     assert all(pattern.match(line) for line in progress), progress
     assert "\r" not in proc.stderr
     assert len(progress) <= 4 + wall / 20.0, "a few lines a minute, not one per item"
+
+
+@pytest.mark.parametrize("setup, args, fragment", [
+    (None, ["validate", "nothere.toml"], "nothere.toml: no such file"),
+    ("dir", ["validate", "d.toml"], "d.toml: is a directory, not a TOML config file"),
+    (None, ["run", "q.toml", "-o", "x.h5.partial"], "x.h5.partial: output name must not end in .partial"),
+])
+def test_config_and_output_names(tmp_path, setup, args, fragment):
+    (tmp_path / "q.toml").write_text(QUICKSTART)
+    if setup == "dir":
+        (tmp_path / "d.toml").mkdir()
+    proc = run_hpcx(args, tmp_path, timeout=120)
+    assert proc.returncode == 2
+    _one_line(proc.stderr, fragment)
