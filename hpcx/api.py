@@ -25,7 +25,7 @@ from .context import RunContext
 from .errors import CheckpointedStop, ConfigError, InputError, OutputExistsError
 from .io import RunFile, RunWriter, check_output_path
 from .log import PhaseTimer, get_logger
-from .parallel import all_or_none, get_comm, on_root
+from .parallel import all_or_none, get_comm, max_over_ranks, on_root
 from .stopping import StopFlag, handle_signals
 
 __all__ = ["load_config", "validate", "run", "read", "sweep_points", "point_config"]
@@ -143,7 +143,8 @@ def check_memory(workflow, cfg, params, comm, log=None):
     Uses ``estimate_memory(params, comm.size)`` (extra peak bytes per rank)
     and ``MEMORY_KEYS`` (the config keys that drive it) of the workflow; see
     :mod:`hpcx.resources` for the limit and ``[run] memory_limit`` /
-    ``allow_oversubscribe_memory``.  Returns the estimate (None without one).
+    ``allow_oversubscribe_memory``.  Returns the planned peak per rank (the
+    rank's current resident set + the estimate), None without an estimate.
     """
     log = log or get_logger()
     estimator = getattr(workflow, "estimate_memory", None)
@@ -151,7 +152,7 @@ def check_memory(workflow, cfg, params, comm, log=None):
         log.info("memory estimate: none (workflow %s has no estimate_memory)", cfg.workflow)
         return None
     on_node = resources.ranks_on_node(comm)
-    line = estimate = None
+    line = estimate = budget = None
     with all_or_none(comm):
         estimate = int(estimator(params, comm.size))
         budget = resources.memory_budget(on_node, cfg.run.memory_limit)
@@ -160,7 +161,7 @@ def check_memory(workflow, cfg, params, comm, log=None):
                                       allow_oversubscribe=cfg.run.allow_oversubscribe_memory,
                                       source=cfg.source)
     (log.warning if "OVER the limit" in line else log.info)("%s", line)
-    return estimate
+    return budget.rss + estimate
 
 
 def run(config, output, *, comm=None, overwrite=False, reuse=False, source=None, log_level=None):
@@ -190,13 +191,16 @@ def run(config, output, *, comm=None, overwrite=False, reuse=False, source=None,
     workflow = workflows.load(cfg.workflow)
     log.info("hpcx run: workflow %s, config %s, %d rank(s), output %s",
              cfg.workflow, cfg.source, comm.size, output)
-    check_memory(workflow, cfg, params, comm, log)
+    planned = check_memory(workflow, cfg, params, comm, log)
     start = time.perf_counter()
     ctx = RunContext(comm=comm, timer=PhaseTimer(), output=output, workflow=cfg.workflow,
                      stop_flag=StopFlag(comm))
     with handle_signals(ctx.stop_flag, log), checks.warnings_to_log(log):
         final = _compute_and_write(workflow, cfg, params, ctx, overwrite or reuse)
     wall = time.perf_counter() - start
+    peak = max_over_ranks(resources.peak_rss(), comm)
+    log.info("peak memory: %s per rank (largest over ranks; estimated %s)", resources.gib(peak),
+             "-" if planned is None else resources.gib(max_over_ranks(planned, comm)))
     log.info("finished: %s (%.2f s wall, %.4f cpu-hours on %d rank(s))",
              final, wall, wall * comm.size / 3600.0, comm.size)
     return final

@@ -14,8 +14,9 @@ included):
 - the address-space limit ``ulimit -v`` (``RLIMIT_AS``) of the process.
 
 ``[run] memory_limit`` (GiB per rank) replaces the detected limit.  A run is
-refused when its estimated peak (current RSS + the workflow's
-``estimate_memory``) exceeds :data:`SAFETY` times the limit;
+refused when what the workflow will add (its ``estimate_memory``) exceeds
+:data:`SAFETY` times what is still free of the limit (the limit minus the
+rank's current resident set);
 ``[run] allow_oversubscribe_memory = true`` turns the refusal into a warning.
 """
 
@@ -31,7 +32,7 @@ from .errors import ResourceError
 
 GIB = 2 ** 30
 MIB = 2 ** 20
-SAFETY = 0.9            # a run may plan to use at most this fraction of the limit
+SAFETY = 0.9            # a run may plan to use at most this fraction of the free memory
 _UNLIMITED = 2 ** 60    # cgroup v1 reports "no limit" as a number close to 2^63
 
 
@@ -71,6 +72,11 @@ def _status(root, key):
 def current_rss(root="/"):
     """This process's resident set size, bytes (0 if unknown)."""
     return _status(root, "VmRSS") or 0
+
+
+def peak_rss(root="/"):
+    """This process's peak resident set size since it started (VmHWM), bytes (0 if unknown)."""
+    return _status(root, "VmHWM") or 0
 
 
 def _meminfo_available(root):
@@ -212,11 +218,13 @@ def check_memory(estimate, budget, *, workflow, keys=(), allow_oversubscribe=Fal
     total = budget.rss + int(estimate)
     line = (f"memory estimate: {gib(total)} per rank at peak ({gib(estimate)} for workflow {workflow} "
             f"+ {gib(budget.rss)} in use); limit {gib(budget.limit)} per rank ({budget.source})")
-    if budget.limit is None or total <= SAFETY * budget.limit:
+    if budget.limit is None or estimate <= SAFETY * (budget.limit - budget.rss):
         return line
     hint = ", ".join(keys) if keys else "the sizes of the config"
-    message = (f"{source}: memory: the run needs about {gib(total)} per rank at peak, more than "
-               f"{SAFETY:.0%} of the {gib(budget.limit)} available per rank ({budget.source}); reduce "
+    room = max(budget.limit - budget.rss, 0)
+    message = (f"{source}: memory: the run needs about {gib(estimate)} more per rank ({gib(total)} at peak), "
+               f"more than {SAFETY:.0%} of the {gib(room)} still free of the {gib(budget.limit)} per rank "
+               f"({budget.source}); reduce "
                f"{hint}, or give each rank more memory (fewer ranks per node, a larger job memory "
                f"request), or set [run] memory_limit (GiB per rank) or [run] allow_oversubscribe_memory = true")
     if allow_oversubscribe:

@@ -85,11 +85,14 @@ def test_memory_limit_key_replaces_detection(tmp_path):
 def test_refusal_names_estimate_limit_and_keys():
     budget = res.MemoryBudget(limit=10 * GIB, source="MemAvailable 20.00 GiB / 2 rank(s) on node n1",
                               rss=GIB)
-    assert "memory estimate: 9.00 GiB" in res.check_memory(8 * GIB, budget, workflow="wannier")
+    fits = int(0.9 * 9 * GIB)                       # 90 % of the 9 GiB still free
+    line = res.check_memory(fits, budget, workflow="wannier")
+    assert "memory estimate: 9.10 GiB per rank at peak (8.10 GiB for" in line
     with pytest.raises(ResourceError) as info:
-        res.check_memory(8 * GIB + 1, budget, workflow="wannier", keys=("wannier.n_r",), source="a.toml")
+        res.check_memory(fits + 1, budget, workflow="wannier", keys=("wannier.n_r",), source="a.toml")
     message = str(info.value)
-    for fragment in ("a.toml: memory:", "9.00 GiB per rank", "10.00 GiB available per rank",
+    for fragment in ("a.toml: memory:", "8.10 GiB more per rank (9.10 GiB at peak)",
+                     "of the 9.00 GiB still free of the 10.00 GiB per rank",
                      "MemAvailable 20.00 GiB / 2 rank(s)", "reduce wannier.n_r", "memory_limit",
                      "allow_oversubscribe_memory"):
         assert fragment in message
