@@ -1,13 +1,20 @@
-"""The ``hpcx`` command: run | validate | info | plot | bench | config-docs.
+"""The ``hpcx`` command: run | validate | sweep | info | plot | bench | config-docs.
 
 Errors a user can fix are printed as one line from rank 0 with a non-zero
-exit code; ``--debug`` adds the traceback.  An error raised on only some MPI
-ranks aborts the communicator with that message, so no rank hangs.
+exit code; ``--debug`` (before or after the command) adds the traceback.  An
+error raised on only some MPI ranks aborts the communicator with that
+message, so no rank hangs.  Exit codes: 0 success, 1 internal error, 2 an
+error the user can fix (config, input, output path, memory), 74 the output
+could not be written (full disk, quota, I/O error), 75 stopped by a signal
+with a checkpoint (rerun to continue), 128 + N stopped by signal N before a
+safe point (no checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -16,48 +23,77 @@ EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
+def _version_text():
+    from . import __version__
+    from .io import git_commit
+    return f"hpcx {__version__} (git {git_commit()})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked (it runs git)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version_text())
+        parser.exit()
+
+
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="hpcx", description="MPI-parallel exciton physics in 2D semiconductors and moiré heterostructures.")
+        prog="hpcx", description="MPI-parallel exciton physics in 2D semiconductors and moiré heterostructures.",
+        epilog="exit codes: 0 ok, 1 internal error, 2 bad config/input/output path/memory, "
+               "74 output not written (disk full, quota, I/O error), 75 stopped with a checkpoint "
+               "(rerun to continue), 128+N stopped by signal N without a checkpoint")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug log lines")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_VersionAction, help="print the hpcx version and git commit")
+    # --debug is accepted after the command too; SUPPRESS keeps it from resetting the global one
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug log lines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the workflow a config file describes")
-    run.add_argument("config", help="TOML config file")
+    def add(name, **kwargs):
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    run = add("run", help="run the workflow a config file describes")
+    run.add_argument("config", help="TOML config file (relative paths in it are relative to its directory)")
     run.add_argument("-o", "--output", help="run file to write (default: CONFIG's stem + .h5 in the current directory)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
-    validate = sub.add_parser("validate", help="check a config file without running it")
-    validate.add_argument("config")
+    validate = add("validate", help="check a config file and its input files without running it")
+    validate.add_argument("config", help="TOML config file")
 
-    sweep = sub.add_parser("sweep", help="job-array helper: the number of sweep points of a config, "
+    sweep = add("sweep", help="job-array helper: the number of sweep points of a config, "
                            "or one point as a config of its own")
     sweep.add_argument("action", choices=("points", "point"),
                        help="'points': print how many points; 'point': print point INDEX as TOML")
     sweep.add_argument("config", help="TOML config file of a sweep")
     sweep.add_argument("index", nargs="?", type=int, help="0-based point index (for 'point')")
 
-    sub.add_parser("info", help="versions, MPI, PETSc/SLEPc, parallel HDF5 and compiled kernels")
+    add("info", help="versions, MPI, PETSc/SLEPc, parallel HDF5 and compiled kernels")
 
-    plot = sub.add_parser("plot", help="PNG figures of a run file, written next to it")
-    plot.add_argument("runfile")
+    plot = add("plot", help="PNG figures of a run file, written next to it")
+    plot.add_argument("runfile", help="finished run file (.h5) written by hpcx run")
 
-    bench = sub.add_parser("bench", help="performance benchmarks (docs/performance.md); never part of the tests")
+    bench = add("bench", help="performance benchmarks (docs/performance.md); never part of the tests")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     from .bench import BENCH_MODULES
     from .bench import load as load_bench
     for name in BENCH_MODULES:
         module = load_bench(name)
-        one = bench_sub.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
+        one = bench_sub.add_parser(name, parents=[common], help=module.DESCRIPTION,
+                                   description=module.DESCRIPTION)
         one.add_argument("--json", metavar="FILE", help="also write the measurements and the machine as JSON")
         module.add_arguments(one)
 
-    scaling = sub.add_parser("scaling", help="table and figure of a scaling study from hpcx bench --json files")
+    scaling = add("scaling", help="table and figure of a scaling study from hpcx bench --json files")
     scaling.add_argument("results", nargs="+", help="JSON files of `hpcx bench NAME --json` on several rank counts")
     scaling.add_argument("-o", "--output", default="scaling", help="output stem: STEM.md and STEM.png")
     scaling.add_argument("--weak", action="store_true", help="weak scaling (the problem grows with the ranks)")
 
-    docs = sub.add_parser("config-docs", help="print the config reference (docs/config.md)")
+    docs = add("config-docs", help="print the config reference (docs/config.md)")
     docs.add_argument("-o", "--output", help="write to this file instead of stdout")
     return parser
 
@@ -73,10 +109,15 @@ def cmd_run(args, comm):
 
 
 def cmd_validate(args, comm):
-    from . import api
-    cfg, _ = api.validate(args.config, comm=comm)
+    from . import api, workflows
+    from .resources import gib
+    cfg, params = api.validate(args.config, comm=comm)
+    estimator = getattr(workflows.load(cfg.workflow), "estimate_memory", None)
+    memory = "" if estimator is None else (
+        f"; memory estimate {gib(int(estimator(params, comm.size)))} per rank on {comm.size} rank(s), "
+        f"besides the interpreter (checked against the job's limit by hpcx run)")
     if comm.rank == 0:
-        print(f"{args.config}: valid '{cfg.workflow}' config")
+        print(f"{args.config}: valid '{cfg.workflow}' config{memory}")
     return 0
 
 
@@ -95,12 +136,12 @@ def cmd_sweep(args, comm):
 
 
 def cmd_info(args, comm):
-    from .info import collect_info
+    from .info import collect_info, plain
     items = collect_info(comm)
     if comm.rank == 0:
         width = max(len(k) for k, _ in items)
         for key, value in items:
-            print(f"{key:<{width}}  {value}")
+            print(f"{plain(key):<{width}}  {plain(value)}")
     return 0
 
 
@@ -149,19 +190,25 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "info"
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
-    from .errors import HpcxError
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from .errors import CheckpointedStop, HpcxError
     from .parallel import abort, get_comm
+    from .stopping import disable_petsc_signal_handler
 
+    disable_petsc_signal_handler()
+    faulthandler.enable()           # a crash in compiled code still names the Python line
     comm = get_comm()
     try:
         return COMMANDS[args.command](args, comm)
-    except KeyboardInterrupt:
-        if comm.rank == 0:
-            print("hpcx: interrupted; any output was left as *.partial", file=sys.stderr)
-        if comm.size > 1:
-            abort(comm, 130)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, comm)
+    except BrokenPipeError:         # `hpcx info | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
         user_error = isinstance(exc, HpcxError)
         collective = getattr(exc, "collective", False) or comm.size == 1
@@ -169,6 +216,8 @@ def main(argv=None):
             traceback.print_exc()
         if comm.rank == 0 or not collective:
             prefix = "hpcx: error: " if user_error else "hpcx: internal error: "
+            if isinstance(exc, CheckpointedStop):
+                prefix = "hpcx: stopped: "
             where = f"[rank {comm.rank}] " if not collective else ""
             hint = "" if user_error or args.debug else " (rerun with --debug for a traceback)"
             detail = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
@@ -178,6 +227,18 @@ def main(argv=None):
             # Only some ranks failed: the others may be waiting in a collective call.
             abort(comm, code)
         return code
+
+
+def _interrupted(exc, comm):
+    """A signal stopped the run before a safe point (hpcx.stopping.Interrupted) or Ctrl-C."""
+    from .parallel import abort
+    code = getattr(exc, "exit_code", 130)
+    what = str(exc) or "interrupted"
+    print(f"hpcx: {what} [rank {comm.rank}] outside a safe point: no checkpoint written, a rerun "
+          f"starts over (an unfinished run file is left as *.partial)", file=sys.stderr, flush=True)
+    if comm.size > 1:
+        abort(comm, code)
+    return code
 
 
 if __name__ == "__main__":

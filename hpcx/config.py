@@ -82,7 +82,12 @@ RUN_SECTION = Section("run", (
     Field("log_level", str, "INFO", "verbosity of rank 0's log",
           choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Field("title", str, "", "free text stored with the output"),
-), doc="What to run.", required=True)
+    Field("memory_limit", float, 0.0, "memory per rank the run may use, replacing the detected limit "
+          "(0: the smallest of MemAvailable, the cgroup limit, SLURM_MEM_PER_NODE/SLURM_MEM_PER_CPU and "
+          "ulimit -v, shared by the ranks of a node; see docs/reliability.md)", unit="GiB", minimum=0.0),
+    Field("allow_oversubscribe_memory", bool, False, "run even when the memory estimate exceeds 90 % of "
+          "the limit (a warning instead of the refusal)"),
+), doc="What to run, and how much memory it may use.", required=True)
 
 
 def _suggest(word, candidates):
@@ -182,7 +187,12 @@ class Config:
     base_dir: str = "."
 
     def path(self, value):
-        """``value`` (a path string from this config) as a Path, relative ones against ``base_dir``."""
+        """``value`` (a path string from this config) as a Path, relative ones against ``base_dir``.
+
+        This is the one rule for every key that names a file or directory:
+        a relative path means relative to the config file's directory, never
+        to the working directory of the run.  ``~`` is expanded.
+        """
         path = Path(value).expanduser()
         return path if path.is_absolute() else Path(self.base_dir) / path
 
@@ -238,13 +248,30 @@ def parse_toml(text, source):
 
 
 def read_config_text(path):
+    """The text of config file ``path`` (UTF-8; a byte-order mark is accepted and dropped)."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "", f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "is a directory, not a TOML config file") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(path, "", "is UTF-16 text; save it as UTF-8 (TOML files are UTF-8)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(path, "", f"line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                                    f"TOML files are UTF-8") from None
+    return strip_bom(text)
+
+
+def strip_bom(text):
+    """``text`` without a leading UTF-8 byte-order mark (some Windows editors write one)."""
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def validate(text, source, schemas, base_dir=None):
@@ -253,6 +280,7 @@ def validate(text, source, schemas, base_dir=None):
     Returns a :class:`Config`; raises ConfigError naming ``source`` and the key.
     ``base_dir`` defaults to the directory of ``source``.
     """
+    text = strip_bom(text)
     data = parse_toml(text, source)
     run_table = data.get("run")
     if not isinstance(run_table, dict) or "workflow" not in run_table:
@@ -275,6 +303,7 @@ def validate(text, source, schemas, base_dir=None):
         built[name] = _build_section(data.get(name, {}), section, source, name)
     if base_dir is None:
         base_dir = Path(str(source)).parent
+    base_dir = Path(base_dir).expanduser().absolute()
     return Config(source=str(source), text=text, workflow=workflow, sections=built, base_dir=str(base_dir))
 
 

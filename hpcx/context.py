@@ -29,17 +29,41 @@ class RunContext:
         return get_logger(self.workflow or None)
 
     def phase(self, name):
-        """Context manager timing one named phase (``/timings/<name>`` of the run file)."""
+        """Context manager timing one named phase (``/timings/<name>`` of the run file).
+
+        A signal during a phase that never calls :meth:`stop_requested` stops
+        the run at once (no checkpoint); see :mod:`hpcx.stopping`.
+        """
+        new_phase = getattr(self.stop_flag, "new_phase", None)
+        if new_phase is not None:
+            new_phase()
         return self.timer.phase(name, self.log)
 
-    def progress(self, total, label, unit="it", interval=10.0):
-        """A :class:`~hpcx.log.Progress` reporter logging from rank 0."""
-        return Progress(total, label, self.log, interval=interval, unit=unit)
+    def progress(self, total, label, unit="it", interval=None, first=None, done=0):
+        """A :class:`~hpcx.log.Progress` reporter: whole log lines from rank 0 with rate and ETA.
 
-    def stop_requested(self):
-        """True once the run has been asked to stop (a signal): write a checkpoint at the next
-        safe point, then raise :class:`hpcx.errors.CheckpointedStop`.  Long loops poll this."""
-        return bool(self.stop_flag and self.stop_flag())
+        Lines come ``first`` seconds after the start (default 10 s), then every
+        ``interval`` seconds (default 20 s), and at the end.  ``done`` steps
+        are already complete (a resumed run): the rate counts only new steps.
+        """
+        return Progress(total, label, self.log, interval=interval, unit=unit, first=first,
+                        done=done, enabled=self.comm.rank == 0)
+
+    def stop_requested(self, comm=None):
+        """True once the run has been asked to stop (SIGTERM, SIGINT, SIGUSR1).
+
+        Collective over ``comm`` (default: the run's communicator): every rank
+        calls it at the same safe points and gets the same answer, even if the
+        signal reached only some ranks.  Ranks with fewer items than others
+        still poll as often as the busiest one (loop over the largest count).  It is cheap (one small allreduce about
+        once a second at most).  When it returns True, write the checkpoint and
+        raise :class:`hpcx.errors.CheckpointedStop` on every rank of the run's
+        communicator (a workflow that polls on sub-communicators agrees over
+        ``ctx.comm`` before raising).
+        """
+        if not self.stop_flag:
+            return False
+        return bool(self.stop_flag() if comm is None else self.stop_flag(comm))
 
     @property
     def checkpoint_dir(self):

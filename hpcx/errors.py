@@ -29,7 +29,24 @@ class InputError(HpcxError):
 
 
 class OutputExistsError(HpcxError):
-    """The output file exists and ``--overwrite`` was not given."""
+    """The output cannot be used: it exists without ``--overwrite``, is a directory, is the
+    config file itself, or its directory is missing or not writable."""
+
+
+class OutputWriteError(HpcxError):
+    """Writing or renaming an output file failed (full disk, quota, I/O error); the message names
+    the path and the errno.  Exit code 74 (EX_IOERR)."""
+
+    exit_code = 74
+
+
+class ResourceError(HpcxError):
+    """The run would need more memory (or another resource) than this job has."""
+
+
+class NumericalError(HpcxError):
+    """A computation produced a non-finite or otherwise invalid number where that means a
+    wrong result (see :func:`hpcx.checks.numerical_errors`)."""
 
 
 class ConvergenceError(HpcxError):

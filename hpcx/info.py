@@ -6,6 +6,13 @@ import importlib
 import platform
 
 
+def plain(value):
+    """``value`` as one line of printable text: NUL bytes (MPI libraries end their version
+    strings with one) and other control characters are dropped, so logs stay text for grep."""
+    text = " ".join(str(value).split())
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def _version(module):
     try:
         mod = importlib.import_module(module)

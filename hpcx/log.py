@@ -66,34 +66,58 @@ def _format_seconds(seconds):
     return f"{h}:{m:02d}:{s:02d}"
 
 
+PROGRESS_FIRST = 10.0       # seconds before the first progress line
+PROGRESS_INTERVAL = 20.0    # seconds between progress lines
+
+
 class Progress:
     """Percent, rate and ETA for a loop of ``total`` steps, logged as whole lines.
 
-    Lines are emitted at most every ``interval`` seconds (and at the end), so a
-    SLURM log stays readable.  Counts are this rank's unless the caller passes
-    global counts.
+    The first line comes ``first`` seconds after the start (default
+    :data:`PROGRESS_FIRST`), then one every ``interval`` seconds (default
+    :data:`PROGRESS_INTERVAL`), and one when ``total`` is reached: a few
+    lines a minute, never carriage returns, readable in a SLURM log.  A loop
+    shorter than ``first`` logs only its final line.  ``done`` steps are
+    complete before the loop starts (a resumed run): the rate and ETA count
+    only the steps done since.  ``enabled=False`` (the ranks other than 0)
+    counts silently.  Counts are this rank's unless the caller passes global
+    counts.  ``clock`` is a seconds counter (for tests).
     """
 
-    def __init__(self, total, label, logger=None, interval=10.0, unit="it"):
+    def __init__(self, total, label, logger=None, interval=None, unit="it", first=None, done=0,
+                 enabled=True, clock=time.perf_counter):
         self.total, self.label, self.unit = max(int(total), 1), label, unit
         self.logger = logger or get_logger()
-        self.interval = interval
-        self.start = self.last = time.perf_counter()
-        self.done = 0
+        self.interval = PROGRESS_INTERVAL if interval is None else float(interval)
+        self.clock = clock
+        self.start = clock()
+        self.due = self.start + (min(PROGRESS_FIRST, self.interval) if first is None else float(first))
+        self.done = self.initial = int(done)
+        self.enabled = enabled
+        self.finished = False
 
     def update(self, steps=1):
-        self.done += steps
-        now = time.perf_counter()
-        if self.done >= self.total or now - self.last >= self.interval:
-            self.last = now
-            self.logger.info("%s", self.line(now))
+        """``steps`` more steps are done; log a line if one is due."""
+        self.set(self.done + steps)
+
+    def set(self, done):
+        """``done`` steps (of ``total``) are complete; log a line if one is due."""
+        self.done = int(done)
+        now = self.clock()
+        end = self.done >= self.total and not self.finished
+        if end or now >= self.due:
+            self.finished = self.finished or end
+            self.due = now + self.interval
+            if self.enabled:
+                self.logger.info("%s", self.line(now))
 
     def line(self, now=None):
-        now = time.perf_counter() if now is None else now
+        """'label:  42.0% (42/100) 3.1 it/s elapsed 0:00:13 ETA 0:00:18'."""
+        now = self.clock() if now is None else now
         elapsed = max(now - self.start, 1e-12)
-        rate = self.done / elapsed
+        rate = (self.done - self.initial) / elapsed
         remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
-        eta = _format_seconds(remaining) if remaining != float("inf") else "?"
+        eta = _format_seconds(max(remaining, 0.0)) if remaining != float("inf") else "?"
         return (f"{self.label}: {100.0 * self.done / self.total:5.1f}% "
                 f"({self.done}/{self.total}) {rate:.3g} {self.unit}/s "
                 f"elapsed {_format_seconds(elapsed)} ETA {eta}")

@@ -1,4 +1,4 @@
-"""The run file: one HDF5 file per run, written atomically.
+"""The run file: one HDF5 file per run, written atomically and collectively.
 
 Layout (see docs/output.md)::
 
@@ -8,16 +8,26 @@ Layout (see docs/output.md)::
     /timings     per-phase wall seconds (max over ranks)
     /results/... the workflow's datasets, each with a ``units`` attr
 
-A run writes ``NAME.h5.partial`` and renames it to ``NAME.h5`` only after
-everything is written, so a file without ``.partial`` is always complete.
-With h5py built against MPI the file is written collectively (``mpio``);
-otherwise rank 0 writes and distributed arrays are gathered to it.
+Rank 0 assembles the file in memory (HDF5 on a ``BytesIO``; distributed
+arrays are gathered to it) and writes the finished image to
+``NAME.h5.partial`` with plain file writes and an ``fsync``; every rank agrees
+on the outcome before rank 0 renames it to ``NAME.h5``.  So the HDF5 library
+never sees a failing disk, and an ``OSError`` on the one rank that touches
+the disk (ENOSPC, EDQUOT, EIO, ...) becomes one :class:`OutputWriteError`
+naming the path and the errno on every rank: nobody waits in a collective
+call for a rank that failed.  On such an error the incomplete ``.partial`` is
+removed and an earlier ``NAME.h5`` is left untouched; on any other error the
+image written so far goes to ``.partial`` (``finished`` empty).  A file
+without ``.partial`` is always complete.  Run files hold results, not raw
+state (megabytes), so building them in rank 0's memory costs little.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno as _errno
 import functools
+import io
 import os
 import socket
 import subprocess
@@ -27,11 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError, OutputExistsError
+from ..errors import InputError, OutputExistsError, OutputWriteError
 from ..parallel import all_or_none, max_over_ranks, mpi_available
 
 FORMAT_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
+_CHUNK = 64 * 2 ** 20          # bytes per write() call of a file image
 
 
 def _h5py():
@@ -68,18 +79,39 @@ def _now():
 
 
 def _as_hdf5(data):
-    """Strings become fixed-length bytes: parallel HDF5 cannot write vlen data."""
+    """Strings become fixed-length bytes (portable to every HDF5 reader, parallel ones included)."""
     arr = np.asarray(data)
     if arr.dtype.kind == "U":
         arr = np.char.encode(arr, "utf-8")
     return arr
 
 
-def check_output_path(path, overwrite):
-    """Refuse an existing complete output unless ``overwrite``; check the directory."""
+# -- output paths and plain file writes ----------------------------------------------
+
+def os_error_text(exc):
+    """'[Errno 28 ENOSPC] No space left on device' for an OSError (errno name included)."""
+    code = getattr(exc, "errno", None)
+    name = _errno.errorcode.get(code, "") if code is not None else ""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return f"[Errno {code} {name}] {reason}" if code is not None else reason
+
+
+def check_output_path(path, overwrite, protect=()):
+    """Refuse an output that cannot or must not be written, before any work.
+
+    Refused: a name ending in ``.partial``; an existing file without
+    ``overwrite``; a directory (even with ``overwrite``); any file of
+    ``protect`` (the config file itself); a missing or unwritable directory.
+    """
     path = Path(path)
     if path.name.endswith(PARTIAL_SUFFIX):
         raise OutputExistsError(f"{path}: output name must not end in {PARTIAL_SUFFIX}")
+    if path.is_dir():
+        raise OutputExistsError(f"{path} is a directory; give a file name for the run file, "
+                                f"e.g. {path / 'run.h5'}")
+    for other in protect:
+        if other is not None and _same_file(path, other):
+            raise OutputExistsError(f"{path} is the config file itself; give another output name")
     if path.exists() and not overwrite:
         raise OutputExistsError(
             f"{path} exists; pass --overwrite to replace it (it is left untouched)")
@@ -91,12 +123,96 @@ def check_output_path(path, overwrite):
     return path
 
 
+def _same_file(a, b):
+    a, b = Path(a), Path(b)
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def write_image(handle, path, image, what="the run file"):
+    """Write ``image`` (bytes) through the open binary ``handle`` of ``path``, flush and fsync.
+
+    Rank-local.  Refuses early when the file system reports less free space
+    than the image needs; any OSError becomes :class:`OutputWriteError`
+    naming ``path`` and the errno.
+    """
+    try:
+        free = _free_bytes(Path(path).resolve().parent)
+        if free is not None and free < len(image):
+            raise OSError(_errno.ENOSPC, f"No space left on device ({len(image)} bytes needed, "
+                                         f"{free} free)")
+        view = memoryview(image)
+        for start in range(0, len(view), _CHUNK):
+            handle.write(view[start:start + _CHUNK])
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as exc:
+        raise OutputWriteError(f"{path}: cannot write {what}: {os_error_text(exc)}") from None
+
+
+def save_hdf5(path, fill):
+    """Write a small HDF5 file (a checkpoint) atomically: ``fill(h5file)`` builds it in memory.
+
+    Rank-local (call it inside :func:`hpcx.parallel.all_or_none` on the
+    writing rank).  The image goes to ``PATH.tmp`` with plain writes and an
+    fsync, then replaces ``path``; on any OSError ``path`` is left as it was,
+    ``PATH.tmp`` is removed and :class:`OutputWriteError` names the path and
+    the errno.  The HDF5 library never writes to the disk itself.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    with _h5py().File(buffer, "w") as h5file:
+        fill(h5file)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write_image(handle, tmp, buffer.getbuffer(), what="the file")
+        os.replace(tmp, path)
+    except OutputWriteError:
+        _remove(tmp)
+        raise
+    except OSError as exc:
+        _remove(tmp)
+        raise OutputWriteError(f"{path}: cannot write: {os_error_text(exc)}") from None
+    return path
+
+
+def _free_bytes(directory):
+    try:
+        st = os.statvfs(directory)
+    except (OSError, AttributeError):
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _fsync_directory(directory):
+    """Make a rename durable (best effort: some file systems refuse fsync on directories)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class RunWriter:
     """Collective writer of one run file.  All ranks call every method.
 
-    Use as a context manager: on an exception the ``.partial`` file is closed
-    and left in place; the final name is only created by :meth:`finish`.
+    Rank 0 holds the file in memory; the other ranks only take part in
+    gathers and in the agreement of :meth:`finish`.  An error inside a write
+    on rank 0 is kept and raised on every rank by :meth:`finish`, so no rank
+    is left waiting.  Use as a context manager: on an exception the image
+    written so far goes to ``.partial`` (removed again when the error was
+    the disk's); the final name is only created by :meth:`finish`.
     """
+
+    parallel = False       # the file is assembled on rank 0 (no mpio): see the module docstring
 
     def __init__(self, path, comm, *, workflow, config_text, config_source,
                  overwrite=False, command_line=None):
@@ -104,28 +220,33 @@ class RunWriter:
         self.final = Path(path)
         self.partial = Path(str(path) + PARTIAL_SUFFIX)
         self.overwrite = overwrite
-        self.parallel = comm.size > 1 and h5py_has_mpi()
         self.file = None
         self.timings = {}
+        self._handle = self._buffer = self._error = None
         with all_or_none(comm):
             if comm.rank == 0:
                 check_output_path(self.final, overwrite)
+                self._open()
         hostnames = sorted(set(comm.allgather(socket.gethostname())))
-        with all_or_none(comm):
-            h5py = _h5py()
-            if self.parallel:
-                self.file = h5py.File(self.partial, "w", driver="mpio", comm=comm)
-            elif comm.rank == 0:
-                self.file = h5py.File(self.partial, "w")
         self._set_attrs("/", {
             "hpcx_version": __version__, "format_version": FORMAT_VERSION,
             "git_commit": git_commit(), "workflow": workflow, "created": _now(),
             "finished": "", "mpi_size": comm.size, "hostnames": ",".join(hostnames),
             "command_line": " ".join(command_line if command_line is not None else sys.argv),
-            "h5py_mpio": self.parallel,
+            "h5py_mpio": False,
         })
         self.write("config", np.bytes_(config_text.encode("utf-8")), units="",
                    attrs={"source": str(config_source)})
+
+    def _open(self):
+        """Rank 0: create ``.partial`` (a name and a directory that work, checked now) and the image."""
+        try:
+            self._handle = open(self.partial, "wb")  # noqa: SIM115 - closed in finish/close
+        except OSError as exc:
+            raise OutputWriteError(f"{self.partial}: cannot create the run file: "
+                                   f"{os_error_text(exc)}") from None
+        self._buffer = io.BytesIO()
+        self.file = _h5py().File(self._buffer, "w")
 
     # -- context manager ---------------------------------------------------
     def __enter__(self):
@@ -133,20 +254,30 @@ class RunWriter:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            self.close()
+            self.close(keep_partial=not isinstance(exc, OutputWriteError))
         return False
 
     # -- writing -------------------------------------------------------------
     @property
     def _writes(self):
-        """True on the ranks that hold an open file handle."""
-        return self.file is not None
+        """True on the rank that holds the file (rank 0) while no write has failed."""
+        return self.file is not None and self._error is None
+
+    def _guard(self, func, *args):
+        """Run a rank-0 write; keep its error for :meth:`finish` instead of leaving the others waiting."""
+        if not self._writes:
+            return
+        try:
+            func(*args)
+        except Exception as exc:  # noqa: BLE001 - re-raised on every rank by finish()
+            self._error = exc
 
     def _set_attrs(self, name, attrs):
-        if self._writes:
+        def put():
             obj = self.file[name] if name != "/" else self.file
             for key, value in attrs.items():
                 obj.attrs[key] = _as_hdf5(value) if isinstance(value, (list, tuple)) else value
+        self._guard(put)
 
     def write(self, name, data, units, attrs=None):
         """Write a dataset whose full value every rank holds (replicated data).
@@ -154,45 +285,58 @@ class RunWriter:
         ``units`` is stored as attr (use "" for dimensionless, "label" for text).
         """
         arr = _as_hdf5(data)
-        if self._writes:
-            dset = self.file.create_dataset(name, shape=arr.shape, dtype=arr.dtype)
-            if not self.parallel or self.comm.rank == 0:
-                dset[...] = arr
+        self._guard(lambda: self.file.create_dataset(name, data=arr))
         self._set_attrs(name, {"units": units, **(attrs or {})})
 
     def write_distributed(self, name, local, offset, global_shape, units, attrs=None):
         """Write an array split along axis 0: this rank holds rows [offset, offset+len)."""
         local = _as_hdf5(local)
-        if self.parallel:
+        parts = self.comm.gather((offset, local), root=0)
+
+        def put():
             dset = self.file.create_dataset(name, shape=tuple(global_shape), dtype=local.dtype)
-            with dset.collective:
-                dset[offset:offset + local.shape[0]] = local
-        else:
-            parts = self.comm.gather((offset, local), root=0)
-            if self._writes:
-                dset = self.file.create_dataset(name, shape=tuple(global_shape), dtype=local.dtype)
-                for off, block in parts:
-                    dset[off:off + block.shape[0]] = block
+            for off, block in parts:
+                dset[off:off + block.shape[0]] = block
+        self._guard(put)
         self._set_attrs(name, {"units": units, **(attrs or {})})
 
     def group(self, name, attrs=None):
-        if self._writes:
-            self.file.require_group(name)
+        self._guard(lambda: self.file.require_group(name))
         self._set_attrs(name, attrs or {})
 
     def set_attrs(self, name, **attrs):
         self._set_attrs(name, attrs)
 
     # -- finishing -----------------------------------------------------------
-    def close(self):
+    def _image(self):
+        """Close the in-memory HDF5 file; its bytes (rank 0)."""
+        self.file.close()
+        self.file = None
+        return self._buffer.getbuffer()
+
+    def close(self, keep_partial=True):
+        """Release everything (idempotent).  ``keep_partial``: write the image so far to
+        ``.partial`` for inspection (best effort); otherwise remove ``.partial``."""
+        image = None
         if self.file is not None:
             try:
-                self.file.close()
-            finally:
-                self.file = None
+                image = self._image()
+            except Exception:  # noqa: BLE001 - an unusable image is simply not kept
+                self.file = image = None
+        if self._handle is not None:
+            try:
+                if keep_partial and image is not None:
+                    self._handle.write(image)
+                self._handle.close()
+            except OSError:
+                keep_partial = False
+            self._handle = None
+            if not keep_partial:
+                _remove(self.partial)
 
     def finish(self, timings):
-        """Write per-phase wall times (max over ranks, kept in ``self.timings``), close, rename ``.partial``.
+        """Write per-phase wall times (max over ranks, kept in ``self.timings``), write the
+        file, rename ``.partial``; every rank raises if any step failed on any rank.
 
         ``timings`` is this rank's {phase: seconds}; every rank must pass the
         same phase names.
@@ -202,15 +346,47 @@ class RunWriter:
         for phase, seconds in self.timings.items():
             self.write(f"timings/{phase}", seconds, units="s")
         self._set_attrs("/", {"finished": _now()})
-        self.close()
-        self.comm.Barrier()
         with all_or_none(self.comm):
             if self.comm.rank == 0:
-                if self.final.exists() and not self.overwrite:
-                    raise OutputExistsError(
-                        f"{self.final} appeared during the run; result left in {self.partial}")
-                os.replace(self.partial, self.final)
+                self._write_partial()
+        with all_or_none(self.comm):
+            if self.comm.rank == 0:
+                self._rename()
         return self.final
+
+    def _write_partial(self):
+        """Rank 0: raise a kept write error, else write the image to ``.partial`` and close it."""
+        if self._error is not None:
+            raise self._error
+        try:
+            write_image(self._handle, self.partial, self._image())
+            handle, self._handle = self._handle, None
+            handle.close()
+        except OutputWriteError:
+            self.close(keep_partial=False)
+            raise
+        except OSError as exc:            # close() of a network file system reports late errors
+            self.close(keep_partial=False)
+            raise OutputWriteError(f"{self.partial}: cannot write the run file: "
+                                   f"{os_error_text(exc)}") from None
+
+    def _rename(self):
+        if self.final.exists() and not self.overwrite:
+            raise OutputExistsError(
+                f"{self.final} appeared during the run; result left in {self.partial}")
+        try:
+            os.replace(self.partial, self.final)
+        except OSError as exc:
+            raise OutputWriteError(f"{self.final}: cannot rename {self.partial.name} to it: "
+                                   f"{os_error_text(exc)}; the finished run is in {self.partial}") from None
+        _fsync_directory(self.final.resolve().parent)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class RunFile:

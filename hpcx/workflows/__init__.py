@@ -18,9 +18,12 @@ A workflow package exports (from its modules):
     PNG figures of a finished run file (:class:`hpcx.io.RunFile`).
 
 Optional: ``estimate_memory(params, comm_size) -> bytes`` (peak per rank, logged
-and checked before the run), ``sweep_overrides(params) -> [dict]`` (one
+and checked before the run) with ``MEMORY_KEYS`` (the config keys that drive it,
+named when a run is refused), ``sweep_overrides(params) -> [dict]`` (one
 config override per point of a sweep, for ``hpcx sweep``), ``input_files(params)``
-(``[(key, path, workflow)]`` of run files the workflow reads).
+(``[(key, path, workflow)]`` of run files the workflow reads, opened and checked
+before the run; ``workflow=None`` for other files that must exist).
+See docs/reliability.md for these and for polling ``ctx.stop_requested()``.
 Adding a workflow means adding one package: nothing here needs editing.
 Workflows never import each other; what two share lives in the library.
 """

@@ -124,3 +124,50 @@ def test_every_workflow_module_is_registered():
         module = workflows.load(name)
         assert module.SCHEMA is not None and callable(module.run)
         assert callable(getattr(module, "params", None) or getattr(module, "check", None))
+
+
+# -- the command line itself ------------------------------------------------------------
+
+def test_bare_hpcx_prints_help(tmp_path):
+    proc = run_hpcx([], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: hpcx") and "run" in proc.stdout and "exit codes" in proc.stdout
+
+
+def test_version(tmp_path):
+    from hpcx import __version__
+    proc = run_hpcx(["--version"], tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith(f"hpcx {__version__} (git ")
+
+
+def test_debug_is_accepted_after_the_command(tmp_path):
+    (tmp_path / "bad.toml").write_text(BAD)
+    for args in (["validate", "--debug", "bad.toml"], ["validate", "bad.toml", "--debug"],
+                 ["--debug", "validate", "bad.toml"]):
+        proc = run_hpcx(args, tmp_path)
+        assert proc.returncode == 2 and "Traceback" in proc.stderr, args
+    assert "Traceback" not in run_hpcx(["validate", "bad.toml"], tmp_path).stderr
+
+
+def test_every_positional_argument_has_help():
+    import argparse
+
+    from hpcx.cli import _parser
+
+    def walk(parser, where):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, f"{where} {name}")
+            elif not action.option_strings:
+                yield where, action
+    missing = [f"{where}: {action.dest}" for where, action in walk(_parser(), "hpcx") if not action.help]
+    assert not missing, missing
+
+
+def test_info_output_is_plain_text(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "hpcx", "info"], cwd=tmp_path, capture_output=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.returncode == 0
+    out = proc.stdout.decode("utf-8")
+    assert "\x00" not in out and all(ch.isprintable() or ch == "\n" for ch in out)

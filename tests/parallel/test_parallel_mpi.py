@@ -54,3 +54,34 @@ def test_collectives(comm):
     alltoallv(send, counts, np.arange(n) * (comm.rank + 1), recv, rcounts,
               np.concatenate([[0], np.cumsum(rcounts)[:-1]]), comm)
     np.testing.assert_array_equal(recv, np.repeat(np.arange(n) + 0.5j, rcounts))
+
+
+# -- the collective stop flag (hpcx.stopping) ------------------------------------------------
+
+def test_a_stop_request_on_one_rank_is_seen_by_all_at_the_same_safe_point(comm):
+    from hpcx.parallel import split
+    from hpcx.stopping import StopFlag
+
+    class Clock:                 # each rank's own time, drifting apart, advancing per call
+        now = 0.0
+
+        def __call__(self):
+            self.now += 0.05 * (1 + comm.rank)
+            return self.now
+
+    flag = StopFlag(comm, interval=1.0, clock=Clock())
+    for step in range(400):
+        if comm.rank == comm.size - 1 and step == 37:
+            flag.request()       # only the last rank got the signal
+        if flag():
+            break
+    steps = comm.allgather(step)
+    assert len(set(steps)) == 1 and 37 <= steps[0] < 400, steps
+    # a sub-communicator agrees on its own, independently of the others
+    group = split(comm, comm.rank % 2)
+    sub = StopFlag(comm, clock=Clock())
+    if comm.rank == 0:
+        sub.request()
+    seen = [sub(group) for _ in range(5)][-1]
+    assert seen == (comm.rank % 2 == 0)
+    comm.Barrier()

@@ -73,3 +73,38 @@ def test_docs_config_md_is_generated_from_the_schemas():
     docs = Path(__file__).resolve().parents[2] / "docs" / "config.md"
     assert docs.read_text(encoding="utf-8") == render_markdown(workflows.schemas()), \
         "docs/config.md is stale: regenerate with `hpcx config-docs -o docs/config.md`"
+
+
+# -- encodings and paths ------------------------------------------------------------------
+
+def test_utf8_bom_is_accepted(tmp_path):
+    from hpcx.config import read_config_text
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[run]\nworkflow = 'demo'\n")
+    text = read_config_text(path)
+    assert validate(text, str(path), SCHEMAS).workflow == "demo" and not text.startswith("\ufeff")
+    assert validate("\ufeff[run]\nworkflow = 'demo'\n", "x.toml", SCHEMAS).workflow == "demo"
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ("[run]\nworkflow = 'demo'\n".encode("utf-16"), "is UTF-16 text; save it as UTF-8"),
+    (b"[run]\n# caf\xe9\nworkflow = 'demo'\n", "line 2: not UTF-8 text (byte 0xe9)"),
+])
+def test_other_encodings_get_a_clear_error(tmp_path, data, fragment):
+    from hpcx.config import read_config_text
+    path = tmp_path / "enc.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=r"enc.toml: ") as info:
+        read_config_text(path)
+    assert fragment in str(info.value)
+
+
+def test_relative_paths_resolve_against_the_config_directory(tmp_path, monkeypatch):
+    sub = tmp_path / "configs"
+    sub.mkdir()
+    monkeypatch.chdir(tmp_path)
+    cfg = validate("[run]\nworkflow = 'demo'\n", "configs/c.toml", SCHEMAS)
+    monkeypatch.chdir("/")
+    assert cfg.path("data/in.h5") == sub / "data" / "in.h5"          # not the working directory
+    assert cfg.path("/abs/in.h5").as_posix() == "/abs/in.h5"
+    assert cfg.path("~/in.h5").is_absolute()

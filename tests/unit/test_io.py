@@ -1,9 +1,13 @@
+import errno
+import os
+
 import h5py
 import numpy as np
 import pytest
 
-from hpcx.errors import InputError, OutputExistsError
-from hpcx.io import RunFile, RunWriter
+import hpcx.io as hpcx_io
+from hpcx.errors import InputError, OutputExistsError, OutputWriteError
+from hpcx.io import RunFile, RunWriter, check_output_path
 from hpcx.parallel import SerialComm
 
 
@@ -73,3 +77,96 @@ def test_reader_rejects_partial_foreign_and_wrong_workflow(tmp_path):
     _write(tmp_path / "b.h5")
     with pytest.raises(InputError, match="'transport' run is needed"):
         RunFile(tmp_path / "b.h5", expect_workflow="transport")
+
+
+# -- faults: every write error is one OutputWriteError naming the path and the errno -------------
+
+def _fail(exc):
+    def raiser(*args, **kwargs):
+        raise exc
+    return raiser
+
+
+@pytest.mark.parametrize("code, name", [(errno.ENOSPC, "ENOSPC"), (errno.EDQUOT, "EDQUOT"),
+                                        (errno.EIO, "EIO")])
+def test_write_error_names_path_and_errno_and_keeps_earlier_output(tmp_path, monkeypatch, code, name):
+    out = tmp_path / "run.h5"
+    _write(out)
+    before = out.read_bytes()
+    monkeypatch.setattr(hpcx_io.os, "fsync", _fail(OSError(code, os.strerror(code))))
+    with pytest.raises(OutputWriteError) as info:
+        _write(out, overwrite=True)
+    message = str(info.value)
+    assert f"{out}.partial" in message and f"Errno {code} {name}" in message and "\n" not in message
+    assert out.read_bytes() == before, "the earlier complete output must stay untouched"
+    assert not (tmp_path / "run.h5.partial").exists(), "an incomplete .partial is removed"
+
+
+def test_free_space_is_checked_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(hpcx_io, "_free_bytes", lambda directory: 1000)
+    with pytest.raises(OutputWriteError, match=r"Errno 28 ENOSPC.*bytes needed, 1000 free"):
+        _write(tmp_path / "run.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_partial_is_refused_at_creation(tmp_path, monkeypatch):
+    real_open = open
+
+    def deny(path, *args, **kwargs):
+        if str(path).endswith(".partial"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(OutputWriteError, match="cannot create the run file: .Errno 13 EACCES"):
+        _write(tmp_path / "run.h5")
+
+
+def test_failed_rename_keeps_the_finished_partial(tmp_path, monkeypatch):
+    monkeypatch.setattr(hpcx_io.os, "replace", _fail(OSError(errno.EXDEV, "Invalid cross-device link")))
+    with pytest.raises(OutputWriteError, match="EXDEV.*finished run is in"):
+        _write(tmp_path / "run.h5")
+    partial = tmp_path / "run.h5.partial"
+    with h5py.File(partial) as f:
+        assert f.attrs["finished"] != ""
+
+
+def test_a_bad_dataset_fails_at_finish_and_leaves_the_image_so_far(tmp_path):
+    with pytest.raises(TypeError):
+        with RunWriter(tmp_path / "run.h5", SerialComm(), workflow="wannier", config_text="x",
+                       config_source="x.toml") as w:
+            w.write("results/good", np.arange(3.0), units="eV")
+            w.write("results/bad", np.array([object()]), units="")     # HDF5 cannot store objects
+            w.write("results/after", np.arange(2.0), units="eV")       # skipped after the error
+            w.finish({"solve": 1.0})
+    assert not (tmp_path / "run.h5").exists()
+    with h5py.File(tmp_path / "run.h5.partial") as f:
+        assert f.attrs["finished"] == "" and "results/good" in f and "results/after" not in f
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_output_guards_refuse_a_directory_and_the_config_itself(tmp_path, overwrite):
+    (tmp_path / "outdir").mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text("[run]\n")
+    with pytest.raises(OutputExistsError, match="is a directory"):
+        check_output_path(tmp_path / "outdir", overwrite)
+    with pytest.raises(OutputExistsError, match="is the config file itself"):
+        check_output_path(tmp_path / "." / "c.toml", overwrite, protect=(config,))
+    assert config.read_text() == "[run]\n"
+
+
+def test_output_guard_names_a_missing_directory(tmp_path):
+    with pytest.raises(OutputExistsError, match="does not exist"):
+        check_output_path(tmp_path / "nowhere" / "run.h5", False)
+
+
+def test_save_hdf5_replaces_atomically_or_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "point_0000.h5"
+    hpcx_io.save_hdf5(path, lambda f: f.create_dataset("x", data=np.arange(4)))
+    before = path.read_bytes()
+    monkeypatch.setattr(hpcx_io.os, "fsync", _fail(OSError(errno.EDQUOT, "Disk quota exceeded")))
+    with pytest.raises(OutputWriteError, match=r"point_0000.h5.tmp: .*Errno 122 EDQUOT"):
+        hpcx_io.save_hdf5(path, lambda f: f.create_dataset("x", data=np.arange(8)))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["point_0000.h5"]
+    with h5py.File(path) as f:
+        assert list(f["x"][()]) == [0, 1, 2, 3]

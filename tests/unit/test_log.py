@@ -28,3 +28,50 @@ def test_phase_timer_accumulates():
         pass
     assert set(timer.seconds) == {"a"} and timer.seconds["a"] >= 0.0
     assert timer.summary(SerialComm()) == timer.seconds
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _lines(stream):
+    return [line for line in stream.getvalue().splitlines() if line]
+
+
+def test_progress_first_line_after_10_s_then_every_20_s_and_at_the_end():
+    stream, clock = io.StringIO(), FakeClock()
+    logger = setup_logging(SerialComm(), "INFO", stream=stream)
+    progress = Progress(100, "samples", logger, unit="samples", clock=clock)
+    for step in range(100):              # one step per second
+        clock.now = step + 1.0
+        progress.update()
+    lines = _lines(stream)
+    # at 10 s, 30 s, 50 s, 70 s, 90 s and the end (100 s)
+    assert len(lines) == 6
+    assert "samples:  10.0% (10/100) 1 samples/s elapsed 0:00:10 ETA 0:01:30" in lines[0]
+    assert "(30/100)" in lines[1] and "ETA 0:01:10" in lines[1]
+    assert "100.0% (100/100)" in lines[-1] and "ETA 0:00:00" in lines[-1]
+
+
+def test_short_loops_log_only_their_end_and_other_ranks_nothing():
+    stream, clock = io.StringIO(), FakeClock()
+    logger = setup_logging(SerialComm(), "INFO", stream=stream)
+    quiet = Progress(5, "other rank", logger, clock=clock, enabled=False)
+    short = Progress(5, "short", logger, clock=clock)
+    for _ in range(5):
+        clock.now += 1.0
+        quiet.update()
+        short.update()
+    assert [line.split("INFO ")[1].split(":")[0] for line in _lines(stream)] == ["short"]
+
+
+def test_resumed_progress_counts_only_new_steps_in_rate_and_eta():
+    clock = FakeClock()
+    progress = Progress(100, "resumed", logging.getLogger("hpcx.test"), clock=clock, done=60)
+    clock.now = 20.0
+    progress.set(70)                      # 10 new steps in 20 s: 0.5 per second, 30 left
+    assert "(70/100) 0.5 it/s" in progress.line() and "ETA 0:01:00" in progress.line()

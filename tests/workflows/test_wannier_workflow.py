@@ -60,6 +60,8 @@ SPECIES = "\n[[wannier.species]]\nname = 'X'\nelectron_layer = 0\nhole_layer = {
     (BASE + SPECIES.format(h=2, extra=""), "wannier.species[0].hole_layer", "not a layer index"),
     (BASE + SPECIES.format(h=1, extra="electron_mass = -0.5"), "wannier.species[0].electron_mass",
      "allowed: number > 0"),
+    (BASE + "basis_min_exponent = 10.0\nbasis_max_exponent = 1.0\n", "wannier.basis_max_exponent",
+     "the interval [wannier.basis_min_exponent, wannier.basis_max_exponent] is empty or inverted"),
 ])
 def test_bad_configs_fail_before_computing(text, key, fragment):
     with pytest.raises(ConfigError) as info:

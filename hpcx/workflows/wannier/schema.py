@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ... import materials
+from ...checks import require_interval
 from ...config import Field, Schema, Section
 from ...errors import ConfigError
 from ...physics import wannier as wannier_physics
@@ -146,8 +147,8 @@ def params(cfg, comm_size=1):
     tmds = tuple(lookup("tmd", name, cfg.source, f"structure.layers[{i}]") for i, name in enumerate(st.layers))
     stack, hetero = _stack(cfg, tmds)
     species = _species(cfg, tmds, hetero)
-    if w.basis_min_exponent >= w.basis_max_exponent:
-        raise ConfigError(cfg.source, "wannier.basis_max_exponent", "must be larger than basis_min_exponent")
+    require_interval(cfg.source, "wannier.basis_min_exponent", w.basis_min_exponent,
+                     "wannier.basis_max_exponent", w.basis_max_exponent, unit="1/nm^2")
     gaps = tuple(1e-3 * materials.quasiparticle_gap_meV(tmds[s.electron_layer].name, tmds[s.hole_layer].name,
                                                         hetero) for s in species)
     return Params(stack=stack, layers=tmds, species=species, gaps_eV=gaps, states=_states(cfg),
