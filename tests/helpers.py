@@ -403,3 +403,23 @@ def free_states(grid, shells, mass=SCATTERING_MASS):
     vec = np.broadcast_to(np.eye(len(g), dtype=complex), (len(Q), len(g), len(g))).copy()
     vel = 2.0 * HBAR2_2M0_MEV_NM2 / (mass * HBAR_MEV_PS) * k
     return Q, E, vec, vel, s, k.reshape(-1, 2)
+
+
+# -- valley workflow (seed 002) ------------------------------------------------------
+
+VALLEY_SMALL = """
+[run]
+workflow = "valley"
+[valley]
+temperatures = [300.0, 20.0]
+t_end = 4.0
+dt = 0.5
+dq = 0.05
+profile_dt = 1.0
+profile_dq = 0.08
+profile_harmonics = 3
+profile_k_nodes = 4
+profile_k_panels = 2
+profile_r_points = 21
+profile_chunk = 3
+"""

@@ -41,6 +41,7 @@ class Settings:
     profile_dq: float = 0.03
     profile_harmonics: int = 8
     profile_chunk: int = 16
+    profile_fine_dt: float = 0.005
 
     def times(self, dt=None) -> np.ndarray:
         step = self.dt if dt is None else dt
@@ -116,7 +117,7 @@ def solve_profiles_at(model, T: float, s: Settings, k, w) -> vp.ProfileTrace:
     st = setup(model, T, s, s.profile_dq, s.profile_harmonics)
     return vp.solve_profiles(st.segments, st.f, s.pulse, s.times(s.profile_dt), k, w, st.groups,
                              source_end=st.source_end, harmonics=s.profile_harmonics,
-                             log_z=st.tables.thermal.log_z, chunk=s.profile_chunk)
+                             log_z=st.tables.thermal.log_z, chunk=s.profile_chunk, fine_dt=s.profile_fine_dt)
 
 
 def stationary_diffusion(tables, groups_, intervalley: bool = True) -> np.ndarray:

@@ -58,11 +58,11 @@ def propagate(segments, b, f, times, source_end, *, scale=None, fine_dt=0.002):
     mats = [sp.diags(1.0 / s) @ J @ sp.diags(s) for _, J in segments]
     starts = np.array([t for t, _ in segments])
     seg_of = np.clip(np.searchsorted(starts, times, "right") - 1, 0, len(segments) - 1)
-    i_src = int(min(np.searchsorted(times, source_end, "left"), len(times) - 1))
-    if np.any(seg_of[:i_src + 1] != seg_of[0]) or (len(starts) > 1 and starts[1] < times[i_src]):
-        raise ValueError("propagate: the source must end before the first change of J")
     if not all(np.any(np.isclose(times, t, rtol=0.0, atol=1e-9)) for t in starts[1:]):
         raise ValueError("propagate: every change of J must fall on an output time")
+    i_src = int(min(np.searchsorted(times, source_end, "left"), len(times) - 1))
+    if len(starts) > 1:     # the source tail after the first change of J (< e^-R(t - t0)) is dropped
+        i_src = min(i_src, int(np.argmin(np.abs(times - starts[1]))))
     Y = np.zeros((len(b), len(times)))
     sub = max(1, int(np.ceil(dt_out / fine_dt)))
     k_end = i_src * sub

@@ -145,11 +145,12 @@ def _debye_pairs(cells, v, q0):
 
 
 def _psi_breaks(cells, i, j, q0):
-    """Sorted breakpoints [pair, 6] in psi = arcsin(d/q0) of the smooth pieces of a cell pair."""
+    """Sorted breakpoints [pair, 8] in psi = arcsin(d/q0) of the smooth pieces of a cell pair: the
+    d-range ends, the kinks of the Q-interval ends and where an end of s = 2Q - d crosses q0."""
     qi0, qi1, qj0, qj1 = cells.q0[i], cells.q1[i], cells.q0[j], cells.q1[j]
     lo = np.maximum(qi0 - qj1, -q0)
     hi = np.minimum(qi1 - qj0, q0)
-    kinks = np.stack([qi0 - qj0, qi1 - qj1, 2 * qi0 - q0, q0 - 2 * qj0], axis=-1)
+    kinks = np.stack([qi0 - qj0, qi1 - qj1, 2 * qi0 - q0, q0 - 2 * qj0, 2 * qi1 - q0, q0 - 2 * qj1], axis=-1)
     kinks = np.clip(kinks, lo[:, None], hi[:, None])
     d = np.sort(np.concatenate([lo[:, None], kinks, hi[:, None]], axis=-1), axis=-1)
     return np.arcsin(np.clip(d / q0, -1.0, 1.0))
@@ -163,13 +164,13 @@ def debye_flux(model, br, cells: Cells, T: float, harmonics: int = 2, n_psi: int
     q0 = _HBAR * c * M / _H
     i, j = _debye_pairs(cells, br.valley, q0)
     psi_b = _psi_breaks(cells, i, j, q0)
-    psi, wpsi = _gauss(psi_b[:, :-1], psi_b[:, 1:], n_psi)               # [P, 5, n_psi]
+    psi, wpsi = _gauss(psi_b[:, :-1], psi_b[:, 1:], n_psi)               # [P, 7, n_psi]
     d = q0 * np.sin(psi)
     L = np.maximum(cells.q0[i][:, None, None], cells.q0[j][:, None, None] + d)
     U = np.minimum(cells.q1[i][:, None, None], cells.q1[j][:, None, None] + d)
     s_lo = np.maximum(2 * L - d, q0)
     s_hi = np.maximum(2 * U - d, s_lo)
-    u, wu = _gauss(np.arccosh(s_lo / q0), np.arccosh(s_hi / q0), n_u)      # [P, 5, n_psi, n_u]
+    u, wu = _gauss(np.arccosh(s_lo / q0), np.arccosh(s_hi / q0), n_u)      # [P, 7, n_psi, n_u]
     s = q0 * np.cosh(u)
     dd = d[..., None]
     Q, Qp = 0.5 * (s + dd), 0.5 * (s - dd)

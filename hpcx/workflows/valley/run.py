@@ -71,7 +71,7 @@ def _moments(model, p, s, ctx):
 def _profiles(model, p, s, ctx):
     """{T: (r, N [group, time, r], eta [group, time, r])} from the Fourier components."""
     k, w = k_quadrature(8.6 / np.sqrt(p.pulse.width2), p.profile_k_nodes, p.profile_k_panels)
-    chunks = [(T, lo) for T in p.temperatures for lo in range(0, len(k), p.profile_chunk)]
+    chunks = [(T, lo) for lo in range(0, len(k), p.profile_chunk) for T in p.temperatures]
     _, mine = local_items(chunks, ctx.comm)
     progress = ctx.progress(len(mine), "profile chunks (rank 0)", unit="chunks")
     parts = []
