@@ -47,8 +47,9 @@ def propagate(segments, b, f, times, source_end, *, scale=None, fine_dt=0.002):
     """y at ``times`` (uniform, increasing) for y' = J y + b f(t), y(times[0]) = 0.
 
     segments: [(t_start, J), ...] with sparse J [dim, dim]; a change of J must fall on an
-    output time after ``source_end``.  b [dim]; f callable of t (ps); source_end: f is
-    negligible after it.  Returns Y [dim, len(times)] and the segment index of every time.
+    output time; a source still acting at the first change of J is cut there (its tail is below
+    e^{-R (t - t0)}).  b [dim]; f callable of t (ps); source_end: f is negligible after it.
+    Returns Y [dim, len(times)] and the segment index of every time.
     """
     times = np.asarray(times, dtype=float)
     dt_out = times[1] - times[0] if len(times) > 1 else 1.0
