@@ -485,3 +485,23 @@ def kinetics_config(sweep=False, substrates=(), **kinetics):
         if substrates:
             text += f"substrates = {list(substrates)!r}\n".replace("'", '"')
     return text
+
+
+# -- valley workflow (seed 002) ------------------------------------------------------
+
+VALLEY_SMALL = """
+[run]
+workflow = "valley"
+[valley]
+temperatures = [300.0, 20.0]
+t_end = 4.0
+dt = 0.5
+dq = 0.05
+profile_dt = 1.0
+profile_dq = 0.08
+profile_harmonics = 3
+profile_k_nodes = 4
+profile_k_panels = 2
+profile_r_points = 21
+profile_chunk = 3
+"""

@@ -22,7 +22,8 @@ from scipy import constants as _c
 from hpcx.materials import _SCALE as _BASE_SCALE
 from hpcx.materials import UnknownMaterialError, _table, tmd
 
-__all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "names", "ATOMIC_MASS_UNIT_M0"]
+__all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "names", "ATOMIC_MASS_UNIT_M0",
+           "ValleyCoupling", "IntervalleyPhonon", "ValleyCouplings", "valley_couplings"]
 
 #: atomic mass unit in m0
 ATOMIC_MASS_UNIT_M0 = _c.atomic_mass / _c.m_e
@@ -126,3 +127,86 @@ def multivalley_model(name: str = "WS2") -> dict[str, Valley]:
         v, src, _ = _convert(raw)
         out[vname] = Valley(vname, v["offset"], v["m_e"], v["m_h"], src)
     return out
+
+
+# ----------------------------------------------------------------- valley model (seed 002)
+@dataclass(frozen=True)
+class ValleyCoupling:
+    """One valley of the multi-valley exciton model with its electron's phonon constants.
+
+    ``offset`` meV (relative to KK), masses m0, ``degeneracy`` equivalent copies per hole
+    valley, ``D1_e`` meV (effective intravalley acoustic constant of the valley's electron),
+    ``D0_opt_e`` meV/nm (its Gamma-optical constant), ``coupling_scale`` a factor on both
+    (1 unless CALIBRATED).
+    """
+
+    name: str
+    offset: float
+    m_e: float
+    m_h: float
+    degeneracy: int
+    D1_e: float
+    D0_opt_e: float
+    coupling_scale: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+    confidence: Mapping[str, str] = field(repr=False, compare=False)
+
+    @property
+    def mass(self) -> float:
+        """Total exciton mass M = m_e + m_h, m0."""
+        return self.m_e + self.m_h
+
+
+@dataclass(frozen=True)
+class IntervalleyPhonon:
+    """A zeroth-order intervalley channel: the electron moves between valleys ``a`` and ``b``.
+
+    ``branch`` 'ac' or 'op' (zone-boundary acoustic / optical group), ``energy`` meV
+    (Einstein), ``D0`` meV/nm.
+    """
+
+    a: str
+    b: str
+    branch: str
+    energy: float
+    D0: float
+    source: str = field(repr=False, compare=False, default="")
+
+
+@dataclass(frozen=True)
+class ValleyCouplings:
+    """The seed-002 valley model data of one material: valleys, intervalley phonons, radiative data.
+
+    ``radiative_linewidth`` meV (hbar gamma of light-cone KK excitons), ``exciton_energy`` meV
+    (for the light-cone radius).
+    """
+
+    material: str
+    valleys: Mapping[str, ValleyCoupling]
+    intervalley: tuple
+    radiative_linewidth: float
+    exciton_energy: float
+    sources: Mapping[str, str] = field(repr=False, compare=False)
+
+
+def valley_couplings(name: str = "WS2") -> ValleyCouplings:
+    """Valleys, electron couplings and intervalley phonons of ``[valleys.<name>.*]`` (hpcx units)."""
+    table = _table(_FILE).get("valleys", {})
+    if name not in table:
+        raise UnknownMaterialError(name, "multi-valley model", sorted(table))
+    valleys, channels, sources, extra = {}, [], {}, {}
+    for vname, raw in table[name].items():
+        v, src, conf = _convert(raw)
+        sources.update({f"{vname}.{k}": s for k, s in src.items()})
+        valleys[vname] = ValleyCoupling(vname, v["offset"], v["m_e"], v["m_h"], int(round(v["degeneracy"])),
+                                        v["D1_e"], v["D0_opt_e"], v["coupling_scale"], src, conf)
+        for key in raw:
+            if key.startswith("iv_") and not key.endswith("_energy"):
+                other, branch = key[3:].rsplit("_", 1)
+                channels.append(IntervalleyPhonon(vname, other, branch, v[f"{key}_energy"], v[key], src[key]))
+        extra.update({k: v[k] for k in ("radiative_linewidth", "exciton_energy") if k in v})
+    for ch in channels:
+        if ch.b not in valleys:
+            raise UnknownMaterialError(ch.b, f"valley of {name} (in {ch.a}.iv_{ch.b}_{ch.branch})", sorted(valleys))
+    return ValleyCouplings(name, valleys, tuple(channels), extra["radiative_linewidth"], extra["exciton_energy"],
+                           sources)

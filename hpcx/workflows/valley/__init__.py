@@ -1,0 +1,35 @@
+"""Workflow ``valley``: valley-resolved spatiotemporal exciton dynamics of a monolayer (seed 002).
+
+Config -> valley model of the material with its phonon couplings (:mod:`.schema`) -> rates on
+continuous |Q|, the spatial-moment solver per temperature and the radial-profile solver per
+(temperature, wavenumber chunk), distributed over ranks (:mod:`.run`) -> /results/...
+(:mod:`.result`); figures in :mod:`.plot`.  Physics: docs/theory/valley.md.
+"""
+
+from .plot import plot
+from .result import Result
+from .run import run
+from .schema import SCHEMA, Params, params
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "sweep_overrides"]
+
+
+def estimate_memory(p, comm_size=1):
+    """Peak bytes per rank: the profile solver's Krylov work arrays dominate (one chunk of
+    wavenumbers: dim = cells x harmonics x chunk; the propagator keeps the source grid
+    u [n_fine, dim], the output [dim, n_profile_times] and a few vectors), plus the results."""
+    import numpy as np
+    cells = 3 * int(np.ceil(3.0 / p.profile_dq)) if p.profiles else 0
+    dim = cells * p.profile_harmonics * p.profile_chunk
+    n_fine = int(np.ceil(3.0 / 0.002)) + 1
+    profile = 8 * dim * (n_fine + p.n_profile_times + 12) if p.profiles else 0
+    n_mom = 3 * int(np.ceil(3.0 / p.dq))
+    moments = 8 * 3 * n_mom * (n_fine + p.n_times + 12)
+    results = 8 * len(p.temperatures) * (len(p.valleys) * 6 * p.n_times
+                                         + 3 * len(p.valleys) * p.n_profile_times * p.profile_r_points)
+    return int(1.3 * (max(profile, moments) + results)) + 150 * 2 ** 20
+
+
+def sweep_overrides(p):
+    """One sweep point per temperature."""
+    return [{"valley": {"temperatures": [T]}} for T in p.temperatures]

@@ -1,0 +1,64 @@
+"""The ``valley`` workflow: the output contract, config errors, the intervalley switch-off."""
+
+import numpy as np
+import pytest
+
+from hpcx import api
+from hpcx.errors import ConfigError
+
+from helpers import VALLEY_SMALL, params_of, run_config
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return run_config(VALLEY_SMALL, tmp_path_factory.mktemp("valley") / "small.h5")
+
+
+def test_output_contract(small):
+    import h5py
+    with h5py.File(small) as f:
+        r = f["results"]
+        nT, nt = len(r["temperature"]), len(r["time"])
+        nv = len(r["valleys"])
+        assert (nT, nv, nt) == (2, 3, 9)
+        for name, unit in (("density", ""), ("width2", "nm^2"), ("diffusion", "cm^2/s"),
+                           ("diffusion_scattering", "cm^2/s")):
+            assert r[name].shape == (nT, nv, nt) and r[name].attrs["units"] == unit
+        for name in ("total/width2", "total/diffusion", "pl/width2", "pl/diffusion"):
+            assert r[name].shape == (nT, nt)
+        assert r["pl/profile"].shape == (nT, len(r["pl/time"]), len(r["pl/r"]))
+    res = api.read(small)
+    assert res.valleys == ["KK", "KKp", "KL"]
+    last = res.density[:, :, -1]
+    assert np.all(last.sum(axis=1) <= 1.0) and np.all(last.sum(axis=1) > 0.9)   # minus radiative losses
+    assert np.all(res.total_diffusion[:, -1] > 0)
+    assert res.density[0, 2, -1] == np.max(res.density[0, :, -1])       # 300 K: KL most occupied
+    assert res.density[1, 1, -1] == np.max(res.density[1, :, -1])       # 20 K: KK' most occupied
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"valleys": ["KK", "XX"]}, "valley.valleys[1]"),
+    ({"t_end": 4.05}, "valley.t_end"),
+    ({"intervalley_off_after": 0.3}, "valley.intervalley_off_after"),
+    ({"material": "MoTe2"}, "valley.material"),
+    ({"profile_dt": 0.75}, "valley.profile_dt"),
+])
+def test_bad_config_is_refused_before_any_work(change, key):
+    import tomllib
+
+    from hpcx.config import dump_toml
+    data = tomllib.loads(VALLEY_SMALL)
+    data["valley"].update(change)
+    with pytest.raises(ConfigError) as err:
+        params_of(dump_toml(data))
+    assert key in str(err.value)
+
+
+def test_switching_intervalley_off_gives_the_intravalley_diffusion(tmp_path):
+    """Seed 002 Fig. 4: after intervalley scattering is switched off at 300 K every valley relaxes
+    to its own D_v = tau_v kT / M_v (the stationary intravalley value)."""
+    text = VALLEY_SMALL.replace("temperatures = [300.0, 20.0]", "temperatures = [300.0]").replace(
+        "t_end = 4.0", "t_end = 6.0\nintervalley_off_after = 2.0\nprofiles = false")
+    res = api.read(run_config(text, tmp_path / "off.h5"))
+    np.testing.assert_allclose(res.diffusion[0, :, -1], res.stationary_diffusion[0], rtol=0.02)
+    assert np.ptp(res.stationary_diffusion[0]) > 0.2 * np.min(res.stationary_diffusion[0])
