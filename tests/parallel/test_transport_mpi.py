@@ -111,3 +111,21 @@ def test_workflow_tables_are_shared_on_the_node(comm, tmp_path_factory):
     if comm.rank == 0:
         assert f"one copy per node in shared memory ({comm.size} ranks of the group on this node" in log.text
         assert "MiB allocated by this rank" in log.text
+
+
+def test_bench_tables_allocated_once_per_node(comm):
+    # `hpcx bench transport --memory-only` on a tiny table: with shared tables only the node's first
+    # rank allocates them (one copy per node); with private tables every rank holds a copy
+    import argparse
+
+    from hpcx.bench import transport as bench
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    common = ["--grid", "3", "--refine", "2", "--particles", "2000", "--samples", "2", "--t-push", "2",
+              "--memory-only"]
+    shared = bench.run(parser.parse_args(common), comm)["memory"]
+    private = bench.run(parser.parse_args(common + ["--tables", "private"]), comm)["memory"]
+    copy = private["ranks"][0]["allocated"]
+    assert copy > 0 and [r["allocated"] for r in private["ranks"]] == [copy] * comm.size
+    assert [r["allocated"] for r in shared["ranks"]] == [copy] + [0.0] * (comm.size - 1)
+    assert shared["node"]["allocated"] * comm.size == pytest.approx(private["node"]["allocated"], rel=1e-12)
