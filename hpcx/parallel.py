@@ -287,7 +287,7 @@ class SharedArrays:
 
     def holds(self, array):
         """True when ``array`` lies in memory of these shared arrays (a view of a window)."""
-        return any(np.shares_memory(array, view) for view in self._views)
+        return any(np.may_share_memory(array, view) for view in self._views)
 
     def _allocate(self, specs):
         """{name: writable view on the node root, read-only elsewhere} of {name: (shape, dtype)}."""
