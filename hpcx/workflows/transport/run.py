@@ -51,7 +51,7 @@ def run(p, ctx):
             _log_memory(arena, ctx)
         with ctx.phase("monte_carlo"):
             results = _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx)
-        del tables                                          # views of the windows freed here
+        del tables                                          # views of the windows, freed as the block ends
     with ctx.phase("analysis"):
         result = _analyse(p, times, results, ctx)
     ck.remove(ctx.checkpoint_dir, ctx.comm)
