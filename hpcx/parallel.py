@@ -237,3 +237,189 @@ def on_root(func, comm, *args, root=0, **kwargs):
         if comm.rank == root:
             result = func(*args, **kwargs)
     return comm.bcast(result, root=root)
+
+
+# -- node-shared memory ---------------------------------------------------------
+
+_BCAST_CHUNK = 2 ** 27          # elements per broadcast message (MPI counts are C ints)
+
+
+class SharedArrays:
+    """Read-only arrays held once per node: MPI-3 shared-memory windows of ``comm``'s ranks.
+
+    Create it with :func:`shared_arrays` (collective over ``comm``).  The node communicator is
+    ``comm.Split_type(COMM_TYPE_SHARED)``: the ranks *of comm* that share a node's memory, so
+    every communicator that uses its own arrays (e.g. a group of ranks of a sweep) has its own
+    copy per node.  For each array the lowest rank of ``comm`` on the node (the node root)
+    allocates the whole array (``Win.Allocate_shared``), the other ranks allocate 0 bytes and
+    map the root's segment (``Win.Shared_query``); the NumPy views are read-only once filled
+    (``array``/``arrays`` on the node root, ``copy``, ``concat``).  Without MPI or on a
+    one-rank communicator the arrays are plain NumPy arrays (``shared`` is False).
+
+    ``free()`` (collective over ``comm``) releases every window; the views must not be used
+    afterwards.  As a context manager the arrays are freed when the block ends, normally or
+    by an exception raised on every rank (marked ``collective``, as :func:`all_or_none`
+    raises).  An exception raised on some ranks only leaves the windows to the end of the
+    process (the CLI aborts the communicator), so that no rank waits in a collective free.
+    """
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.shared = MPI is not None and not isinstance(comm, SerialComm) and comm.size > 1
+        self.node = self.leaders = None
+        if self.shared:
+            self.node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.rank)
+            # the node roots: comm rank 0 is the root of its node and leader 0
+            self.leaders = comm.Split(0 if self.node.rank == 0 else MPI.UNDEFINED, comm.rank)
+        self._windows, self._views, self._freed = [], [], False
+        self.nbytes = 0             # bytes of the arrays (one copy per node)
+        self.local_bytes = 0        # bytes this rank allocated for them
+
+    @property
+    def node_size(self):
+        """Ranks of ``comm`` on this node (1 without shared memory)."""
+        return self.node.size if self.shared else 1
+
+    @property
+    def node_root(self):
+        """True on the rank that holds (and fills) the node's copy."""
+        return not self.shared or self.node.rank == 0
+
+    def holds(self, array):
+        """True when ``array`` lies in memory of these shared arrays (a view of a window)."""
+        return any(np.may_share_memory(array, view) for view in self._views)
+
+    def _allocate(self, specs):
+        """{name: writable view on the node root, read-only elsewhere} of {name: (shape, dtype)}."""
+        if self._freed:
+            raise RuntimeError("SharedArrays used after free()")
+        views = {}
+        for name, (shape, dtype) in specs.items():
+            shape, dtype = tuple(int(s) for s in np.atleast_1d(shape)), np.dtype(dtype)
+            count = int(np.prod(shape, dtype=np.int64))
+            size = count * dtype.itemsize
+            self.nbytes += size
+            if not self.shared:
+                views[name] = np.zeros(shape, dtype)
+                self.local_bytes += size
+                continue
+            mine = size if self.node.rank == 0 else 0
+            win = MPI.Win.Allocate_shared(mine, dtype.itemsize, comm=self.node)
+            self._windows.append(win)
+            self.local_bytes += mine
+            view = np.frombuffer(win.Shared_query(0)[0], dtype=dtype, count=count).reshape(shape)
+            view.flags.writeable = self.node.rank == 0
+            views[name] = view
+        self._views.extend(views.values())
+        return views
+
+    def _epoch(self):
+        """Open/close an access epoch on every window (memory ordering between the node's ranks)."""
+        for win in self._windows:
+            win.Fence()
+
+    def _seal(self, views):
+        for view in views.values():
+            view.flags.writeable = False
+
+    def arrays(self, specs, fill=None):
+        """{name: read-only array} of {name: (shape, dtype)}; ``fill(views)`` writes the node's copy
+        on each node root.  Collective; an error in ``fill`` is raised on every rank of ``comm``."""
+        views = self._allocate(specs)
+        error = None
+        self._epoch()
+        if self.node_root and fill is not None:
+            try:
+                fill(views)
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+                error = exc
+        self._epoch()
+        self._seal(views)
+        with all_or_none(self.comm):
+            if error is not None:
+                raise error
+        return views
+
+    def array(self, shape, dtype, fill=None):
+        """One read-only array; ``fill(view)`` writes it on each node root.  Collective."""
+        return self.arrays({"a": (shape, dtype)}, None if fill is None else lambda v: fill(v["a"]))["a"]
+
+    def copy(self, array, dtype=None):
+        """Node-shared copy of the node root's ``array`` (``dtype`` default: its own; other ranks
+        may pass None).  Collective."""
+        meta = None
+        if self.node_root:
+            array = np.asarray(array) if dtype is None else np.asarray(array, dtype=dtype)
+            meta = array.shape, array.dtype
+        shape, dtype = self.node.bcast(meta, root=0) if self.shared else meta
+
+        def fill(view):
+            view[...] = array
+        return self.array(shape, dtype, fill)
+
+    def concat(self, local, dtype=None):
+        """Concatenation along axis 0 of every rank's ``local`` array in rank order (as
+        :func:`allgather_concat`), in node-shared memory: gathered into comm rank 0's copy and
+        broadcast to the other nodes' roots, never held whole by the other ranks.  Collective."""
+        local = np.ascontiguousarray(local, dtype=dtype)
+        if not self.shared:         # the whole already: no copy on one rank
+            self.nbytes += local.nbytes
+            self.local_bytes += local.nbytes
+            return local
+        counts = np.array(self.comm.allgather(local.shape[0]), dtype=np.int64)
+        inner = int(np.prod(local.shape[1:], dtype=np.int64))
+        views = self._allocate({"a": ((int(counts.sum()),) + local.shape[1:], local.dtype)})
+        flat = views["a"].reshape(-1)
+        self._epoch()
+        sizes = counts * inner
+        displs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        recv = [flat, (sizes.tolist(), displs.tolist())] if self.comm.rank == 0 else None
+        self.comm.Gatherv(local.reshape(-1), recv, root=0)
+        if self.leaders != MPI.COMM_NULL and self.leaders.size > 1:
+            for start in range(0, flat.size, _BCAST_CHUNK):
+                self.leaders.Bcast(flat[start:start + _BCAST_CHUNK], root=0)
+        self._epoch()
+        self._seal(views)
+        return views["a"]
+
+    def free(self):
+        """Release every window and the node communicators (collective; idempotent)."""
+        if self._freed:
+            return
+        self._freed = True
+        self._views = []
+        for win in self._windows:
+            win.Free()
+        self._windows = []
+        if self.shared:
+            if self.leaders != MPI.COMM_NULL:
+                self.leaders.Free()
+            self.node.Free()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or getattr(exc, "collective", False):
+            self.free()
+        return False
+
+
+def shared_arrays(comm):
+    """A :class:`SharedArrays` of ``comm`` (collective): arrays stored once per node."""
+    return SharedArrays(comm)
+
+
+def shared_array(shape, dtype, comm, fill=None):
+    """(read-only array stored once per node, its :class:`SharedArrays` handle).
+
+    ``fill(view)`` writes the array on the node root (each node's lowest rank of ``comm``);
+    ``handle.free()`` (collective) releases it.  A plain NumPy array on one rank.
+    """
+    handle = shared_arrays(comm)
+    try:
+        return handle.array(shape, dtype, fill), handle
+    except Exception as exc:
+        if getattr(exc, "collective", False):
+            handle.free()
+        raise

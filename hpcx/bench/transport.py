@@ -23,6 +23,16 @@ counts), and efficiency_work = work_1 / (size max work_size) with the CPU time s
 the kernels only (push and sampling: the load balance, without communication and waits).
 The development VM has 2 cores shared with other work, so the wall and CPU efficiencies
 there measure the machine's load as much as the code.  Best of ``--repeat`` runs each.
+
+Memory (always; ``--memory-only`` skips the timings and runs the ensemble loop once): the
+table is held once per node in shared memory (``--tables shared``, the workflow's layout:
+the node's first rank builds it and the others map it) or privately by every rank
+(``--tables private``, every rank builds its own).  Per rank, from /proc/self: the bytes it
+allocated for the tables, and the growth of its private memory (RssAnon), of the shared
+memory it maps (RssShmem) and of its proportional set size (Pss: shared pages split over the
+processes mapping them) from before the table to after the table and to after the ensemble
+loop, and its peak RSS (VmHWM, which counts mapped shared pages in full).  The node's table
+memory is the sum of the ranks' Pss growth.
 """
 
 from __future__ import annotations
@@ -47,13 +57,15 @@ def add_arguments(parser):
     parser.add_argument("--numpy-time", type=float, default=4.0, help="ps pushed by NumPy (default 4)")
     parser.add_argument("--samples", type=int, default=20, help="sampling times of the ensemble loop")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+    parser.add_argument("--tables", choices=("shared", "private"), default="shared",
+                        help="tables once per node in shared memory (default) or a copy on every rank")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="measure memory only: no timings, the ensemble loop once")
 
 
-def _computed_table(args, comm):
-    import numpy as np
-
+def _coarse_rows(args, comm):
+    """(model, states, CSR rows (total, indptr, indices, cumulative) of every row) of the computed grid."""
     from ..parallel import block_range
-    from ..physics import mc_table as mt
     from ..physics import scattering_states as ss
     from ..physics import scattering_tables as st
     from .scattering import _defaults
@@ -67,11 +79,22 @@ def _computed_table(args, comm):
     W = st.local_table(states.energy, states.terms(start, stop), args.temperature, settings, comm).W
     rows = st.csr_rows(W, settings.threshold, comm)
     total, idx, cum, _ = rows.gather(comm)
-    counts = np.diff(rows.indptr)
+    return model, states, (total, rows.indptr, idx, cum)
+
+
+def _computed_table(args, model, states, rows):
+    """(McTable, label) of the computed grid refined ``args.refine`` times per axis (serial)."""
+    import numpy as np
+
+    from ..physics import mc_table as mt
+    from ..physics import scattering_states as ss
+
+    total, indptr_c, idx, cum = rows
+    counts = np.diff(indptr_c)
     n, m, nb = args.grid, args.refine, args.bands
     names = [f"band{b}" for b in range(nb)]
     if m == 1:
-        return mt.McTable(states.energy, states.velocity, total, rows.indptr, idx, cum, states.group, names,
+        return mt.McTable(states.energy, states.velocity, total, indptr_c, idx, cum, states.group, names,
                           states.weight, states.k), f"{n}x{n}x{nb} computed"
     # fine Monkhorst-Pack grid (n m)^2: fine point (A, B) has parent (A // m, B // m), offset (A % m, B % m)
     nf = n * m
@@ -80,7 +103,6 @@ def _computed_table(args, comm):
     eta = np.tile(np.arange(nb), nf * nf)
     A, B = np.repeat(A, nb), np.repeat(B, nb)
     parent = ((A // m) * n + B // m) * nb + eta
-    indptr_c = rows.indptr
     lens = counts[parent]
     indptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     fine_rows = np.repeat(np.arange(len(parent)), lens)
@@ -101,6 +123,56 @@ def _file_table(path):
     table = mt.McTable(d["energy"], d["velocity"], d["total_rate"], d["indptr"], d["indices"], d["cumulative"],
                        d["group"], d["group_names"], d["weight"], d["k"])
     return table, f"{Path(path).name}"
+
+
+def _table(args, comm, arena, ker, coarse):
+    """(McTable with its alias tables, label): built by every rank (``private``) or by each node's
+    root and placed once per node in ``arena`` (``shared``); ``coarse``: :func:`_coarse_rows`."""
+    from ..parallel import broadcast
+    from ..physics import mc_table as mt
+
+    build = (lambda: _file_table(args.input)) if args.input else (lambda: _computed_table(args, *coarse))
+    if args.tables == "private":
+        table, label = build()
+        table.alias(ker)
+        return table, label
+    table, label = build() if arena.node_root else (None, None)
+    names, label = broadcast((table.group_names, label) if comm.rank == 0 else None, comm)
+    table = mt.share_table(table, arena, names)           # the root's private copy is dropped on return
+    return table.share_alias(arena, ker), label
+
+
+_MEMORY_KEYS = {"status": ("VmHWM", "RssAnon", "RssShmem"), "smaps_rollup": ("Pss",)}
+
+
+def _memory():
+    """{key: bytes} of this process from /proc/self (Linux), empty elsewhere."""
+    out = {}
+    for name, keys in _MEMORY_KEYS.items():
+        try:
+            with open(f"/proc/self/{name}", encoding="utf-8") as fh:
+                for line in fh:
+                    key, _, value = line.partition(":")
+                    if key in keys:
+                        out[key] = 1024 * int(value.split()[0])
+        except OSError:
+            pass
+    return out
+
+
+def _memory_rows(before, tables, loop, allocated, comm):
+    """Per-rank rows (MiB): table bytes allocated, growth of RssAnon/RssShmem/Pss after the tables and
+    after the ensemble loop, peak RSS; and the node's table memory (sum of the Pss growth)."""
+    from ..parallel import allgather_blocks
+    mib = 2.0 ** -20
+    grow = lambda after, key: (after.get(key, 0) - before.get(key, 0)) * mib  # noqa: E731
+    row = {"rank": comm.rank, "allocated": allocated * mib,
+           "anon": grow(tables, "RssAnon"), "shmem": grow(tables, "RssShmem"), "pss": grow(tables, "Pss"),
+           "anon_loop": grow(loop, "RssAnon"), "shmem_loop": grow(loop, "RssShmem"), "pss_loop": grow(loop, "Pss"),
+           "peak_rss": loop.get("VmHWM", 0) * mib}
+    rows = allgather_blocks([row], comm)
+    return rows, {"pss": sum(r["pss"] for r in rows), "pss_loop": sum(r["pss_loop"] for r in rows),
+                  "allocated": sum(r["allocated"] for r in rows)}
 
 
 def _cpu(fn, repeat):
@@ -159,23 +231,73 @@ def _push_rate(mod, table, n, t_push, sampler, repeat):
 
 
 def run(args, comm):
+    from .._kernels import load
+    from ..parallel import shared_arrays
+    from ..physics import mc_engine, mc_table  # noqa: F401 - imported before the memory baseline
+
+    ker = load("mc_push", required=True)
+    t0 = time.perf_counter()
+    coarse = None if args.input else _coarse_rows(args, comm)
+    before = _memory()
+    with shared_arrays(comm) as arena:
+        table, label = _table(args, comm, arena, ker, coarse)
+        table_s = time.perf_counter() - t0
+        tables = _memory()
+        allocated = arena.local_bytes if args.tables == "shared" else _private_bytes(table)
+        out = _measure(args, comm, table, ker)
+        rows, node = _memory_rows(before, tables, _memory(), allocated, comm)
+        out.update(table=label, states=table.n, nnz=table.nnz, temperature=args.temperature, theta=args.theta,
+                   tables=args.tables, table_seconds=table_s,
+                   memory={"ranks": rows, "node": node, "ranks_per_node": arena.node_size})
+    rpp = table.nnz / table.n
+    if "push" in out:
+        from . import print_table
+        print_table(out["push"], ["sampler", "cython_events_per_s", "numpy_events_per_s", "ratio", "cython_events"],
+                    comm, title=f"push, 1 rank x 1 thread: table {label}: {table.n} states, {table.nnz} entries "
+                                f"({rpp:.0f}/row); built in {table_s:.1f} s")
+        print_table([out["loop"]], ["ranks", "particles", "samples", "t_1", "t_n", "events_per_s_per_core",
+                                    "efficiency", "cpu_1", "cpu_n", "efficiency_cpu", "efficiency_work"],
+                    comm, title="ensemble loop (push + sampling + reductions), seconds")
+    _print_memory(out, comm)
+    return out
+
+
+def _private_bytes(table):
+    from ..physics import mc_table as mt
+    arrays = [getattr(table, name) for name in mt.SHARED_FIELDS] + [table.decay, table.alias()]
+    return sum(a.nbytes for a in arrays)
+
+
+def _print_memory(out, comm):
+    from . import print_table
+    mem = out["memory"]
+    print_table(mem["ranks"], ["rank", "allocated", "anon", "shmem", "pss", "anon_loop", "shmem_loop", "pss_loop",
+                               "peak_rss"], comm,
+                title=f"memory (MiB), tables {out['tables']}: {out['states']} states, {out['nnz']} entries; growth "
+                      f"from before the table to after it and to after the ensemble loop")
+    if comm.rank == 0:
+        print(f"node: tables allocated {mem['node']['allocated']:.1f} MiB, Pss growth {mem['node']['pss']:.1f} MiB "
+              f"(after the loop {mem['node']['pss_loop']:.1f} MiB), {mem['ranks_per_node']} rank(s) per node")
+
+
+def _measure(args, comm, table, ker):
+    """{"push": rows, "loop": ensemble loop} timings, or the ensemble loop once (``--memory-only``)."""
     import numpy as np
 
-    from .._kernels import load, twin
+    from .._kernels import twin
     from ..parallel import allgather_blocks, broadcast, split
     from ..physics import mc_engine as me
     from ..physics import mc_table as mt
-    from . import best_time, print_table
+    from . import best_time
 
-    t0 = time.perf_counter()
-    if args.input:
-        table, label = _file_table(args.input)
-    else:
-        table, label = _computed_table(args, comm)
-    table_s = time.perf_counter() - t0
-    ker, ref = load("mc_push", required=True), twin("mc_push")
-    table.alias(ker)
-
+    times = np.linspace(0.0, args.t_push, args.samples + 1)
+    cdf = mt.initial_cdf(table, "uniform", e0=60.0)
+    params = me.McParams(args.particles, max(16, comm.size), 1, 1000.0, "alias",
+                         np.linspace(-4000.0, 4000.0, 122))
+    if args.memory_only:
+        rec = me.simulate(table, params, times, cdf, comm, kernel=ker)
+        return {"loop_events": int(rec.events[-1])}
+    ref = twin("mc_push")
     rows = []
     if comm.rank == 0:
         for name, code in (("alias", ker.SAMPLER_ALIAS), ("search", ker.SAMPLER_SEARCH)):
@@ -186,10 +308,6 @@ def run(args, comm):
     rows = broadcast(rows, comm)
 
     # ensemble loop: rank 0 alone, then all ranks (strong scaling, same particles)
-    times = np.linspace(0.0, args.t_push, args.samples + 1)
-    cdf = mt.initial_cdf(table, "uniform", e0=60.0)
-    params = me.McParams(args.particles, max(16, comm.size), 1, 1000.0, "alias",
-                         np.linspace(-4000.0, 4000.0, 122))
     solo = split(comm, 0 if comm.rank == 0 else 1)
     t1 = cpu1 = None
     if comm.rank == 0:
@@ -211,12 +329,4 @@ def run(args, comm):
             "events_per_s_per_core": rec.events[-1] / (tn * comm.size),
             "efficiency": t1 / (comm.size * tn), "efficiency_cpu": cpu1 / (comm.size * cpun),
             "efficiency_work": work1 / (comm.size * workn)}
-    rpp = table.nnz / table.n
-    print_table(rows, ["sampler", "cython_events_per_s", "numpy_events_per_s", "ratio", "cython_events"], comm,
-                title=f"push, 1 rank x 1 thread: table {label}: {table.n} states, {table.nnz} entries "
-                      f"({rpp:.0f}/row); built in {table_s:.1f} s")
-    print_table([loop], ["ranks", "particles", "samples", "t_1", "t_n", "events_per_s_per_core", "efficiency",
-                         "cpu_1", "cpu_n", "efficiency_cpu", "efficiency_work"],
-                comm, title="ensemble loop (push + sampling + reductions), seconds")
-    return {"table": label, "states": table.n, "nnz": table.nnz, "push": rows, "loop": loop,
-            "temperature": args.temperature, "theta": args.theta}
+    return {"push": rows, "loop": loop}

@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import InputError
 from . import RunFile
 
-__all__ = ["moire_bands_meta", "read_moire_bands", "scattering_tables_meta", "read_scattering_tables"]
+__all__ = ["moire_bands_meta", "read_moire_bands", "scattering_tables_meta", "scattering_tables_layout",
+           "read_scattering_tables"]
 
 _BANDS = ("grid_Q", "grid_energy", "grid_vectors", "grid_velocity")
 _TABLES = ("energy", "velocity", "total_rate", "indptr", "indices", "cumulative")
@@ -70,23 +71,57 @@ def scattering_tables_meta(path):
     return T, theta, model, len(energy), float(np.ptp(energy)) if len(energy) else 0.0
 
 
-def read_scattering_tables(path):
+_DTYPES = {"energy": np.float64, "velocity": np.float64, "total_rate": np.float64, "indptr": np.int64,
+           "indices": np.int64, "cumulative": np.float64, "group": np.int64, "weight": np.float64, "k": np.float64}
+
+
+def _table_sources(f, path):
+    """({name: dataset, or None for weights absent from the file (all 1)}, group names)."""
+    _require(f, path, [f"results/rates/{n}" for n in _TABLES])
+    rates = f.file["results/rates"]
+    src = {name: rates[name] for name in _TABLES}
+    src["weight"] = rates["weight"] if "weight" in rates else None
+    if "band" in rates:
+        src["group"], src["k"] = rates["band"], rates["Q"]
+        n_bands = int(np.max(rates["band"][()])) + 1 if rates["band"].size else 0
+        names = tuple(f"band{b}" for b in range(n_bands))
+    else:
+        src["group"], src["k"] = rates["valley"], rates["k"]
+        names = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in rates["valley"].attrs["names"])
+    return src, names
+
+
+def scattering_tables_layout(path):
+    """({name: (shape, dtype)} of the arrays :func:`read_scattering_tables` returns, group names)
+    of a ``scattering`` run file, without reading the tables."""
+    with RunFile(path, expect_workflow="scattering") as f:
+        src, names = _table_sources(f, path)
+        n = src["energy"].shape[0]
+        return {name: ((n,) if d is None else d.shape, _DTYPES[name]) for name, d in src.items()}, names
+
+
+def read_scattering_tables(path, out=None):
     """Tables of a ``scattering`` run file: dict with energy [n] meV, velocity [n, 2] nm/ps,
     total_rate [n] 1/ps, indptr [n + 1], indices [nnz], cumulative [nnz], group [n] (band or
-    valley), group_names, weight [n], k [n, 2] 1/nm (Q or valley-local k)."""
+    valley), group_names, weight [n], k [n, 2] 1/nm (Q or valley-local k).
+
+    ``out``: {name: writable array} of the shapes and dtypes of :func:`scattering_tables_layout`
+    (e.g. node-shared memory) that the datasets are read into directly; missing names are
+    allocated."""
     with RunFile(path, expect_workflow="scattering") as f:
-        _require(f, path, [f"results/rates/{n}" for n in _TABLES])
-        r = lambda name: f.read(f"results/rates/{name}")[0]  # noqa: E731
-        out = {name: r(name) for name in _TABLES}
-        n = len(out["energy"])
-        out["weight"] = r("weight") if "results/rates/weight" in f.file else np.ones(n)
-        if "results/rates/band" in f.file:
-            out["group"] = r("band").astype(np.int64)
-            out["group_names"] = tuple(f"band{b}" for b in range(int(out["group"].max()) + 1))
-            out["k"] = r("Q")
-        else:
-            out["group"] = r("valley").astype(np.int64)
-            out["group_names"] = tuple(x.decode() if isinstance(x, bytes) else str(x)
-                                       for x in f.file["results/rates/valley"].attrs["names"])
-            out["k"] = r("k")
-    return out
+        src, names = _table_sources(f, path)
+        n = src["energy"].shape[0]
+        result = {"group_names": names}
+        for name, dset in src.items():
+            shape = (n,) if dset is None else dset.shape
+            a = (out or {}).get(name)
+            if a is None:
+                a = np.empty(shape, _DTYPES[name])
+            if a.shape != shape:
+                raise InputError(f"{path}: results/rates/{name} has shape {shape}, expected {a.shape}")
+            if dset is None:
+                a[...] = 1.0
+            elif a.size:
+                dset.read_direct(a)
+            result[name] = a
+    return result

@@ -7,6 +7,10 @@ CSR rows of the conditional final-state distribution W_if / sum_f W_if (cumulati
 probabilities, as written by the ``scattering`` workflow, docs/output.md).  The flight time
 uses the total rate Gamma_i + gamma_i; entries dropped below the scattering threshold
 (``rates/dropped``) are redistributed proportionally over the kept ones.
+
+On several ranks of a node the arrays can live once per node in shared memory
+(:func:`share_table`, :meth:`McTable.share_alias`, :class:`hpcx.parallel.SharedArrays`): a
+table is read-only, so the ranks read one copy.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from hpcx.units import HBAR2_2M0_MEV_NM2 as _H
 from hpcx.units import HBAR_MEV_PS as _HBAR
 from hpcx.units import KB_MEV_PER_K as _KB
 
-__all__ = ["McTable", "csr_from_rates", "parabolic_elastic_table", "initial_cdf", "boltzmann"]
+__all__ = ["McTable", "SHARED_FIELDS", "share_table", "csr_from_rates", "parabolic_elastic_table", "initial_cdf",
+           "boltzmann"]
+
+# the arrays a table keeps in node-shared memory, with their dtypes (per state, then per entry)
+SHARED_FIELDS = {"energy": np.float64, "velocity": np.float64, "total_rate": np.float64, "group": np.int64,
+                 "weight": np.float64, "k": np.float64, "indptr": np.int64, "indices": np.int64,
+                 "cumulative": np.float64}
 
 
 @dataclass
@@ -101,16 +111,38 @@ class McTable:
             self._alias = kernel.build_alias(self.indptr, self.indices, self.cumulative)
         return self._alias
 
+    def share_alias(self, arena, kernel=None):
+        """Build the alias tables (:meth:`alias`) once per node into ``arena``
+        (:class:`hpcx.parallel.SharedArrays`; on its node roots); returns self.  Collective."""
+        if self._alias is None:
+            def fill(view):
+                view[...] = self.alias(kernel)      # the root's private copy, dropped below
+            self._alias = arena.array((self.nnz, 4), np.float64, fill)
+        return self
+
     def with_decay(self, rate, light_cone):
-        """Copy with radiative decay ``rate`` (1/ps) for the states with |k| <= light_cone (1/nm)."""
+        """Copy with radiative decay ``rate`` (1/ps) for the states with |k| <= light_cone (1/nm)
+        (same arrays and alias tables: they do not depend on the decay)."""
         bright = np.linalg.norm(self.k, axis=1) <= light_cone
         return McTable(self.energy, self.velocity, self.total_rate, self.indptr, self.indices, self.cumulative,
-                       self.group, self.group_names, self.weight, self.k, np.where(bright, float(rate), 0.0))
+                       self.group, self.group_names, self.weight, self.k, np.where(bright, float(rate), 0.0),
+                       _alias=self._alias)
 
     def row(self, i):
         """(final states, probabilities) of row i."""
         a, b = self.indptr[i], self.indptr[i + 1]
         return self.indices[a:b], np.diff(np.concatenate([[0.0], self.cumulative[a:b]]))
+
+
+def share_table(table, arena, group_names=None):
+    """The node root's ``table`` with its :data:`SHARED_FIELDS` in ``arena``
+    (:class:`hpcx.parallel.SharedArrays`: one copy per node, read-only); the other ranks of the
+    node may pass None (then ``group_names`` must be given on every rank).  Collective."""
+    root = arena.node_root
+    names = group_names if group_names is not None else table.group_names
+    fields = dict(SHARED_FIELDS, decay=np.float64)
+    arrays = {name: arena.copy(getattr(table, name) if root else None, dtype) for name, dtype in fields.items()}
+    return McTable(group_names=names, **arrays)
 
 
 def csr_from_rates(W, threshold=0.0):

@@ -18,7 +18,7 @@ from hpcx.errors import HpcxError
 from hpcx.parallel import allgather_blocks, allgather_concat
 
 from . import scattering as sc
-from .mc_table import McTable
+from .mc_table import SHARED_FIELDS, McTable
 
 __all__ = ["TableSettings", "LocalTable", "CsrRows", "local_table", "rta_of_rows", "csr_rows", "mc_table"]
 
@@ -104,10 +104,20 @@ def csr_rows(W, threshold, comm):
     return CsrRows(tab, indptr, int(sum(counts)), int(sum(counts[:comm.rank])))
 
 
-def mc_table(states, W, threshold, comm):
+def mc_table(states, W, threshold, comm, arena=None):
     """The Monte Carlo :class:`~hpcx.physics.mc_table.McTable` of ``states``
-    (:class:`hpcx.physics.scattering_states.States`) with rate rows ``W`` on every rank.  Collective."""
+    (:class:`hpcx.physics.scattering_states.States`) with rate rows ``W`` on every rank.  Collective.
+
+    With ``arena`` (:class:`hpcx.parallel.SharedArrays` of ``comm``) the table is held once per
+    node: the rows are gathered straight into the node-shared arrays (no rank holds a private
+    copy of the whole table) and the per-state arrays are copied there."""
     rows = csr_rows(W, threshold, comm)
-    total, indices, cumulative, _ = rows.gather(comm)
-    return McTable(states.energy, states.velocity, total, rows.indptr, indices, cumulative, states.group,
-                   states.group_names, states.weight, states.k)
+    if arena is None:
+        total, indices, cumulative, _ = rows.gather(comm)
+        return McTable(states.energy, states.velocity, total, rows.indptr, indices, cumulative, states.group,
+                       states.group_names, states.weight, states.k)
+    t, dtype = rows.local, SHARED_FIELDS
+    entries = {name: arena.concat(t[name], dtype[name]) for name in ("total_rate", "indices", "cumulative")}
+    per_state = {name: arena.copy(getattr(states, name), dtype[name]) for name in ("energy", "velocity", "group",
+                                                                                    "weight", "k")}
+    return McTable(indptr=arena.copy(rows.indptr, np.int64), group_names=states.group_names, **entries, **per_state)

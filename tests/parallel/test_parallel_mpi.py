@@ -13,6 +13,9 @@ from hpcx.parallel import (
     max_over_ranks,
     min_over_ranks,
     on_root,
+    shared_array,
+    shared_arrays,
+    split,
     sum_over_ranks,
 )
 
@@ -85,3 +88,67 @@ def test_a_stop_request_on_one_rank_is_seen_by_all_at_the_same_safe_point(comm):
     seen = [sub(group) for _ in range(5)][-1]
     assert seen == (comm.rank % 2 == 0)
     comm.Barrier()
+
+
+# -- node-shared arrays (MPI-3 shared-memory windows) ---------------------------------
+
+def test_shared_array_is_one_copy_per_node(comm):
+    # the node root allocates and fills the whole array; the other ranks allocate nothing and
+    # read the root's values through their mapping of its segment
+    values = np.arange(1000.0) ** 0.5
+    view, handle = shared_array(values.shape, float, comm, fill=lambda v: v.__setitem__(Ellipsis, values))
+    try:
+        assert handle.shared and handle.node_size == comm.size       # mpirun on one machine
+        np.testing.assert_array_equal(view, values)
+        assert not view.flags.writeable and handle.holds(view)
+        assert handle.nbytes == values.nbytes
+        assert handle.local_bytes == (values.nbytes if comm.rank == 0 else 0)
+        assert sum_over_ranks(np.array([handle.local_bytes]), comm)[0] == values.nbytes
+    finally:
+        handle.free()
+    handle.free()                                                   # idempotent
+
+
+def test_shared_concat_equals_allgather_in_rank_order(comm):
+    # rank r contributes r + 1 rows of 3 int64 values: the shared concatenation equals allgather_concat
+    local = np.arange(3 * (comm.rank + 1), dtype=np.int64).reshape(-1, 3) + 100 * comm.rank
+    with shared_arrays(comm) as arena:
+        whole = arena.concat(local)
+        np.testing.assert_array_equal(whole, allgather_concat(local, comm))
+        assert arena.holds(whole) and not whole.flags.writeable
+        copy = arena.copy(np.linspace(0.0, 1.0, 7) if comm.rank == 0 else None)
+        np.testing.assert_array_equal(copy, np.linspace(0.0, 1.0, 7))
+        assert arena.local_bytes == (whole.nbytes + copy.nbytes if comm.rank == 0 else 0)
+
+
+def test_shared_arrays_follow_the_communicator_that_uses_them(comm):
+    # groups of a split communicator each hold their own copy per node (their own values)
+    color = comm.rank % 2
+    sub = split(comm, color)
+    with shared_arrays(sub) as arena:
+        a = arena.array((5,), np.int64, fill=lambda v: v.__setitem__(Ellipsis, color + np.arange(5)))
+        np.testing.assert_array_equal(a, color + np.arange(5))
+        assert arena.node_size == sub.size
+        assert arena.local_bytes == (a.nbytes if sub.rank == 0 else 0)
+    comm.Barrier()
+
+
+def test_failed_fill_raises_everywhere_and_frees(comm):
+    # a fill that fails on the node root (a file it cannot read) raises on every rank, the
+    # windows are freed by the context manager, and nobody hangs
+    def fill(view):
+        raise InputError("tables.h5: cannot read")
+    with pytest.raises((InputError, RemoteError)) as info:
+        with shared_arrays(comm) as arena:
+            arena.array((10,), float, fill)
+    assert "cannot read" in str(info.value) and info.value.collective
+    assert arena._freed
+    comm.Barrier()
+
+
+def test_serial_fallback_is_a_plain_array():
+    from hpcx.parallel import SerialComm
+    view, handle = shared_array((4,), float, SerialComm(), fill=lambda v: v.__setitem__(Ellipsis, 2.0))
+    assert not handle.shared and handle.node_size == 1 and handle.local_bytes == 32
+    np.testing.assert_array_equal(view, 2.0)
+    handle.free()

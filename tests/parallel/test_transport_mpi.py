@@ -1,15 +1,21 @@
 """1 rank and several ranks give bit-identical Monte Carlo moments; a stop request on one rank
-stops every rank with a checkpoint (run under mpirun -n 2 and -n 3)."""
+stops every rank with a checkpoint; the tables are held once per node in shared memory and give
+the result of private copies (run under mpirun -n 2 and -n 3)."""
+
+import types
 
 import numpy as np
 import pytest
 
 from hpcx.errors import CheckpointedStop
-from hpcx.parallel import SerialComm, broadcast
+from hpcx.parallel import SerialComm, block_range, broadcast, shared_arrays
+from hpcx.physics import mc_engine as me
+from hpcx.physics import mc_table as mt
+from hpcx.physics import scattering_tables as st
 
 from helpers import SCATTERING_SMALL as SCAT
 from helpers import TRANSPORT_SMALL as SMALL
-from helpers import assert_ranks_agree, run_config, run_with_context, stop_after
+from helpers import HpcxLog, assert_ranks_agree, run_config, run_with_context, stop_after
 
 pytestmark = pytest.mark.mpi
 
@@ -54,3 +60,72 @@ def test_stop_on_one_rank_stops_all_and_resumes_bit_identical(comm, tmp_path_fac
     for name, value in ref.observables.items():
         np.testing.assert_array_equal(out.observables[name], value, err_msg=name)
     np.testing.assert_array_equal(out.occupation, ref.occupation)
+
+
+def _random_states_and_rows(n, comm):
+    """States (energy meV, velocity nm/ps, two groups) and this rank's rows of a random sparse
+    rate matrix (1/ps), identical for any number of ranks."""
+    rng = np.random.default_rng(11)
+    W = rng.exponential(1.0, (n, n)) * (rng.random((n, n)) < 0.3)
+    states = types.SimpleNamespace(energy=rng.random(n) * 20.0, velocity=rng.normal(size=(n, 2)) * 30.0,
+                                   group=np.arange(n) % 2, group_names=("a", "b"), weight=1.0 + rng.random(n),
+                                   k=rng.normal(size=(n, 2)))
+    start, stop = block_range(n, comm.size, comm.rank)
+    return states, W[start:stop]
+
+
+def test_shared_tables_are_one_copy_per_node_and_equal_private_ones(comm):
+    # the rows gathered into node-shared memory: rank 0 (the node root) holds the only copy, the
+    # other ranks allocate nothing for it, the CSR rows, alias tables and per-state arrays lie in
+    # the windows, and the Monte Carlo on it equals the Monte Carlo on private copies bit for bit;
+    # with decay, the shared alias tables are kept
+    states, W = _random_states_and_rows(300, comm)
+    private = st.mc_table(states, W, 0.02, comm)
+    params = me.McParams(3000, 6, 5, 40.0, "alias", np.linspace(-300.0, 300.0, 31))
+    times = np.linspace(0.0, 3.0, 4)
+    with shared_arrays(comm) as arena:
+        shared = st.mc_table(states, W, 0.02, comm, arena).share_alias(arena)
+        assert arena.shared and arena.node_size == comm.size
+        assert arena.local_bytes == (arena.nbytes if comm.rank == 0 else 0)
+        assert arena.nbytes >= 48 * shared.nnz
+        for name in mt.SHARED_FIELDS:
+            assert arena.holds(getattr(shared, name)), name
+            np.testing.assert_array_equal(getattr(shared, name), getattr(private, name), err_msg=name)
+        decayed = shared.with_decay(0.5, 1.0)
+        assert arena.holds(decayed.alias()) and arena.holds(decayed.indices)
+        np.testing.assert_array_equal(decayed.alias(), private.alias())
+        for a, b in ((shared, private), (decayed, private.with_decay(0.5, 1.0))):
+            cdf = mt.initial_cdf(b, "uniform", e0=15.0)
+            ra = me.simulate(a, params, times, cdf, comm).as_dict()
+            rb = me.simulate(b, params, times, cdf, comm).as_dict()
+            for key, value in rb.items():
+                np.testing.assert_array_equal(ra[key], value, err_msg=key)
+        assert ra["decays"][-1] > 0
+
+
+def test_workflow_tables_are_shared_on_the_node(comm, tmp_path_factory):
+    # the workflow places its tables in the node-shared memory of the group's ranks
+    base = broadcast(str(tmp_path_factory.mktemp("shared")) if comm.rank == 0 else None, comm)
+    with HpcxLog() as log:
+        run_config(SMALL, f"{base}/run.h5", comm)
+    if comm.rank == 0:
+        assert f"one copy per node in shared memory ({comm.size} ranks of the group on this node" in log.text
+        assert "MiB allocated by this rank" in log.text
+
+
+def test_bench_tables_allocated_once_per_node(comm):
+    # `hpcx bench transport --memory-only` on a tiny table: with shared tables only the node's first
+    # rank allocates them (one copy per node); with private tables every rank holds a copy
+    import argparse
+
+    from hpcx.bench import transport as bench
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    common = ["--grid", "3", "--refine", "2", "--particles", "2000", "--samples", "2", "--t-push", "2",
+              "--memory-only"]
+    shared = bench.run(parser.parse_args(common), comm)["memory"]
+    private = bench.run(parser.parse_args(common + ["--tables", "private"]), comm)["memory"]
+    copy = private["ranks"][0]["allocated"]
+    assert copy > 0 and [r["allocated"] for r in private["ranks"]] == [copy] * comm.size
+    assert [r["allocated"] for r in shared["ranks"]] == [copy] + [0.0] * (comm.size - 1)
+    assert shared["node"]["allocated"] * comm.size == pytest.approx(private["node"]["allocated"], rel=1e-12)

@@ -401,6 +401,8 @@ def test_bench_transport_runs_on_a_tiny_table():
     assert res["states"] == 6 * 6 * 3 and res["nnz"] > res["states"]
     assert all(r["cython_events_per_s"] > 0 and r["numpy_events_per_s"] > 0 for r in res["push"])
     assert res["loop"]["events"] > 0 and res["loop"]["t_1"] > 0  # timings are reported, never asserted
+    # one rank: the table is a private copy; the bytes reported are those of its arrays and alias tables
+    assert res["memory"]["ranks"][0]["allocated"] * 2 ** 20 >= 48 * res["nnz"]
 
 
 def test_memory_estimate_of_the_example_within_1_5x_of_its_peak_rss(tmp_path):
@@ -411,6 +413,29 @@ def test_memory_estimate_of_the_example_within_1_5x_of_its_peak_rss(tmp_path):
     estimate = workflows.load("transport").estimate_memory(params_of(config.read_text(), str(config)), 1)
     measured = peak_rss_of_run(config, tmp_path / "example.h5")
     assert measured / 1.5 <= estimate <= 1.5 * measured, (estimate / 2 ** 20, measured / 2 ** 20)
+
+
+def test_memory_estimate_counts_the_tables_once_per_node(tmp_path, monkeypatch):
+    # the tables of a scattering run file are held once per node: two ranks on one node each carry
+    # half of them, two ranks on two nodes (SLURM_NTASKS_PER_NODE=1) each the whole; the difference
+    # lies between half and 1.5x the bytes the table and its alias tables really take
+    from hpcx import workflows
+    from hpcx.io.tables import read_scattering_tables, scattering_tables_layout
+    from hpcx.parallel import shared_arrays
+    scat = run_config(SCAT.replace("table_temperature = 30.0", "table_temperature = 150.0"), tmp_path / "s.h5")
+    p = params_of(SMALL.replace("twist_deg = [3.0]\ntemperatures = [150.0]", f'input = "{scat}"'))
+    with shared_arrays(SerialComm()) as arena:
+        layout, names = scattering_tables_layout(scat)
+        arrays = arena.arrays(layout, lambda out: read_scattering_tables(scat, out))
+        table = mt.McTable(group_names=names, **arrays).share_alias(arena)
+        held = arena.nbytes
+        assert held >= 48 * table.nnz
+    estimate = workflows.load("transport").estimate_memory
+    monkeypatch.delenv("SLURM_NTASKS_PER_NODE", raising=False)
+    one_node = estimate(p, 2)
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "1")
+    two_nodes = estimate(p, 2)
+    assert held / 2 <= two_nodes - one_node <= 1.5 * held, (two_nodes - one_node, held)
 
 
 def test_memory_estimate_refuses_oversized_configs_quickly():

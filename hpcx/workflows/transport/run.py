@@ -2,7 +2,9 @@
 
 Sweep points are spread round robin over groups of consecutive ranks (one
 sub-communicator per group); inside a group the particles' batches are spread
-over its ranks.  Every point checkpoints to ``<output>.checkpoint/point_NNNN.h5``
+over its ranks.  The group's tables are held once per node, in shared memory of
+the group's ranks on that node (:class:`hpcx.parallel.SharedArrays`), and freed
+when the Monte Carlo ends.  Every point checkpoints to ``<output>.checkpoint/point_NNNN.h5``
 (every ``checkpoint_every`` samples, when it is finished, and when the run is
 asked to stop); rerunning the same config resumes from them.
 """
@@ -15,8 +17,8 @@ import numpy as np
 
 from ...errors import CheckpointedStop
 from ...io import checkpoint as ck
-from ...io.tables import read_moire_bands, read_scattering_tables
-from ...parallel import all_or_none, allgather_blocks, block_range, max_over_ranks, on_root, split
+from ...io.tables import read_moire_bands, read_scattering_tables, scattering_tables_layout
+from ...parallel import all_or_none, allgather_blocks, block_range, max_over_ranks, on_root, shared_arrays, split
 from ...physics import mc_engine as me
 from ...physics import mc_table as mt
 from ...physics import scattering_states as ss
@@ -39,11 +41,17 @@ def run(p, ctx):
     ckpts = _checkpoints(p, mine, sub, ctx)
     saved = {i: (ckpts[i].load() if ckpts[i] else None) for i in mine}
     todo = [i for i in mine if not (saved[i] and saved[i]["attrs"]["done"])]
-    with ctx.phase("tables"):
-        with all_or_none(sub):
-            tables = _file_tables(p, todo) if p.input is not None else _tables(p, todo, sub, ctx)
-    with ctx.phase("monte_carlo"):
-        results = _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx)
+    with shared_arrays(sub) as arena:                       # the tables, once per node: freed at the end
+        with ctx.phase("tables"):
+            with all_or_none(sub):
+                tables = _file_tables(p, todo, arena) if p.input is not None else _tables(p, todo, arena, ctx)
+                for table, _ in tables.values():
+                    if p.mc.sampler == "alias":
+                        table.share_alias(arena)
+            _log_memory(arena, ctx)
+        with ctx.phase("monte_carlo"):
+            results = _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx)
+        del tables                                          # views of the windows, freed as the block ends
     with ctx.phase("analysis"):
         result = _analyse(p, times, results, ctx)
     ck.remove(ctx.checkpoint_dir, ctx.comm)
@@ -68,21 +76,31 @@ def _checkpoints(p, mine, sub, ctx):
     return {i: ck.Checkpoint(ctx.checkpoint_dir, f"point_{i:04d}", print_, sub, ctx.log) for i in mine}
 
 
-def _file_tables(p, todo):
-    """{point: (McTable, D_RTA cm^2/s)} of the tables of a scattering run file."""
-    out = {}
-    for i in todo:
-        d = read_scattering_tables(p.input)
-        table = mt.McTable(d["energy"], d["velocity"], d["total_rate"], d["indptr"], d["indices"],
-                           d["cumulative"], d["group"], d["group_names"], d["weight"], d["k"])
-        T = p.points[i][1]
-        out[i] = table, st.sc.rta_curve(table.energy, table.velocity, 1.0 / table.total_rate, T, table.weight)[0]
-    return out
+def _file_tables(p, todo, arena):
+    """{point: (McTable, D_RTA cm^2/s)} of the tables of a scattering run file, read by each node's
+    root straight into the node-shared ``arena``."""
+    if not todo:
+        return {}
+    layout, names = on_root(scattering_tables_layout, arena.comm, p.input)
+    arrays = arena.arrays(layout, lambda out: read_scattering_tables(p.input, out))
+    table = mt.McTable(group_names=names, **arrays)
+    rta = lambda T: st.sc.rta_curve(table.energy, table.velocity, 1.0 / table.total_rate, T, table.weight)[0]  # noqa: E731
+    return {i: (table, rta(p.points[i][1])) for i in todo}
 
 
-def _tables(p, todo, comm, ctx):
-    """{point: (McTable, D_RTA cm^2/s)} computed in-process, states built once per twist angle."""
-    out, by_theta = {}, {}
+def _log_memory(arena, ctx):
+    if not arena.shared:
+        ctx.log.info("tables: %.1f MiB (one rank in the group)", arena.nbytes / 2 ** 20)
+        return
+    ctx.log.info("tables: %.1f MiB, one copy per node in shared memory (%d ranks of the group on this node; "
+                 "%.1f MiB allocated by this rank)", arena.nbytes / 2 ** 20, arena.node_size,
+                 arena.local_bytes / 2 ** 20)
+
+
+def _tables(p, todo, arena, ctx):
+    """{point: (McTable, D_RTA cm^2/s)} computed in-process, states built once per twist angle; the
+    tables gathered into the node-shared ``arena``."""
+    comm, out, by_theta = arena.comm, {}, {}
     for i in todo:
         by_theta.setdefault(p.points[i][0], []).append(i)
     bands = None
@@ -100,7 +118,7 @@ def _tables(p, todo, comm, ctx):
             tab = st.local_table(states.energy, terms, T, p.settings, comm, progress)
             ctx.log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, "
                          "Gamma %.3f..%.3f meV", T, tab.iterations, tab.residual, tab.gamma.min(), tab.gamma.max())
-            table = st.mc_table(states, tab.W, p.settings.threshold, comm)
+            table = st.mc_table(states, tab.W, p.settings.threshold, comm, arena)
             D_rta = st.sc.rta_curve(states.energy, states.velocity, 1.0 / table.total_rate, T, states.weight)[0]
             ctx.log.info("point %d (%s, %.1f K): %d states, %d table entries, D_RTA = %.4g cm^2/s", i,
                          f"{theta:.3g} deg" if not np.isnan(theta) else states.model, T, table.n, table.nnz, D_rta)
@@ -188,11 +206,12 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
     record = me.simulate(table, _mc_params(mc), times, cdf, comm, record, start, particles, on_sample)
     ctx.log.info("point %d (%.3g deg, %.1f K): %d scattering events, %d decays", i, theta, T,
                  record.events[-1], record.decays[-1])
-    # the exact t -> infinity limit of the same tables (replicated, identical on every rank)
-    D_exact, _ = tr.green_kubo_diffusion(table.total_rate, table.indptr, table.indices, table.cumulative,
-                                         table.velocity)
+    # the exact t -> infinity limit of the same tables (a sparse solve, on the group's root)
+    D_exact = on_root(lambda: tr.green_kubo_diffusion(table.total_rate, table.indptr, table.indices,
+                                                      table.cumulative, table.velocity)[0], comm)
     result = {"index": i, "theta": theta, "T": T, "D_rta": D_rta, "D_exact": D_exact,
-              "group_names": table.group_names, "states": {key: getattr(table, key) for key, _ in STATES},
+              "group_names": table.group_names,      # private copies: the shared tables are freed after the run
+              "states": {key: np.array(getattr(table, key)) for key, _ in STATES},
               "record": record.as_dict()}
     if mc.checkpoint_every and ckpt is not None:
         ckpt.save({"done": True, "next_sample": -1}, {"result": result}, f"point {i} finished")
