@@ -23,7 +23,7 @@ from .config import Config, dump_toml, parse_toml, read_config_text
 from .config import validate as validate_text
 from .context import RunContext
 from .errors import CheckpointedStop, ConfigError, InputError, OutputExistsError
-from .io import RunFile, RunWriter, check_output_path
+from .io import RunFile, RunWriter, check_output_path, checkpoint
 from .log import PhaseTimer, get_logger
 from .parallel import all_or_none, get_comm, max_over_ranks, on_root
 from .stopping import StopFlag, handle_signals
@@ -62,16 +62,9 @@ def validate(config, *, comm=None, source=None):
     cfg = load_config(config, comm=comm, source=source)
     workflow = workflows.load(cfg.workflow)
     with all_or_none(comm):
-        params = _params(workflow, cfg, comm.size)
+        params = workflow.params(cfg, comm.size)
     on_root(check_input_files, comm, workflow, cfg, params)
     return cfg, params
-
-
-def _params(workflow, cfg, comm_size):
-    if hasattr(workflow, "params"):
-        return workflow.params(cfg, comm_size)
-    workflow.check(cfg)                 # a workflow module that takes the config itself
-    return cfg
 
 
 def check_input_files(workflow, cfg, params):
@@ -210,24 +203,21 @@ def _compute_and_write(workflow, cfg, params, ctx, overwrite):
     comm, timer = ctx.comm, ctx.timer
     writer_args = dict(workflow=cfg.workflow, config_text=cfg.text, config_source=cfg.source,
                        overwrite=overwrite)
-    if not hasattr(workflow, "Result"):       # a workflow that writes while it computes
-        with RunWriter(ctx.output, comm, **writer_args) as writer:
-            workflow.run(params, writer, comm, timer)
-            final = writer.finish(timer.seconds)
-    else:
-        try:
-            result = workflow.run(params, ctx)
-        except CheckpointedStop as exc:
-            exc.collective = True        # raised by every rank at an agreed stop (ctx.stop_requested)
-            raise
-        if hasattr(ctx.stop_flag, "defer"):
-            if ctx.stop_flag.local:
-                ctx.log.warning("stop requested after the last safe point: writing the finished result")
-            ctx.stop_flag.defer()            # the computed result is written, whatever comes now
-        with RunWriter(ctx.output, comm, **writer_args) as writer:
-            with timer.phase("write", ctx.log):
-                result.write(writer)
-            final = writer.finish(timer.seconds)
+    try:
+        result = workflow.run(params, ctx)
+    except CheckpointedStop as exc:
+        exc.collective = True        # raised by every rank at an agreed stop (ctx.stop_requested)
+        raise
+    if hasattr(ctx.stop_flag, "defer"):
+        if ctx.stop_flag.local:
+            ctx.log.warning("stop requested after the last safe point: writing the finished result")
+        ctx.stop_flag.defer()            # the computed result is written, whatever comes now
+    with RunWriter(ctx.output, comm, **writer_args) as writer:
+        with timer.phase("write", ctx.log):
+            result.write(writer)
+        final = writer.finish(timer.seconds)
+    # restart files are kept until the run file is complete (a write error keeps them)
+    checkpoint.remove(ctx.checkpoint_dir, comm)
     for phase, seconds in writer.timings.items():
         ctx.log.info("  timing %-24s %10.3f s", phase, seconds)
     return final
@@ -246,7 +236,7 @@ def _overrides(cfg, comm_size=1):
     if not hasattr(workflow, "sweep_overrides"):
         raise ConfigError(cfg.source, "run.workflow",
                           f"workflow '{cfg.workflow}' has no sweep points (one run per config)")
-    return workflow.sweep_overrides(_params(workflow, cfg, comm_size))
+    return workflow.sweep_overrides(workflow.params(cfg, comm_size))
 
 
 def sweep_points(config, *, comm=None):

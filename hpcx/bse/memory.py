@@ -14,8 +14,8 @@ orbitals, p ranks and a Krylov basis of ``ncv`` vectors:
 No term is N^2: the matrix-free memory is O(N + n_k n_orb^2) / p per rank.
 
 Whole-run peaks (the workflows' ``estimate_memory``) add the other phases to the
-operator, each from the sizes alone (bytes per rank): the interpreter with its
-libraries (:data:`RUNTIME_BYTES`), bands and coefficients, the interaction tables,
+operator, each from the sizes alone (bytes per rank, beyond what the process holds
+when the estimate is checked, :mod:`hpcx.resources`): bands and coefficients, the interaction tables,
 the spectrum's Gaussian matrices, the wavefunction arrays and, for a twisted cell
 searched by angle, the candidate table of the commensurate-cell search
 (:func:`cell_search_bytes`; it runs before the BSE and its memory is freed, so it
@@ -36,7 +36,7 @@ MIB = 2 ** 20
 #: peak RSS of a rank before any BSE data exists: Python with hpcx, NumPy, SciPy, h5py, mpi4py,
 #: petsc4py and slepc4py imported and PETSc initialised (83 MiB measured for the imports alone,
 #: 100-118 MiB for the smallest BSE runs)
-RUNTIME_BYTES = 100 * MIB
+
 
 #: bytes per (layer vector, other-layer vector) candidate of
 #: hpcx.bse.modulation.commensurate_cells: the complex ratio, its modulus, the strain and the
@@ -165,7 +165,7 @@ def dense_run_bytes(n_k, n_orb, n_site, n_v, n_c, n_eig, ranks, n_energy, n_wf, 
     rows = C16 * N * (-(-N // ranks))
     solver = 3.0 * C16 * N * N if dense_solver else rows + C16 * min(64, N) * N / ranks
     optics = 8.0 * C16 * n_k * n_orb * n_orb + 2 * spectrum_bytes(n_energy, N)
-    return (RUNTIME_BYTES + C16 * n_k * n_orb * n_orb + bands_bytes(n_k, n_orb, k_local, n_orb)
+    return (C16 * n_k * n_orb * n_orb + bands_bytes(n_k, n_orb, k_local, n_orb)
             + kgrid_bytes(n_k, n_site) + rows + solver + C16 * N * n_site + optics
             + wavefunction_bytes(max(n_eig, n_wf), n_k, n_orb, n_site, N))
 
@@ -186,4 +186,4 @@ def moire_run_bytes(est, operator, n_k, n_orb, n_site, n_hop, n_v, n_c, n_eig, r
            + C16 * N * n_eig / ranks)
     if n_wf:
         run += window + wavefunction_bytes(n_eig, n_k, n_orb, n_site, N)
-    return RUNTIME_BYTES + max(cell_search_bytes(search_candidates), run)
+    return max(cell_search_bytes(search_candidates), run)

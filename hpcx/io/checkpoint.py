@@ -2,13 +2,15 @@
 
 A checkpoint holds attributes (numbers, strings) and trees (nested dicts of arrays
 and string tuples), plus the ``fingerprint`` of the parameters that produced it.
-Rank 0 of the communicator writes it to ``<name>.h5.tmp`` and renames it over the
-old one, so a checkpoint on disk is always complete; a write error reaches every
-rank.  Reading it back (:meth:`Checkpoint.load`) checks the fingerprint: a
+Rank 0 of the communicator writes it (:func:`hpcx.io.save_hdf5`: an in-memory image
+written to ``<name>.h5.tmp`` and renamed over the old one), so a checkpoint on disk is
+always complete; a write error (disk full) reaches every rank as one error naming the
+path and errno.  Reading it back (:meth:`Checkpoint.load`) checks the fingerprint: a
 checkpoint of other parameters (foreign) or one that cannot be read (truncated,
 not HDF5, fields missing) is logged by name, moved aside to
-``<name>.h5.foreign-<time>`` / ``<name>.h5.corrupt-<time>``, and the run starts
-afresh.  The directory is removed (:func:`remove`) once the run is finished.
+``<output>.checkpoint-<name>.h5.foreign-<time>`` / ``...corrupt-<time>`` (beside the
+directory, so it outlives it), and the run starts afresh.  :func:`hpcx.api.run` removes
+the directory once the run file is finished.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..parallel import all_or_none, barrier, on_root
+from . import save_hdf5
 
 __all__ = ["Checkpoint", "fingerprint", "remove", "write_tree", "read_tree"]
 
@@ -84,9 +87,11 @@ class Checkpoint:
             return self._set_aside("corrupt", f"it cannot be read ({type(exc).__name__}: {exc})")
 
     def _set_aside(self, kind, why):
-        aside = self.path.with_name(f"{self.path.name}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}")
+        # next to the checkpoint directory, which is removed when the run finishes
+        aside = self.path.parent.with_name(
+            f"{self.path.parent.name}-{self.path.name}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}")
         os.replace(self.path, aside)
-        self.log.warning("checkpoint %s not used: %s; moved to %s, starting afresh", self.path, why, aside.name)
+        self.log.warning("checkpoint %s not used: %s; moved to %s, starting afresh", self.path, why, aside)
         return None
 
     def save(self, attrs, trees, what=""):
@@ -97,16 +102,14 @@ class Checkpoint:
         self.log.info("checkpoint written: %s%s", self.path, f" ({what})" if what else "")
 
     def _write(self, attrs, trees):
-        import h5py
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with h5py.File(tmp, "w") as f:
+        def fill(f):
             f.attrs["fingerprint"] = self.fingerprint
             for key, value in attrs.items():
                 f.attrs[key] = value
             for name, tree in trees.items():
                 write_tree(f.create_group(name), tree)
-        os.replace(tmp, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save_hdf5(self.path, fill)
 
 
 def remove(directory, comm):

@@ -5,8 +5,9 @@ bytes.  The models follow the arrays the code allocates (checked against the pea
 examples/scattering.toml and examples/transport.toml on 1 and 2 ranks, and of multi-valley
 runs with 14 x 14 and 24 x 24 grids, within 1.5x; docs/theory/scattering.md):
 
-* a fixed part: the interpreter with NumPy, SciPy, h5py, mpi4py and hpcx (about 75 MiB),
-  and the row-block temporaries of the coupling terms (``chunk_pairs`` pairs);
+* beyond what the process holds when the estimate is checked (the interpreter and its
+  libraries, :mod:`hpcx.resources`): the row-block temporaries of the coupling terms
+  (``chunk_pairs`` pairs);
 * moiré states: the bands (plane-wave vectors), the dense optical couplings [n_loc, n]
   per Einstein mode, and the sparse coupling terms (int32 row and column, float64 coupling
   and phonon energy: 24 bytes each, about 3x that while they are sorted and concatenated).
@@ -27,10 +28,9 @@ import math
 from . import moire as mp
 from . import scattering_states as ss
 
-__all__ = ["BASE_BYTES", "table_bytes", "ensemble_bytes", "terms_per_pair"]
+__all__ = ["table_bytes", "ensemble_bytes", "terms_per_pair"]
 
 MIB = 2 ** 20
-BASE_BYTES = 80 * MIB           # interpreter and libraries (74 MiB measured) plus small arrays
 CHUNK_BYTES = 40 * MIB          # row-block temporaries of the moiré terms (2^18 pairs)
 TERM_BYTES = 24                 # int32 row, int32 column, float64 coupling, float64 phonon energy
 TERM_PEAK = 3                   # copies alive while the terms are sorted and concatenated
@@ -60,12 +60,12 @@ def table_bytes(model, twist_deg, n_loc, n, n_g=None):
         per_row, n_channels = _multivalley_terms_per_row(model)
         terms = per_row * n_loc
         channels = 2 * n_channels * 8 * n * n
-        return BASE_BYTES + channels + max(6 * 8 * n * n, TERM_PEAK * TERM_BYTES * terms,
+        return channels + max(6 * 8 * n * n, TERM_PEAK * TERM_BYTES * terms,
                                            TERM_BYTES * terms + tables)
     if n_g is None:
         n_g = len(mp.plane_wave_basis(mp.MoireGeometry(1.0, 1.0, 0.1), model.shells)[0])
     terms = terms_per_pair(model, twist_deg) * n_loc * n
-    fixed = BASE_BYTES + CHUNK_BYTES + 2 * 16 * n * n_g + 2 * 8 * n_loc * n
+    fixed = CHUNK_BYTES + 2 * 16 * n * n_g + 2 * 8 * n_loc * n
     return fixed + max(TERM_PEAK * TERM_BYTES * terms, TERM_BYTES * terms + tables)
 
 
@@ -82,4 +82,4 @@ def ensemble_bytes(particles, batches, ranks, n_states, nnz, n_times, groups, bi
     particle_bytes = 80 * local + 128 * particles + 64 * particles
     table = 48 * nnz + 160 * n_states
     record = n_times * (batches * groups * 10 * 8 + 8 * n_states + 8 * groups * bins)
-    return BASE_BYTES + particle_bytes + table + 3 * n_points * record
+    return particle_bytes + table + 3 * n_points * record

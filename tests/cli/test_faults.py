@@ -172,7 +172,9 @@ def test_a_stale_restart_file_is_moved_aside_and_named(tmp_path):
     (tmp_path / "w.h5.checkpoint" / "solved.h5").write_bytes(b"truncated")
     proc = run_hpcx(["run", "w.toml"], tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "w.h5.checkpoint/solved.h5 is unreadable" in proc.stderr and "starting afresh" in proc.stderr
+    assert "checkpoint w.h5.checkpoint/solved.h5 not used: it cannot be read" in proc.stderr
+    assert "starting afresh" in proc.stderr
+    assert list(tmp_path.glob("w.h5.checkpoint-solved.h5.corrupt-*")), "the bad file is kept, named"
 
 
 def test_a_long_run_logs_progress_lines_with_rate_and_eta(tmp_path):

@@ -12,9 +12,6 @@ from hpcx.parallel import SerialComm
 
 from helpers import MOIRE_SMALL, QUICKSTART, SCATTERING_SMALL, run_config, run_hpcx
 
-# Workflows whose input_files(params) hook lands with their workflow package (the integrator
-# empties this set; test_pending_input_hooks fails when an entry is stale).
-PENDING = {"scattering", "transport"}
 INPUT_KEYS = {"scattering": ("input", "moire"), "transport": ("input", "scattering")}
 PRODUCERS = {"moire": MOIRE_SMALL, "scattering": SCATTERING_SMALL}
 
@@ -79,19 +76,16 @@ def test_run_checks_input_files_before_any_work(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.toml"]
 
 
-def test_pending_input_hooks():
+def test_workflows_that_read_run_files_name_them():
     from hpcx import workflows
     for name in INPUT_KEYS:
-        has = callable(getattr(workflows.load(name), "input_files", None))
-        assert has != (name in PENDING), (f"{name}: remove it from PENDING" if has else
-                                          f"{name} reads a run file but has no input_files(params)")
+        assert callable(getattr(workflows.load(name), "input_files", None)), \
+            f"{name} reads a run file but has no input_files(params)"
 
 
 @pytest.mark.parametrize("workflow", sorted(INPUT_KEYS))
 def test_validate_fails_before_launch_for_missing_wrong_and_incomplete_inputs(workflow, tmp_path,
                                                                                wannier_run):
-    if workflow in PENDING:
-        pytest.skip(f"workflow {workflow}: input_files hook not merged yet (PENDING)")
     key, producer = INPUT_KEYS[workflow]
     configs = tmp_path / "configs"
     configs.mkdir()

@@ -12,10 +12,6 @@ import pytest
 
 from helpers import ROOT
 
-# Workflows whose estimate_memory lands with their workflow package; the integrator empties this
-# set as they merge (test_every_workflow_exports_estimate_memory fails when an entry is stale).
-PENDING = {"biexciton", "bse", "bse_moire", "moire", "scattering", "transport"}
-
 # One config per workflow that needs far more memory than any node has, from its own schema
 # (sizes a user may type); each must be refused by the estimate before any large allocation.
 OVERSIZED = {
@@ -26,6 +22,8 @@ OVERSIZED = {
     "bse_moire": "[bse_moire]\ntheta = 0.3\nmax_sites = 200000\n",
     "transport": "[transport]\nparticles = 20000000000\n",
     "biexciton": "[biexciton]\nn_radial = 100000\n",
+    "kinetics": "[kinetics]\nenergy_step = 0.001\n",
+    "valley": "[valley]\nprofile_chunk = 100000\nprofile_dq = 0.0001\n",
 }
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -46,11 +44,10 @@ def test_every_workflow_exports_estimate_memory():
     for name in workflows.WORKFLOW_MODULES:
         module = workflows.load(name)
         has = callable(getattr(module, "estimate_memory", None))
-        if name in PENDING:
-            assert not has, f"{name} exports estimate_memory now: remove it from PENDING"
-        else:
-            assert has, f"workflow {name} has no estimate_memory(params, comm_size)"
-            assert all(re.fullmatch(r"\w+\.\w+", key) for key in getattr(module, "MEMORY_KEYS", ()))
+        assert has, f"workflow {name} has no estimate_memory(params, comm_size)"
+        keys = getattr(module, "MEMORY_KEYS", ())
+        assert keys, f"workflow {name} has no MEMORY_KEYS (the config keys its estimate depends on)"
+        assert all(re.fullmatch(r"\w+\.\w+", key) for key in keys)
     assert set(OVERSIZED) == set(workflows.WORKFLOW_MODULES)
 
 
@@ -75,9 +72,6 @@ def _mib(value, unit):
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_estimate_is_within_1_5x_of_the_measured_peak_rss(example, tmp_path):
-    workflow = _workflow(example)
-    if workflow in PENDING:
-        pytest.skip(f"workflow {workflow}: estimate_memory not merged yet (PENDING)")
     estimate, peak, _ = _measure(example, tmp_path / "out.h5", tmp_path)
     assert peak / 1.5 <= estimate <= 1.5 * peak, f"estimate {estimate:.0f} MiB, peak RSS {peak:.0f} MiB"
 
@@ -94,8 +88,6 @@ def test_a_large_wannier_basis_is_estimated_within_1_5x(tmp_path):
 
 @pytest.mark.parametrize("workflow", sorted(OVERSIZED))
 def test_an_oversized_config_is_refused_in_seconds(workflow, tmp_path):
-    if workflow in PENDING:
-        pytest.skip(f"workflow {workflow}: estimate_memory not merged yet (PENDING)")
     (tmp_path / "big.toml").write_text(f'[run]\nworkflow = "{workflow}"\n' + OVERSIZED[workflow])
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "hpcx", "run", "big.toml"], cwd=tmp_path, env=_env(),

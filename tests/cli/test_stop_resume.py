@@ -14,21 +14,7 @@ import pytest
 
 from helpers import ROOT, mpirun_command, run_hpcx
 
-# transport polls ctx.stop_requested() once its workflow package (run(params, ctx)) is merged;
-# the integrator empties this set (test_pending_stop_workflows fails when the entry is stale).
-PENDING = {"transport"}
-
 CONFIG = (ROOT / "examples" / "transport.toml").read_text()
-
-
-def _takes_a_context(name):
-    from hpcx import workflows
-    return hasattr(workflows.load(name), "Result")
-
-
-def test_pending_stop_workflows():
-    for name in ("transport",):
-        assert _takes_a_context(name) != (name in PENDING), f"{name}: update PENDING"
 
 
 def _results(path):
@@ -49,8 +35,6 @@ def _start(args, cwd, ranks, log):
 
 @pytest.mark.parametrize("ranks, signum", [(1, signal.SIGTERM), (2, signal.SIGUSR1)])
 def test_a_stopped_transport_run_resumes_bit_identically(tmp_path, ranks, signum):
-    if "transport" in PENDING:
-        pytest.skip("transport does not poll ctx.stop_requested() yet (PENDING until its package merges)")
     (tmp_path / "t.toml").write_text(CONFIG)
     reference = run_hpcx(["run", "t.toml", "-o", "ref.h5"], tmp_path, ranks=ranks, timeout=600)
     assert reference.returncode == 0, reference.stderr

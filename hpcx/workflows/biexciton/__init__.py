@@ -14,4 +14,7 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("biexciton.pl_points", "biexciton.window", "biexciton.n_radial")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS"]

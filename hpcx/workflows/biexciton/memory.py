@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from ...physics import biexciton as bx
 
-# Resident size of an `hpcx run` process (Python, numpy, scipy, h5py, mpi4py, hpcx) before the
-# arrays of the run: peak RSS of a run of a minimal config, 88-90 MiB on 1 and 2 ranks.
-PROCESS_BYTES = 90 * 2**20
-
 
 def estimate_memory(p, comm_size=1):
     """Peak bytes per rank: the process, the PL spectra, the decay amplitudes and the relative motion.
@@ -25,4 +21,4 @@ def estimate_memory(p, comm_size=1):
         + 4 * 8 * len(p.temperatures) * len(p.fillings) * p.pl_points
     lifetime = bx.decay_memory_bytes(p.lifetime_n_radial) + bx.relative_memory_bytes(p.lifetime_n_radial)
     relative = bx.relative_memory_bytes(p.n_radial, p.window) * (p.window // 2 + 1)
-    return int(PROCESS_BYTES + decay + relative + max(spectra, lifetime))
+    return int(decay + relative + max(spectra, lifetime))

@@ -15,4 +15,7 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, estimate_memory, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("bse.k_grid", "bse.valence_bands", "bse.conduction_bands", "bse.n_eig")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS"]

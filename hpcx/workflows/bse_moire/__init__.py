@@ -17,4 +17,7 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, estimate_memory, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("bse_moire.max_sites", "bse_moire.k_grid", "bse_moire.valence_bands", "bse_moire.conduction_bands")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS"]

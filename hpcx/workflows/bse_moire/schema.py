@@ -237,7 +237,7 @@ def _searched_cell(cfg, a2d, data, comm_size):
     if b.theta < 0:
         raise ConfigError(cfg.source, "bse_moire.theta", "set theta (deg) or cell_m and cell_n")
     n = search_candidates(float(np.linalg.norm(a2d[0])), data.a_other, b.max_sites, b.max_strain)
-    need = memory.RUNTIME_BYTES + memory.cell_search_bytes(n)
+    need = memory.cell_search_bytes(n)
     limit, source = memory.physical_limit(comm_size, b.memory_limit_gib or None)
     if need > limit:
         raise ConfigError(cfg.source, "bse_moire.max_sites", f"the commensurate-cell search up to {b.max_sites} "

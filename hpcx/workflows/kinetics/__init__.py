@@ -10,18 +10,20 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("kinetics.energy_window", "kinetics.energy_step", "kinetics.n_times")
+
 #: resident size of the interpreter with hpcx, numpy, scipy, h5py and MPI loaded (bytes, measured)
-BASE_BYTES = 100e6
 
 
 def estimate_memory(p, comm_size=1):
     """Peak bytes per rank.  With N = species x shells of the largest point: 16 dense (N + 4)^2
     arrays at the peak (pair table, detailed balance and generator, and the work arrays of the
     scaling-and-squaring matrix exponential of the augmented generator), the densities and their
-    interpolation at every output time (2 N n_times), the interpreter (:data:`BASE_BYTES`).
+    interpolation at every output time (2 N n_times).
     Every rank solves whole points, so the estimate does not fall with comm_size."""
     n_states = p.max_states()
-    return int(BASE_BYTES + 8 * (16 * (n_states + 4) ** 2 + 2 * n_states * p.n_times))
+    return int(8 * (16 * (n_states + 4) ** 2 + 2 * n_states * p.n_times))
 
 
 def sweep_overrides(p):
@@ -30,4 +32,4 @@ def sweep_overrides(p):
              "sweep": {"temperatures": [], "delta_e": [], "substrates": []}} for k, T, d in p.points]
 
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "sweep_overrides"]
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "sweep_overrides"]

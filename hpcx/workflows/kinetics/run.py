@@ -101,8 +101,6 @@ def _sweep(p, ctx, tables):
             index = np.array(sorted(done), dtype=np.int64)
             store.save({}, {"points": {"index": index, "tau": np.array([done[i] for i in index])}},
                        f"{len(done)} of {len(p.points)} sweep points")
-    if store is not None:
-        checkpoint.remove(ctx.checkpoint_dir, comm)
     shape = (len(p.sweep_substrates), len(p.sweep_temperatures), len(p.sweep_delta_e))
     grid = np.array([done[i] for i in range(len(p.points))]).reshape(shape)
     energies = np.array([[p.energies(d, sp) for d in p.sweep_delta_e] for sp in p.sweep_species]) / 1e3

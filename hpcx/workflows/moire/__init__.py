@@ -13,4 +13,7 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("moire.grid", "moire.shells", "moire.n_bands", "moire.dos_points")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS"]

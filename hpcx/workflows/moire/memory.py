@@ -6,10 +6,6 @@ from ...parallel import block_range
 from ...physics import moire as mp
 from .schema import SCAN_PATH_POINTS
 
-# Resident size of an `hpcx run` process (Python, numpy, scipy, h5py, mpi4py, hpcx) before the
-# arrays of the run: peak RSS of a run of a minimal config, 88-90 MiB on 1 and 2 ranks.
-PROCESS_BYTES = 90 * 2**20
-
 
 def _local(n, comm_size):
     """Largest block of ``n`` items on one rank (rank 0's)."""
@@ -40,4 +36,4 @@ def estimate_memory(p, comm_size=1):
                  mp.potential_map_memory_bytes(p.map_points))
     hamiltonian = 16 * n_g * n_g * 3
     write = 2 * 16 * n_q * nb * n_g if (comm_size > 1 and p.write_vectors) else 0
-    return int(PROCESS_BYTES + hamiltonian + kept + max(phases, write))
+    return int(hamiltonian + kept + max(phases, write))

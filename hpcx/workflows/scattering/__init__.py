@@ -15,7 +15,10 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "input_files"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("scattering.grid", "scattering.n_bands", "scattering.k_points")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "input_files"]
 
 
 def input_files(p):

@@ -18,7 +18,10 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params, sweep_overrides
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "sweep_overrides",
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("transport.particles", "scattering.grid", "scattering.n_bands")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "sweep_overrides",
            "input_files"]
 
 

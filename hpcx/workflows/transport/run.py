@@ -54,7 +54,6 @@ def run(p, ctx):
         del tables                                          # views of the windows, freed as the block ends
     with ctx.phase("analysis"):
         result = _analyse(p, times, results, ctx)
-    ck.remove(ctx.checkpoint_dir, ctx.comm)
     return result
 
 
@@ -198,7 +197,7 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
         periodic = mc.checkpoint_every and (k + 1) % mc.checkpoint_every == 0
         if periodic:
             save(k, rec, ens, "periodic")
-        if max_over_ranks(int(ctx.stop_requested()), comm):
+        if ctx.stop_requested(comm):        # agreed within the group; groups agree after their points
             if not periodic:
                 save(k, rec, ens, "stop requested")
             raise _Stop

@@ -11,7 +11,10 @@ from .result import Result
 from .run import run
 from .schema import SCHEMA, Params, params
 
-__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "sweep_overrides"]
+#: the config keys the memory estimate depends on (named when a run is refused)
+MEMORY_KEYS = ("valley.profile_dq", "valley.profile_chunk", "valley.dq")
+
+__all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "sweep_overrides"]
 
 
 def estimate_memory(p, comm_size=1):
@@ -27,7 +30,7 @@ def estimate_memory(p, comm_size=1):
     moments = 8 * 3 * n_mom * (n_fine + p.n_times + 12)
     results = 8 * len(p.temperatures) * (len(p.valleys) * 6 * p.n_times
                                          + 3 * len(p.valleys) * p.n_profile_times * p.profile_r_points)
-    return int(1.3 * (max(profile, moments) + results)) + 150 * 2 ** 20
+    return int(1.3 * (max(profile, moments) + results))
 
 
 def sweep_overrides(p):

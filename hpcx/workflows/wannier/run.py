@@ -6,7 +6,7 @@ import numpy as np
 
 from ...checks import numerical_errors
 from ...errors import CheckpointedStop
-from ...parallel import allgather_blocks, local_items, on_root
+from ...parallel import allgather_blocks, local_items
 from ...physics import wannier as wannier_physics
 from . import restart
 from .memory import form_factor_chunk
@@ -39,10 +39,11 @@ def _solve(p, problems, ctx):
     rank with the most problems); on a stop the problems solved so far go to
     the restart file.
     """
-    done = on_root(restart.load, ctx.comm, ctx.checkpoint_dir, p, ctx.log)
+    store = restart.checkpoint(p, ctx)
+    done = restart.load(store)
     if done:
-        ctx.log.info("resuming from %s: %d of %d eigenproblems already solved",
-                     ctx.checkpoint_dir / restart.FILE, len(done), len(problems))
+        ctx.log.info("resuming from %s: %d of %d eigenproblems already solved", store.path, len(done),
+                     len(problems))
     todo = [problem for problem in problems if problem[:2] not in done]
     _, mine = local_items(todo, ctx.comm)
     rounds = -(-len(todo) // ctx.comm.size)
@@ -50,7 +51,7 @@ def _solve(p, problems, ctx):
     solved = []
     for step in range(rounds + 1):          # a safe point before each problem and after the last
         if ctx.checkpoint_dir is not None and ctx.stop_requested():
-            _stop(p, done, solved, len(problems), ctx)
+            _stop(store, done, solved, len(problems), ctx)
         if step < len(mine):
             i, m, k = mine[step]
             sp = p.species[i]
@@ -58,16 +59,13 @@ def _solve(p, problems, ctx):
                 solved.append(((i, m), wannier_physics.solve_angular_momentum(
                     m, sp.reduced_mass, _screened(p.stack, sp), k, p.basis)))
             progress.update()
-    solutions = {**done, **dict(allgather_blocks(solved, ctx.comm))}
-    on_root(restart.remove, ctx.comm, ctx.checkpoint_dir)
-    return solutions
+    return {**done, **dict(allgather_blocks(solved, ctx.comm))}
 
 
-def _stop(p, done, solved, total, ctx):
+def _stop(store, done, solved, total, ctx):
     """Write the problems solved so far (all ranks) to the restart file, then stop the run."""
     everything = {**done, **dict(allgather_blocks(solved, ctx.comm))}
-    path = on_root(restart.save, ctx.comm, ctx.checkpoint_dir, p, everything)
-    ctx.log.info("checkpoint written: %s (%d of %d eigenproblems)", path, len(everything), total)
+    path = restart.save(store, everything, f"{len(everything)} of {total} eigenproblems")
     raise CheckpointedStop(f"{len(everything)} of {total} eigenproblems solved, checkpoint {path}; "
                            f"run the same command again to continue")
 
