@@ -10,7 +10,16 @@
   GD takes the smallest real part, JD the eigenvalues closest to min diag(H)).
   Config options are set as ``-<prefix><name> value`` only around the solve;
 - backend ``"dense"``: scipy ``eigh`` of the gathered rows on every rank (small N);
+- backend ``"davidson"``: hpcx's block Davidson (:func:`davidson`, no SLEPc needed):
+  Rayleigh-Ritz on a basis expanded by the residuals preconditioned with
+  (diag(H) - theta)^-1, thick restart; ``tol`` is an absolute residual (eV).
+  From start vectors close to the answer (eigenvectors of a coarser k-grid,
+  :func:`hpcx.bse.matfree.prolong`) it needs few products;
 - ``"auto"``: SLEPc when petsc4py/slepc4py (complex) are importable.
+
+``start`` [n_local, m] (this rank's block of m vectors) seeds any backend:
+SLEPc's initial space (Krylov-Schur uses the first vector only), Davidson's
+first block.
 
 Every returned pair is normalised the same way (unit norm, the largest
 component real and positive) and checked in one place: ||H x - lambda x|| above
@@ -30,7 +39,7 @@ import numpy as np
 from ..errors import ConvergenceError
 from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks
 
-BACKENDS = ("auto", "slepc", "dense")
+BACKENDS = ("auto", "slepc", "dense", "davidson")
 EPS_TYPES = ("krylovschur", "lanczos", "arnoldi", "lobpcg", "lapack", "gd", "jd")
 
 
@@ -49,7 +58,10 @@ def slepc_available():
 class SolverOptions:
     """How to solve: backend (BACKENDS), method (EPS_TYPES), SLEPc tol / max_it / ncv (None:
     SLEPc's choice), extra options {name: value} set as -<prefix><name>, a residual limit (None:
-    1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change)."""
+    1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change).
+    For backend 'davidson': tol is the absolute residual (eV), max_it the iterations, ncv the
+    largest basis (None: 3 blocks; the basis and its products are 2 ncv vectors per rank) and
+    ``block`` the vectors refined together (None: nev + 2, or the start vectors if more)."""
 
     backend: str = "auto"
     method: str = "krylovschur"
@@ -60,6 +72,7 @@ class SolverOptions:
     prefix: str = "bse_"
     residual_tol: float | None = None
     hint: str = ""
+    block: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,18 +96,22 @@ class EigenPairs:
         return allgather_concat(self.vectors, self.comm)
 
 
-def solve(op, nev, options=SolverOptions(), progress=None):
+def solve(op, nev, options=SolverOptions(), progress=None, start=None):
     """The ``nev`` lowest eigenpairs of the Hermitian operator ``op`` (collective).
 
     ``progress``: an object with ``update(n)`` (e.g. ``ctx.progress(max_it, ...)``) told
-    of every SLEPc iteration (a monitor; logging is throttled by the reporter).
+    of every SLEPc (or Davidson) iteration (a monitor; logging is throttled by the reporter).
+    ``start``: initial vectors [n_local, m] on the operator's layout (None: the solver's own).
     """
     backend = options.backend
     if backend == "auto":
         backend = "slepc" if slepc_available() else "dense"
     before = op.n_products
     if backend == "slepc":
-        values, vectors, iterations, method = _slepc(op, nev, options, progress)
+        values, vectors, iterations, method = _slepc(op, nev, options, progress, start)
+    elif backend == "davidson":
+        values, vectors, iterations = davidson(op, nev, options, start, progress)
+        method = f"{op.SOLVER_PREFIX}-davidson"
     elif backend == "dense":
         values, vectors = _dense(op, nev)
         iterations, method = 0, "scipy-eigh"
@@ -130,9 +147,14 @@ def normalise_phases(vectors, comm):
 
 
 def residual_norms(op, values, vectors):
-    """||H x - lambda x|| (eV) of the distributed unit columns ``vectors`` [n_local, m] (collective)."""
-    local = op.apply(vectors) - values[None, :] * vectors
-    return np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(local) ** 2, axis=0), op.comm)))
+    """||H x - lambda x|| (eV) of the distributed unit columns ``vectors`` [n_local, m] (collective;
+    one product per column, one vector of temporaries)."""
+    local = np.empty(vectors.shape[1])
+    for j in range(vectors.shape[1]):
+        r = op.apply(vectors[:, j])
+        r -= values[j] * vectors[:, j]
+        local[j] = np.sum(np.abs(r) ** 2)
+    return np.sqrt(np.asarray(allreduce_sum(local, op.comm)))
 
 
 def _dense(op, nev):
@@ -207,13 +229,20 @@ def _monitor(progress):
     return monitor
 
 
-def _slepc(op, nev, o, progress):
+def _slepc(op, nev, o, progress, start=None):
     """(values [nev], local vectors [n_local, nev], iterations, method name) from SLEPc."""
     A = op.petsc_mat()
     eps, P = _setup_eps(op, A, nev, o)
     try:
         if progress is not None:
             eps.setMonitor(_monitor(progress))
+        if start is not None:
+            space = []
+            for j in range(np.shape(start)[1]):
+                v = A.createVecRight()
+                v.getArray()[:] = start[:, j]
+                space.append(v)
+            eps.setInitialSpace(space)
         its = _run_eps(eps, nev, o)
         x = A.createVecRight()
         vals, vecs = [], []
@@ -261,3 +290,104 @@ def _run_eps(eps, nev, o):
                                f"max_it {max_it}){'; ' + o.hint if o.hint else ''}")
     return its
 
+
+
+# --- block Davidson ------------------------------------------------------------------------------
+
+def _dots(A, B, comm):
+    """A^H B summed over ranks (A [n_local, a], B [n_local, b] distributed) -> [a, b] on every rank."""
+    return np.asarray(allreduce_sum(A.conj().T @ B, comm))
+
+
+def _orthonormal(T, V, comm, drop=1e-10):
+    """The columns of T made orthogonal to the orthonormal V (two passes) and to each other
+    (eigen-decomposition of their Gram matrix; directions below ``drop`` of the largest removed)."""
+    for _ in range(2):
+        if V.shape[1]:
+            T -= V @ _dots(V, T, comm)
+    s, U = np.linalg.eigh(_dots(T, T, comm))
+    keep = s > drop * max(s.max(initial=0.0), 1e-300)
+    T = T @ (U[:, keep] / np.sqrt(s[keep]))
+    if V.shape[1]:
+        T -= V @ _dots(V, T, comm)
+    return T
+
+
+def _start_block(op, nb, start):
+    """nb start vectors: ``start`` (as many as given, at least nb columns filled up) and
+    deterministic waves on the global transition index (the same on any number of ranks)."""
+    lo, hi = op.local_range
+    have = 0 if start is None else np.shape(start)[1]
+    block = np.empty((hi - lo, max(nb, have)), complex)
+    if have:
+        block[:, :have] = start
+    S = np.arange(lo, hi, dtype=float)
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    for j in range(have, block.shape[1]):
+        block[:, j] = np.exp(2j * np.pi * ((S * golden * (j + 1)) % 1.0 + (S * S * 0.5 ** (j + 3)) % 1.0))
+    return block
+
+
+def _in_rows(M, U, chunk=1 << 16):
+    """M[:, :U.shape[1]] = M[:, :U.shape[0]] @ U in place, by blocks of rows (no full temporary)."""
+    k, m = U.shape
+    for r in range(0, M.shape[0], chunk):
+        M[r:r + chunk, :m] = M[r:r + chunk, :k] @ U
+
+
+def _residuals(V, HV, U, theta, chunk=1 << 16):
+    """HV U - V U diag(theta) [n_local, len(theta)], by blocks of rows."""
+    R = np.empty((V.shape[0], U.shape[1]), complex)
+    for r in range(0, V.shape[0], chunk):
+        R[r:r + chunk] = HV[r:r + chunk] @ U - (V[r:r + chunk] @ U) * theta
+    return R
+
+
+def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=None):
+    """(values [nev], vectors [n_local, nev], iterations): the nev lowest eigenpairs of the
+    Hermitian ``op`` by block Davidson with the preconditioner (diag(H) - theta)^-1, converged to
+    ||H x - theta x|| <= o.tol (eV).  Memory: 2 o.ncv + block vectors per rank (basis V, H V,
+    the correction block); products: the start block, then one per unconverged pair and iteration.
+    ConvergenceError after o.max_it iterations."""
+    comm, D = op.comm, op.diagonal()
+    nb = max(o.block or nev + 2, 0 if start is None else np.shape(start)[1], nev)
+    m_max = max(o.ncv or 3 * nb, 2 * nb)
+    n_loc = op.local_range[1] - op.local_range[0]
+    V = np.empty((n_loc, m_max), complex)
+    HV = np.empty_like(V)
+    T = _orthonormal(_start_block(op, nb, start), V[:, :0], comm)
+    cur = 0
+    rn = np.full(nb, np.inf)
+    for it in range(o.max_it + 1):
+        k = T.shape[1]
+        V[:, cur:cur + k] = T
+        for j in range(k):
+            HV[:, cur + j] = op.apply(T[:, j])
+        cur += k
+        G = _dots(V[:, :cur], HV[:, :cur], comm)
+        theta, U = np.linalg.eigh((G + G.conj().T) / 2)
+        U = U[:, :nb]
+        R = _residuals(V[:, :cur], HV[:, :cur], U, theta[:nb])
+        rn = np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(R) ** 2, axis=0), comm)))
+        if progress is not None:
+            progress.update(1)
+        if np.all(rn[:nev] <= o.tol):
+            break
+        if it == o.max_it:
+            raise ConvergenceError(f"davidson: {int(np.sum(rn[:nev] <= o.tol))} of {nev} eigenpairs converged "
+                                   f"after {it} iterations (largest residual {rn[:nev].max():.2e} eV, "
+                                   f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
+        act = np.flatnonzero(rn > o.tol)
+        T = R[:, act]
+        for c, i in enumerate(act):
+            den = D - theta[i]
+            T[:, c] /= np.where(np.abs(den) < 1e-8, 1e-8, den)
+        if cur + len(act) > m_max:                          # thick restart from the Ritz vectors
+            _in_rows(V, U)
+            _in_rows(HV, U)
+            cur = nb
+        T = _orthonormal(T, V[:, :cur], comm)
+        del R
+    del HV
+    _in_rows(V, U[:, :nev])
+    return theta[:nev], V[:, :nev].copy(), it
