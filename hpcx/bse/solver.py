@@ -293,82 +293,93 @@ def _run_eps(eps, nev, o):
 
 
 # --- block Davidson ------------------------------------------------------------------------------
+# Every update of a block of vectors runs over blocks of rows (ROWS at a time), so that no
+# temporary of n_local x block numbers exists besides the basis, its products and one block.
+
+ROWS = 1 << 15
+
 
 def _dots(A, B, comm):
     """A^H B summed over ranks (A [n_local, a], B [n_local, b] distributed) -> [a, b] on every rank."""
     return np.asarray(allreduce_sum(A.conj().T @ B, comm))
 
 
+def _subtract(T, V, C):
+    """T -= V C in place, by blocks of rows."""
+    for r in range(0, T.shape[0], ROWS):
+        T[r:r + ROWS] -= V[r:r + ROWS] @ C
+
+
+def _in_rows(M, U):
+    """M[:, :U.shape[1]] = M[:, :U.shape[0]] @ U in place, by blocks of rows; returns that view."""
+    k, m = U.shape
+    for r in range(0, M.shape[0], ROWS):
+        M[r:r + ROWS, :m] = M[r:r + ROWS, :k] @ U
+    return M[:, :m]
+
+
 def _orthonormal(T, V, comm, drop=1e-10):
-    """The columns of T made orthogonal to the orthonormal V (two passes) and to each other
-    (eigen-decomposition of their Gram matrix; directions below ``drop`` of the largest removed)."""
+    """The columns of T (overwritten) made orthogonal to the orthonormal V (two passes) and to each
+    other (eigen-decomposition of their Gram matrix; directions below ``drop`` of the largest
+    removed): a view of the first columns of T."""
     for _ in range(2):
         if V.shape[1]:
-            T -= V @ _dots(V, T, comm)
+            _subtract(T, V, _dots(V, T, comm))
     s, U = np.linalg.eigh(_dots(T, T, comm))
     keep = s > drop * max(s.max(initial=0.0), 1e-300)
-    T = T @ (U[:, keep] / np.sqrt(s[keep]))
+    T = _in_rows(T, U[:, keep] / np.sqrt(s[keep]))
     if V.shape[1]:
-        T -= V @ _dots(V, T, comm)
+        _subtract(T, V, _dots(V, T, comm))
     return T
 
 
-def _start_block(op, nb, start):
-    """nb start vectors: ``start`` (as many as given, at least nb columns filled up) and
-    deterministic waves on the global transition index (the same on any number of ranks)."""
+def _start_block(op, out, start):
+    """Fill ``out`` [n_local, nb] with ``start`` (its first columns) and deterministic waves on the
+    global transition index for the rest (the same vectors on any number of ranks)."""
     lo, hi = op.local_range
-    have = 0 if start is None else np.shape(start)[1]
-    block = np.empty((hi - lo, max(nb, have)), complex)
+    have = 0 if start is None else min(np.shape(start)[1], out.shape[1])
     if have:
-        block[:, :have] = start
+        out[:, :have] = start[:, :have]
     S = np.arange(lo, hi, dtype=float)
     golden = (np.sqrt(5.0) - 1.0) / 2.0
-    for j in range(have, block.shape[1]):
-        block[:, j] = np.exp(2j * np.pi * ((S * golden * (j + 1)) % 1.0 + (S * S * 0.5 ** (j + 3)) % 1.0))
-    return block
+    for j in range(have, out.shape[1]):
+        out[:, j] = np.exp(2j * np.pi * ((S * golden * (j + 1)) % 1.0 + (S * S * 0.5 ** (j + 3)) % 1.0))
 
 
-def _in_rows(M, U, chunk=1 << 16):
-    """M[:, :U.shape[1]] = M[:, :U.shape[0]] @ U in place, by blocks of rows (no full temporary)."""
-    k, m = U.shape
-    for r in range(0, M.shape[0], chunk):
-        M[r:r + chunk, :m] = M[r:r + chunk, :k] @ U
-
-
-def _residuals(V, HV, U, theta, chunk=1 << 16):
+def _residuals(V, HV, U, theta):
     """HV U - V U diag(theta) [n_local, len(theta)], by blocks of rows."""
     R = np.empty((V.shape[0], U.shape[1]), complex)
-    for r in range(0, V.shape[0], chunk):
-        R[r:r + chunk] = HV[r:r + chunk] @ U - (V[r:r + chunk] @ U) * theta
+    for r in range(0, V.shape[0], ROWS):
+        R[r:r + ROWS] = HV[r:r + ROWS] @ U - (V[r:r + ROWS] @ U) * theta
     return R
 
 
 def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=None):
     """(values [nev], vectors [n_local, nev], iterations): the nev lowest eigenpairs of the
     Hermitian ``op`` by block Davidson with the preconditioner (diag(H) - theta)^-1, converged to
-    ||H x - theta x|| <= o.tol (eV).  Memory: 2 o.ncv + block vectors per rank (basis V, H V,
-    the correction block); products: the start block, then one per unconverged pair and iteration.
-    ConvergenceError after o.max_it iterations."""
+    ||H x - theta x|| <= o.tol (eV).  Memory per rank: the basis and its products (2 o.ncv
+    vectors; default o.ncv = 2 blocks) and one correction block; products: the start block, then
+    one per unconverged pair of the block and iteration.  ConvergenceError after o.max_it iterations."""
     comm, D = op.comm, op.diagonal()
     nb = max(o.block or nev + 2, 0 if start is None else np.shape(start)[1], nev)
-    m_max = max(o.ncv or 3 * nb, 2 * nb)
+    m_max = max(o.ncv or 2 * nb, 2 * nb)
     n_loc = op.local_range[1] - op.local_range[0]
     V = np.empty((n_loc, m_max), complex)
     HV = np.empty_like(V)
-    T = _orthonormal(_start_block(op, nb, start), V[:, :0], comm)
+    _start_block(op, V[:, :nb], start)
+    T = _orthonormal(V[:, :nb], V[:, :0], comm)
     cur = 0
-    rn = np.full(nb, np.inf)
     for it in range(o.max_it + 1):
         k = T.shape[1]
         V[:, cur:cur + k] = T
         for j in range(k):
-            HV[:, cur + j] = op.apply(T[:, j])
+            HV[:, cur + j] = op.apply(V[:, cur + j])
         cur += k
         G = _dots(V[:, :cur], HV[:, :cur], comm)
         theta, U = np.linalg.eigh((G + G.conj().T) / 2)
         U = U[:, :nb]
-        R = _residuals(V[:, :cur], HV[:, :cur], U, theta[:nb])
-        rn = np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(R) ** 2, axis=0), comm)))
+        T = _residuals(V[:, :cur], HV[:, :cur], U, theta[:nb])
+        rn = np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(T) ** 2, axis=0), comm)))
         if progress is not None:
             progress.update(1)
         if np.all(rn[:nev] <= o.tol):
@@ -378,16 +389,14 @@ def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=
                                    f"after {it} iterations (largest residual {rn[:nev].max():.2e} eV, "
                                    f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
         act = np.flatnonzero(rn > o.tol)
-        T = R[:, act]
+        T = T if len(act) == nb else np.ascontiguousarray(T[:, act])
         for c, i in enumerate(act):
             den = D - theta[i]
             T[:, c] /= np.where(np.abs(den) < 1e-8, 1e-8, den)
         if cur + len(act) > m_max:                          # thick restart from the Ritz vectors
-            _in_rows(V, U)
-            _in_rows(HV, U)
+            _in_rows(V[:, :cur], U)
+            _in_rows(HV[:, :cur], U)
             cur = nb
         T = _orthonormal(T, V[:, :cur], comm)
-        del R
-    del HV
-    _in_rows(V, U[:, :nev])
-    return theta[:nev], V[:, :nev].copy(), it
+    del HV, T
+    return theta[:nev], _in_rows(V[:, :cur], U[:, :nev]).copy(), it
