@@ -126,7 +126,7 @@ def run(args, comm):
     model = liu_model("WSe2", soc=False)
     rows = []
     for n in args.grids or GRIDS:
-        est = estimate(n * n, model.n_orb, 1, 2, comm.size, ncv=2 * (args.nev + 2))
+        est = estimate(n * n, model.n_orb, 1, 2, comm.size, ncv=5 * (args.nev + 2))   # Davidson: 2 x 2 blocks + 1
         barrier(comm)
         t0 = time.perf_counter()
         op = build(n, comm, model, args.chunks)

@@ -72,7 +72,7 @@ class KConvolution:
         if tuple(k_range) != ks[me]:
             raise ValueError(f"rank {me}: k-range {tuple(k_range)} is not the block {ks[me]}")
         self.k_start, self.k_stop = ks[me]
-        self.chunks = 1 if p == 1 else int(chunks) if chunks else max(1, min(4, self.n1 // (2 * p)))
+        self.chunks = 1 if p == 1 else int(chunks) if chunks else default_chunks(n_k * self.n_pairs * 16 / p, self.n1)
         self._rows = [touched_rows(k0, k1, self.n2) for k0, k1 in ks]
         self._cols = [block_range(n_col, p, r) for r in range(p)]
         # piece c of rank s: rows (global) and columns (global)
@@ -86,8 +86,35 @@ class KConvolution:
         for r0, r1 in self._rows:
             count[r0:r1] += 1
         self._shared = np.flatnonzero(count[:self.n1] > 1)       # boundary rows touched by two ranks
+        if p > 1:
+            self._plan()
         self._V = None
         self.dtype = np.dtype(dtype)
+
+    def _plan(self):
+        """Counts and displacements (elements) of every piece of both exchanges, computed once."""
+        p, me = self.comm.size, self.comm.rank
+        width, n_me = self.col1 - self.col0, self.row1 - self.row0
+        self._fwd, self._ret = [], []
+        s_off = r_off = 0
+        for c in range(self.chunks):
+            a, b = self._row_piece[me][c]
+            counts = np.array([(b - a) * (c1 - c0) for c0, c1 in self._cols], np.int64)
+            rows = [self._row_piece[s][c] for s in range(p)]
+            rcounts = np.array([(r1 - r0) * width for r0, r1 in rows], np.int64)
+            self._fwd.append((a - self.row0, b - self.row0, counts, s_off + _offsets(counts), rcounts,
+                              r_off + _offsets(rcounts), rows))
+            s_off += counts.sum()
+            r_off += rcounts.sum()
+        r_off = 0
+        for c in range(self.chunks):
+            w = self._col_piece[me][c][1] - self._col_piece[me][c][0]
+            counts = np.array([(r1 - r0) * w for r0, r1 in self._rows], np.int64)
+            displs = np.array([r0 * w for r0, _ in self._rows], np.int64)
+            cols = [self._col_piece[s][c] for s in range(p)]
+            rcounts = np.array([n_me * (b - a) for a, b in cols], np.int64)
+            self._ret.append((counts, displs, rcounts, r_off + _offsets(rcounts), cols))
+            r_off += rcounts.sum()
 
     # --- buffers and the potential -----------------------------------------------------------
     @property
@@ -123,10 +150,11 @@ class KConvolution:
         if V.shape != (self.n1, self.col1 - self.col0):
             raise ValueError(f"potential of shape {V.shape}, expected {(self.n1, self.col1 - self.col0)}")
         self._V_full = V
-        real = np.float32 if self.dtype == np.complex64 else np.float64
-        c0 = self.col0
-        self._V = [np.ascontiguousarray(V[:, a - c0:b - c0], dtype=real) for a, b in self._col_piece[self.comm.rank]] \
-            if self.comm.size > 1 else [np.ascontiguousarray(V, dtype=real)]
+        pieces = self._col_piece[self.comm.rank] if self.comm.size > 1 else [(self.col0, self.col1)]
+        # double: views of V (no copy); single: float32 copies
+        single = self.dtype == np.complex64
+        self._V = [V[:, a - self.col0:b - self.col0].astype(np.float32) if single else V[:, a - self.col0:b - self.col0]
+                   for a, b in pieces]
 
     def k_block(self):
         """The [k1 - k0, n_pairs] view of A holding this rank's k-points (k order)."""
@@ -183,35 +211,21 @@ class KConvolution:
         if self.comm.size == 1:
             _inplace(sfft.ifft, self.A, 1)
             return
-        p, me, n_col = self.comm.size, self.comm.rank, self.n2 * self.n_pairs
-        A2 = self.A.reshape(-1, n_col)
-        pending, s_off, r_off = [], 0, 0
-        for c in range(self.chunks):
-            a, b = (x - self.row0 for x in self._row_piece[me][c])
+        A2 = self.A.reshape(-1, self.n2 * self.n_pairs)
+        pending = []
+        for a, b, counts, sdispl, rcounts, rdispl, _ in self._fwd:
             _inplace(sfft.ifft, self.A[a:b], 1)
-            counts = np.array([(b - a) * (c1 - c0) for c0, c1 in self._cols], np.int64)
-            pos = s_off
-            for c0, c1 in self._cols:
-                n = (b - a) * (c1 - c0)
-                self._send[pos:pos + n].reshape(b - a, c1 - c0)[...] = A2[a:b, c0:c1]
-                pos += n
-            rcounts = np.array([(r1 - r0) * (self.col1 - self.col0) for r0, r1 in
-                                (self._row_piece[s][c] for s in range(p))], np.int64)
-            pending.append(ialltoallv(self._send, counts, s_off + _offsets(counts), self._recv, rcounts,
-                                      r_off + _offsets(rcounts), self.comm))
-            s_off += counts.sum()
-            r_off += rcounts.sum()
+            for (c0, c1), n, d in zip(self._cols, counts, sdispl):
+                self._send[d:d + n].reshape(b - a, c1 - c0)[...] = A2[a:b, c0:c1]
+            pending.append(ialltoallv(self._send, counts, sdispl, self._recv, rcounts, rdispl, self.comm))
             for q in pending:
                 q.test()
         self._acc[...] = 0
-        r_off = 0
-        for c, q in enumerate(pending):
+        width = self.col1 - self.col0
+        for q, (_, _, _, _, rcounts, rdispl, rows) in zip(pending, self._fwd):
             q.wait()
-            for s in range(p):
-                r0, r1 = self._row_piece[s][c]
-                n = (r1 - r0) * (self.col1 - self.col0)
-                self._unpack_rows(self._recv[r_off:r_off + n].reshape(r1 - r0, self.col1 - self.col0), r0, r1)
-                r_off += n
+            for (r0, r1), n, d in zip(rows, rcounts, rdispl):
+                self._unpack_rows(self._recv[d:d + n].reshape(r1 - r0, width), r0, r1)
         for i, g in enumerate(self._shared):
             self._scatter_row(self._acc[i], g)
 
@@ -234,28 +248,18 @@ class KConvolution:
         rows of every rank's piece c."""
         if self.comm.size == 1:
             return _Done()
-        p = self.comm.size
-        B = self.B[c]
-        w = B.shape[1]
-        counts = np.array([(r1 - r0) * w for r0, r1 in self._rows], np.int64)
-        displs = np.array([r0 * w for r0, _ in self._rows], np.int64)
-        n_me = self.row1 - self.row0
-        rcounts = np.array([n_me * (b - a) for a, b in (self._col_piece[s][c] for s in range(p))], np.int64)
-        r_off = sum(n_me * (b - a) for cc in range(c) for a, b in (self._col_piece[s][cc] for s in range(p)))
-        return ialltoallv(B.reshape(-1), counts, displs, self._recv, rcounts, r_off + _offsets(rcounts), self.comm)
+        counts, displs, rcounts, rdispl, _ = self._ret[c]
+        return ialltoallv(self.B[c].reshape(-1), counts, displs, self._recv, rcounts, rdispl, self.comm)
 
     def _finish_return(self, pending):
         """Wait for the return pieces, put them into A and transform along i2 (forward)."""
         if self.comm.size > 1:
-            p, n_me, n_col = self.comm.size, self.row1 - self.row0, self.n2 * self.n_pairs
-            A2 = self.A.reshape(-1, n_col)
-            r_off = 0
-            for c, q in enumerate(pending):
+            n_me = self.row1 - self.row0
+            A2 = self.A.reshape(-1, self.n2 * self.n_pairs)
+            for q, (_, _, rcounts, rdispl, cols) in zip(pending, self._ret):
                 q.wait()
-                for s in range(p):
-                    a, b = self._col_piece[s][c]
-                    A2[:, a:b] = self._recv[r_off:r_off + n_me * (b - a)].reshape(n_me, b - a)
-                    r_off += n_me * (b - a)
+                for (a, b), n, d in zip(cols, rcounts, rdispl):
+                    A2[:, a:b] = self._recv[d:d + n].reshape(n_me, b - a)
         _inplace(sfft.fft, self.A, 1)
 
 
@@ -265,6 +269,12 @@ class _Done:
 
     def wait(self):
         return None
+
+
+def default_chunks(bytes_per_rank, n1):
+    """Pieces of each exchange: 1 below 2 MB per rank (the per-piece overhead would outweigh the
+    overlap), 2 below 16 MB, else 4; never more than n1 (rows to split)."""
+    return max(1, min(n1, 1 if bytes_per_rank < 2 ** 21 else 2 if bytes_per_rank < 2 ** 24 else 4))
 
 
 def _shifted(rng, off):
