@@ -102,6 +102,7 @@ class KConvolution:
             counts = np.array([(b - a) * (c1 - c0) for c0, c1 in self._cols], np.int64)
             rows = [self._row_piece[s][c] for s in range(p)]
             rcounts = np.array([(r1 - r0) * width for r0, r1 in rows], np.int64)
+            counts[me] = rcounts[me] = 0                # this rank's own part is copied, not sent
             self._fwd.append((a - self.row0, b - self.row0, counts, s_off + _offsets(counts), rcounts,
                               r_off + _offsets(rcounts), rows))
             s_off += counts.sum()
@@ -113,6 +114,7 @@ class KConvolution:
             displs = np.array([r0 * w for r0, _ in self._rows], np.int64)
             cols = [self._col_piece[s][c] for s in range(p)]
             rcounts = np.array([n_me * (b - a) for a, b in cols], np.int64)
+            counts[me] = rcounts[me] = 0
             self._ret.append((counts, displs, rcounts, r_off + _offsets(rcounts), cols))
             r_off += rcounts.sum()
 
@@ -216,16 +218,20 @@ class KConvolution:
         for a, b, counts, sdispl, rcounts, rdispl, _ in self._fwd:
             _inplace(sfft.ifft, self.A[a:b], 1)
             for (c0, c1), n, d in zip(self._cols, counts, sdispl):
-                self._send[d:d + n].reshape(b - a, c1 - c0)[...] = A2[a:b, c0:c1]
+                if n:
+                    self._send[d:d + n].reshape(b - a, c1 - c0)[...] = A2[a:b, c0:c1]
             pending.append(ialltoallv(self._send, counts, sdispl, self._recv, rcounts, rdispl, self.comm))
             for q in pending:
                 q.test()
         self._acc[...] = 0
-        width = self.col1 - self.col0
+        width, me = self.col1 - self.col0, self.comm.rank
+        for a, b, _, _, _, _, rows in self._fwd:                # own rows while the others travel
+            self._unpack_rows(A2[a:b, self.col0:self.col1], *rows[me])
         for q, (_, _, _, _, rcounts, rdispl, rows) in zip(pending, self._fwd):
             q.wait()
-            for (r0, r1), n, d in zip(rows, rcounts, rdispl):
-                self._unpack_rows(self._recv[d:d + n].reshape(r1 - r0, width), r0, r1)
+            for s, ((r0, r1), n, d) in enumerate(zip(rows, rcounts, rdispl)):
+                if s != me:
+                    self._unpack_rows(self._recv[d:d + n].reshape(r1 - r0, width), r0, r1)
         for i, g in enumerate(self._shared):
             self._scatter_row(self._acc[i], g)
 
@@ -254,12 +260,15 @@ class KConvolution:
     def _finish_return(self, pending):
         """Wait for the return pieces, put them into A and transform along i2 (forward)."""
         if self.comm.size > 1:
-            n_me = self.row1 - self.row0
+            n_me, me = self.row1 - self.row0, self.comm.rank
             A2 = self.A.reshape(-1, self.n2 * self.n_pairs)
+            for c, (a, b) in enumerate(self._col_piece[me]):      # own columns while the others travel
+                A2[:, a:b] = self.B[c][self.row0:self.row1]
             for q, (_, _, rcounts, rdispl, cols) in zip(pending, self._ret):
                 q.wait()
-                for (a, b), n, d in zip(cols, rcounts, rdispl):
-                    A2[:, a:b] = self._recv[d:d + n].reshape(n_me, b - a)
+                for s, ((a, b), n, d) in enumerate(zip(cols, rcounts, rdispl)):
+                    if s != me:
+                        A2[:, a:b] = self._recv[d:d + n].reshape(n_me, b - a)
         _inplace(sfft.fft, self.A, 1)
 
 
