@@ -15,8 +15,9 @@ same time) for grids up to --serial-max-grid, for the parallel efficiency.
 
 Eigensolvers (--method): ``davidson`` (default) solves the --start-grid grid
 first (SLEPc Krylov-Schur, 12 pairs) and refines its eigenvectors, prolonged to
-the n x n grid (hpcx.bse.coarse_start), by block Davidson; grids not larger
-than --start-grid are solved by Davidson from its own start.  ``krylovschur``,
+the n x n grid (hpcx.bse.coarse_start), by block Davidson (basis of 2 blocks
+of nev + 2 vectors unless --ncv); grids not larger than --start-grid are solved
+by Krylov-Schur directly.  ``krylovschur``,
 ``gd``, ``jd``: SLEPc on the MatShell from a random vector.
 Options (added to ``hpcx bench bse`` by :func:`add_arguments`): ``--grids`` (default
 below), ``--nev``, ``--method``, ``--tol``, ``--start-grid``, ``--ncv``, ``--repeat``,
@@ -86,7 +87,8 @@ def _solve(op, n, args, comm, model):
     method of ``args`` (coarse grids built here)."""
     from ..bse.coarse_start import solve_from_coarse
     from ..bse.solver import SolverOptions, solve
-    fine = SolverOptions(backend="davidson", tol=args.tol, ncv=args.ncv, max_it=500)
+    # from start vectors a basis of two blocks suffices (the fewest vectors per rank)
+    fine = SolverOptions(backend="davidson", tol=args.tol, ncv=args.ncv or 2 * (args.nev + 2), max_it=500)
     if args.method != "davidson":
         res = solve(op, args.nev, SolverOptions(backend="slepc", method=args.method, tol=args.tol, max_it=2000,
                                                 ncv=args.ncv))

@@ -60,7 +60,7 @@ class SolverOptions:
     SLEPc's choice), extra options {name: value} set as -<prefix><name>, a residual limit (None:
     1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change).
     For backend 'davidson': tol is the absolute residual (eV), max_it the iterations, ncv the
-    largest basis (None: 3 blocks; the basis and its products are 2 ncv vectors per rank) and
+    largest basis (None: 3 blocks, at least 2; the basis and its products are 2 ncv vectors per rank) and
     ``block`` the vectors refined together (None: nev + 2, or the start vectors if more)."""
 
     backend: str = "auto"
@@ -354,15 +354,36 @@ def _residuals(V, HV, U, theta):
     return R
 
 
+def _precondition(R, V, U, theta, D, comm):
+    """R[:, c] -> (D - theta_c)^-1 (r_c - eps_c x_c) in place, x_c = V U[:, c] the Ritz vector and
+    eps_c = <x_c|(D - theta_c)^-1 r_c> / <x_c|(D - theta_c)^-1 x_c> (Olsen's correction: the update is
+    orthogonal to x_c in the preconditioner's metric, so it does not stall when (D - theta)^-1 (H - theta)
+    is close to the identity)."""
+    def inverse(c):
+        den = D - theta[c]
+        return 1.0 / np.where(np.abs(den) < 1e-8, 1e-8, den)
+    dots = np.zeros((2, R.shape[1]), complex)
+    for c in range(R.shape[1]):
+        w = (V @ U[:, c]) * inverse(c)
+        dots[:, c] = np.vdot(w, R[:, c]), np.vdot(w, V @ U[:, c])
+    dots = np.asarray(allreduce_sum(dots, comm))
+    eps = dots[0] / np.where(np.abs(dots[1]) > 0, dots[1], 1.0)
+    for c in range(R.shape[1]):
+        R[:, c] -= eps[c] * (V @ U[:, c])
+        R[:, c] *= inverse(c)
+
+
 def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=None):
     """(values [nev], vectors [n_local, nev], iterations): the nev lowest eigenpairs of the
     Hermitian ``op`` by block Davidson with the preconditioner (diag(H) - theta)^-1, converged to
     ||H x - theta x|| <= o.tol (eV).  Memory per rank: the basis and its products (2 o.ncv
-    vectors; default o.ncv = 2 blocks) and one correction block; products: the start block, then
-    one per unconverged pair of the block and iteration.  ConvergenceError after o.max_it iterations."""
+    vectors; default o.ncv = 3 blocks, at least 2: a basis of 2 blocks restarts at every
+    iteration, enough from start vectors close to the answer, slow from a poor start) and one
+    correction block; products: the start block, then one per unconverged pair of the block and
+    iteration.  ConvergenceError after o.max_it iterations."""
     comm, D = op.comm, op.diagonal()
     nb = max(o.block or nev + 2, 0 if start is None else np.shape(start)[1], nev)
-    m_max = max(o.ncv or 2 * nb, 2 * nb)
+    m_max = max(o.ncv or 3 * nb, 2 * nb)
     n_loc = op.local_range[1] - op.local_range[0]
     V = np.empty((n_loc, m_max), complex)
     HV = np.empty_like(V)
@@ -390,9 +411,7 @@ def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=
                                    f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
         act = np.flatnonzero(rn > o.tol)
         T = T if len(act) == nb else np.ascontiguousarray(T[:, act])
-        for c, i in enumerate(act):
-            den = D - theta[i]
-            T[:, c] /= np.where(np.abs(den) < 1e-8, 1e-8, den)
+        _precondition(T, V[:, :cur], U[:, act], theta[act], D, comm)
         if cur + len(act) > m_max:                          # thick restart from the Ritz vectors
             _in_rows(V[:, :cur], U)
             _in_rows(HV[:, :cur], U)
