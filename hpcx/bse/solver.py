@@ -300,8 +300,20 @@ ROWS = 1 << 15
 
 
 def _dots(A, B, comm):
-    """A^H B summed over ranks (A [n_local, a], B [n_local, b] distributed) -> [a, b] on every rank."""
-    return np.asarray(allreduce_sum(A.conj().T @ B, comm))
+    """A^H B summed over ranks (A [n_local, a], B [n_local, b] distributed) -> [a, b] on every rank
+    (by blocks of rows: the conjugate of A is never formed whole)."""
+    out = np.zeros((A.shape[1], B.shape[1]), complex)
+    for r in range(0, A.shape[0], ROWS):
+        out += A[r:r + ROWS].conj().T @ B[r:r + ROWS]
+    return np.asarray(allreduce_sum(out, comm))
+
+
+def _column_norms(T, comm):
+    """||T[:, c]|| over ranks, by blocks of rows."""
+    out = np.zeros(T.shape[1])
+    for r in range(0, T.shape[0], ROWS):
+        out += np.sum(np.abs(T[r:r + ROWS]) ** 2, axis=0)
+    return np.sqrt(np.asarray(allreduce_sum(out, comm)))
 
 
 def _subtract(T, V, C):
@@ -400,7 +412,7 @@ def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=
         theta, U = np.linalg.eigh((G + G.conj().T) / 2)
         U = U[:, :nb]
         T = _residuals(V[:, :cur], HV[:, :cur], U, theta[:nb])
-        rn = np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(T) ** 2, axis=0), comm)))
+        rn = _column_norms(T, comm)
         if progress is not None:
             progress.update(1)
         if np.all(rn[:nev] <= o.tol):
