@@ -422,7 +422,10 @@ def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=
                                    f"after {it} iterations (largest residual {rn[:nev].max():.2e} eV, "
                                    f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
         act = np.flatnonzero(rn > o.tol)
-        T = T if len(act) == nb else np.ascontiguousarray(T[:, act])
+        for c, i in enumerate(act):                         # the unconverged first, in place (c <= i)
+            if c != i:
+                T[:, c] = T[:, i]
+        T = T[:, :len(act)]
         _precondition(T, V[:, :cur], U[:, act], theta[act], D, comm)
         if cur + len(act) > m_max:                          # thick restart from the Ritz vectors
             _in_rows(V[:, :cur], U)
