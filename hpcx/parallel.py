@@ -163,6 +163,52 @@ def alltoallv(send, send_counts, send_displs, recv, recv_counts, recv_displs, co
     return recv
 
 
+class Pending:
+    """A started non-blocking exchange: ``test()`` lets MPI move data (True when finished),
+    ``wait()`` finishes it and returns the receive buffer.  Call ``test()`` between pieces of
+    computation to overlap them with the transfer (MPI progresses inside its calls)."""
+
+    def __init__(self, request, recv):
+        self._request = request
+        self.recv = recv
+
+    def test(self):
+        if self._request is None:
+            return True
+        done = self._request.Test()
+        if done:
+            self._request = None
+        return done
+
+    def wait(self):
+        if self._request is not None:
+            self._request.Wait()
+            self._request = None
+        return self.recv
+
+
+_MPI_COMPLEX = {np.dtype(np.complex128): "C_DOUBLE_COMPLEX", np.dtype(np.complex64): "C_FLOAT_COMPLEX",
+                np.dtype(np.float64): "DOUBLE", np.dtype(np.float32): "FLOAT"}
+
+
+def ialltoallv(send, send_counts, send_displs, recv, recv_counts, recv_displs, comm):
+    """Non-blocking all-to-all with per-rank counts and displacements (in elements) of complex128,
+    complex64, float64 or float32 buffers (``send`` and ``recv`` of one dtype, contiguous): a
+    :class:`Pending` whose ``wait()`` returns ``recv``.  Neither buffer may be touched before then."""
+    send_counts, send_displs, recv_counts, recv_displs = (np.asarray(a, dtype=np.int64).tolist() for a in
+                                                          (send_counts, send_displs, recv_counts, recv_displs))
+    if comm.size == 1:
+        n = int(send_counts[0])
+        recv[recv_displs[0]:recv_displs[0] + n] = send[send_displs[0]:send_displs[0] + n]
+        return Pending(None, recv)
+    if send.dtype != recv.dtype or send.dtype not in _MPI_COMPLEX:
+        raise TypeError(f"ialltoallv: buffers of {send.dtype} / {recv.dtype}; one of "
+                        f"{sorted(str(d) for d in _MPI_COMPLEX)} expected")
+    kind = getattr(MPI, _MPI_COMPLEX[send.dtype])
+    request = comm.Ialltoallv([send, (send_counts, send_displs), kind], [recv, (recv_counts, recv_displs), kind])
+    return Pending(request, recv)
+
+
 def split(comm, color, key=None):
     """Sub-communicator of the ranks with the same ``color`` (ordered by ``key``, default rank)."""
     if comm.size == 1:

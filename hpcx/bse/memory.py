@@ -5,11 +5,14 @@ orbitals, p ranks and a Krylov basis of ``ncv`` vectors:
 
 - dense (hpcx.bse.hamiltonian + solver): the row slab N^2/p, plus the
   eigensolver basis ncv N/p;
-- matrix-free (hpcx.bse.matfree): the vector slab and basis (ncv + 4) N/p,
-  the band coefficients of the rank's k-points (n_k/p) n_orb (n_v + n_c), the
-  orbital-pair block of the k-convolution n_k n_orb^2/p (times 3: the block,
-  its send/receive buffer and the real-space potential of the pairs), and the
-  per-k transposition buffers (n_k/p) n_orb^2 (times 2).
+- matrix-free (hpcx.bse.matfree): the vector slab and basis (ncv + 4) N/p
+  (block Davidson: ncv = twice the basis size plus one block, the basis and its
+  products), the band coefficients of the rank's k-points (n_k/p) n_orb (n_v +
+  n_c), and the k-convolution (hpcx.bse.kconv): its row and column buffers and,
+  with more than one rank, a send and a receive buffer, n_k n_orb^2/p numbers
+  each (complex128, or complex64 for single-precision transforms; the grid rows
+  shared by two ranks add at most 2 n2 n_orb^2), plus the real-space potential
+  of the rank's columns, n_k n_orb^2/p reals.
 
 No term is N^2: the matrix-free memory is O(N + n_k n_orb^2) / p per rank.
 
@@ -67,14 +70,18 @@ def dense_bytes(N, ranks, ncv=64):
     return C16 * (N * N / ranks + min(ncv, N) * N / ranks)
 
 
-def matfree_bytes(n_k, n_orb, n_v, n_c, ranks, ncv=64):
+def matfree_bytes(n_k, n_orb, n_v, n_c, ranks, ncv=64, precision="double"):
+    """Bytes per rank of the matrix-free operator and ``ncv`` + 4 vectors (module docstring);
+    precision 'double' or 'single' (the FFT stage)."""
     N = n_k * n_v * n_c
     k_local = -(-n_k // ranks)
     vectors = C16 * (min(ncv, N) + 4) * N / ranks
     coeff = C16 * k_local * n_orb * (n_v + n_c)
-    pair_block = 3 * C16 * n_k * n_orb * n_orb / ranks
-    transpose = 2 * C16 * k_local * n_orb * n_orb
-    return vectors + coeff + pair_block + transpose
+    single = precision == "single"
+    pairs = n_k * n_orb * n_orb / ranks
+    buffers = (1 if ranks == 1 else 4) * (C16 // 2 if single else C16) * pairs
+    potential = (F8 // 2 if single else F8) * pairs
+    return vectors + coeff + buffers + potential
 
 
 def physical_memory_bytes():

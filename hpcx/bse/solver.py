@@ -10,7 +10,16 @@
   GD takes the smallest real part, JD the eigenvalues closest to min diag(H)).
   Config options are set as ``-<prefix><name> value`` only around the solve;
 - backend ``"dense"``: scipy ``eigh`` of the gathered rows on every rank (small N);
+- backend ``"davidson"``: hpcx's block Davidson (:func:`davidson`, no SLEPc needed):
+  Rayleigh-Ritz on a basis expanded by the residuals preconditioned with
+  (diag(H) - theta)^-1, thick restart; ``tol`` is an absolute residual (eV).
+  From start vectors close to the answer (eigenvectors of a coarser k-grid,
+  :func:`hpcx.bse.matfree.prolong`) it needs few products;
 - ``"auto"``: SLEPc when petsc4py/slepc4py (complex) are importable.
+
+``start`` [n_local, m] (this rank's block of m vectors) seeds any backend:
+SLEPc's initial space (Krylov-Schur uses the first vector only), Davidson's
+first block.
 
 Every returned pair is normalised the same way (unit norm, the largest
 component real and positive) and checked in one place: ||H x - lambda x|| above
@@ -30,7 +39,7 @@ import numpy as np
 from ..errors import ConvergenceError
 from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks
 
-BACKENDS = ("auto", "slepc", "dense")
+BACKENDS = ("auto", "slepc", "dense", "davidson")
 EPS_TYPES = ("krylovschur", "lanczos", "arnoldi", "lobpcg", "lapack", "gd", "jd")
 
 
@@ -49,7 +58,10 @@ def slepc_available():
 class SolverOptions:
     """How to solve: backend (BACKENDS), method (EPS_TYPES), SLEPc tol / max_it / ncv (None:
     SLEPc's choice), extra options {name: value} set as -<prefix><name>, a residual limit (None:
-    1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change)."""
+    1e3 tol max(1, |lambda|_max), eV) and a hint for the error message (which keys to change).
+    For backend 'davidson': tol is the absolute residual (eV), max_it the iterations, ncv the
+    largest basis (None: 3 blocks, at least 2; the basis and its products are 2 ncv vectors per rank) and
+    ``block`` the vectors refined together (None: nev + 2, or the start vectors if more)."""
 
     backend: str = "auto"
     method: str = "krylovschur"
@@ -60,6 +72,7 @@ class SolverOptions:
     prefix: str = "bse_"
     residual_tol: float | None = None
     hint: str = ""
+    block: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,18 +96,22 @@ class EigenPairs:
         return allgather_concat(self.vectors, self.comm)
 
 
-def solve(op, nev, options=SolverOptions(), progress=None):
+def solve(op, nev, options=SolverOptions(), progress=None, start=None):
     """The ``nev`` lowest eigenpairs of the Hermitian operator ``op`` (collective).
 
     ``progress``: an object with ``update(n)`` (e.g. ``ctx.progress(max_it, ...)``) told
-    of every SLEPc iteration (a monitor; logging is throttled by the reporter).
+    of every SLEPc (or Davidson) iteration (a monitor; logging is throttled by the reporter).
+    ``start``: initial vectors [n_local, m] on the operator's layout (None: the solver's own).
     """
     backend = options.backend
     if backend == "auto":
         backend = "slepc" if slepc_available() else "dense"
     before = op.n_products
     if backend == "slepc":
-        values, vectors, iterations, method = _slepc(op, nev, options, progress)
+        values, vectors, iterations, method = _slepc(op, nev, options, progress, start)
+    elif backend == "davidson":
+        values, vectors, iterations = davidson(op, nev, options, start, progress)
+        method = f"{op.SOLVER_PREFIX}-davidson"
     elif backend == "dense":
         values, vectors = _dense(op, nev)
         iterations, method = 0, "scipy-eigh"
@@ -130,9 +147,14 @@ def normalise_phases(vectors, comm):
 
 
 def residual_norms(op, values, vectors):
-    """||H x - lambda x|| (eV) of the distributed unit columns ``vectors`` [n_local, m] (collective)."""
-    local = op.apply(vectors) - values[None, :] * vectors
-    return np.sqrt(np.asarray(allreduce_sum(np.sum(np.abs(local) ** 2, axis=0), op.comm)))
+    """||H x - lambda x|| (eV) of the distributed unit columns ``vectors`` [n_local, m] (collective;
+    one product per column, one vector of temporaries)."""
+    local = np.empty(vectors.shape[1])
+    for j in range(vectors.shape[1]):
+        r = op.apply(vectors[:, j])
+        r -= values[j] * vectors[:, j]
+        local[j] = np.sum(np.abs(r) ** 2)
+    return np.sqrt(np.asarray(allreduce_sum(local, op.comm)))
 
 
 def _dense(op, nev):
@@ -207,13 +229,20 @@ def _monitor(progress):
     return monitor
 
 
-def _slepc(op, nev, o, progress):
+def _slepc(op, nev, o, progress, start=None):
     """(values [nev], local vectors [n_local, nev], iterations, method name) from SLEPc."""
     A = op.petsc_mat()
     eps, P = _setup_eps(op, A, nev, o)
     try:
         if progress is not None:
             eps.setMonitor(_monitor(progress))
+        if start is not None:
+            space = []
+            for j in range(np.shape(start)[1]):
+                v = A.createVecRight()
+                v.getArray()[:] = start[:, j]
+                space.append(v)
+            eps.setInitialSpace(space)
         its = _run_eps(eps, nev, o)
         x = A.createVecRight()
         vals, vecs = [], []
@@ -261,3 +290,147 @@ def _run_eps(eps, nev, o):
                                f"max_it {max_it}){'; ' + o.hint if o.hint else ''}")
     return its
 
+
+
+# --- block Davidson ------------------------------------------------------------------------------
+# Every update of a block of vectors runs over blocks of rows (ROWS at a time), so that no
+# temporary of n_local x block numbers exists besides the basis, its products and one block.
+
+ROWS = 1 << 15
+
+
+def _dots(A, B, comm):
+    """A^H B summed over ranks (A [n_local, a], B [n_local, b] distributed) -> [a, b] on every rank
+    (by blocks of rows: the conjugate of A is never formed whole)."""
+    out = np.zeros((A.shape[1], B.shape[1]), complex)
+    for r in range(0, A.shape[0], ROWS):
+        out += A[r:r + ROWS].conj().T @ B[r:r + ROWS]
+    return np.asarray(allreduce_sum(out, comm))
+
+
+def _column_norms(T, comm):
+    """||T[:, c]|| over ranks, by blocks of rows."""
+    out = np.zeros(T.shape[1])
+    for r in range(0, T.shape[0], ROWS):
+        out += np.sum(np.abs(T[r:r + ROWS]) ** 2, axis=0)
+    return np.sqrt(np.asarray(allreduce_sum(out, comm)))
+
+
+def _subtract(T, V, C):
+    """T -= V C in place, by blocks of rows."""
+    for r in range(0, T.shape[0], ROWS):
+        T[r:r + ROWS] -= V[r:r + ROWS] @ C
+
+
+def _in_rows(M, U):
+    """M[:, :U.shape[1]] = M[:, :U.shape[0]] @ U in place, by blocks of rows; returns that view."""
+    k, m = U.shape
+    for r in range(0, M.shape[0], ROWS):
+        M[r:r + ROWS, :m] = M[r:r + ROWS, :k] @ U
+    return M[:, :m]
+
+
+def _orthonormal(T, V, comm, drop=1e-10):
+    """The columns of T (overwritten) made orthogonal to the orthonormal V (two passes) and to each
+    other (eigen-decomposition of their Gram matrix; directions below ``drop`` of the largest
+    removed): a view of the first columns of T."""
+    for _ in range(2):
+        if V.shape[1]:
+            _subtract(T, V, _dots(V, T, comm))
+    s, U = np.linalg.eigh(_dots(T, T, comm))
+    keep = s > drop * max(s.max(initial=0.0), 1e-300)
+    T = _in_rows(T, U[:, keep] / np.sqrt(s[keep]))
+    if V.shape[1]:
+        _subtract(T, V, _dots(V, T, comm))
+    return T
+
+
+def _start_block(op, out, start):
+    """Fill ``out`` [n_local, nb] with ``start`` (its first columns) and deterministic waves on the
+    global transition index for the rest (the same vectors on any number of ranks)."""
+    lo, hi = op.local_range
+    have = 0 if start is None else min(np.shape(start)[1], out.shape[1])
+    if have:
+        out[:, :have] = start[:, :have]
+    S = np.arange(lo, hi, dtype=float)
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    for j in range(have, out.shape[1]):
+        out[:, j] = np.exp(2j * np.pi * ((S * golden * (j + 1)) % 1.0 + (S * S * 0.5 ** (j + 3)) % 1.0))
+
+
+def _residuals(V, HV, U, theta):
+    """HV U - V U diag(theta) [n_local, len(theta)], by blocks of rows."""
+    R = np.empty((V.shape[0], U.shape[1]), complex)
+    for r in range(0, V.shape[0], ROWS):
+        R[r:r + ROWS] = HV[r:r + ROWS] @ U - (V[r:r + ROWS] @ U) * theta
+    return R
+
+
+def _precondition(R, V, U, theta, D, comm):
+    """R[:, c] -> (D - theta_c)^-1 (r_c - eps_c x_c) in place, x_c = V U[:, c] the Ritz vector and
+    eps_c = <x_c|(D - theta_c)^-1 r_c> / <x_c|(D - theta_c)^-1 x_c> (Olsen's correction: the update is
+    orthogonal to x_c in the preconditioner's metric, so it does not stall when (D - theta)^-1 (H - theta)
+    is close to the identity)."""
+    def inverse(c):
+        den = D - theta[c]
+        return 1.0 / np.where(np.abs(den) < 1e-8, 1e-8, den)
+    dots = np.zeros((2, R.shape[1]), complex)
+    for c in range(R.shape[1]):
+        w = (V @ U[:, c]) * inverse(c)
+        dots[:, c] = np.vdot(w, R[:, c]), np.vdot(w, V @ U[:, c])
+    dots = np.asarray(allreduce_sum(dots, comm))
+    eps = dots[0] / np.where(np.abs(dots[1]) > 0, dots[1], 1.0)
+    for c in range(R.shape[1]):
+        R[:, c] -= eps[c] * (V @ U[:, c])
+        R[:, c] *= inverse(c)
+
+
+def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=None):
+    """(values [nev], vectors [n_local, nev], iterations): the nev lowest eigenpairs of the
+    Hermitian ``op`` by block Davidson with the preconditioner (diag(H) - theta)^-1, converged to
+    ||H x - theta x|| <= o.tol (eV).  Memory per rank: the basis and its products (2 o.ncv
+    vectors; default o.ncv = 3 blocks, at least 2: a basis of 2 blocks restarts at every
+    iteration, enough from start vectors close to the answer, slow from a poor start) and one
+    correction block; products: the start block, then one per unconverged pair of the block and
+    iteration.  ConvergenceError after o.max_it iterations."""
+    comm, D = op.comm, op.diagonal()
+    nb = max(o.block or nev + 2, 0 if start is None else np.shape(start)[1], nev)
+    m_max = max(o.ncv or 3 * nb, 2 * nb)
+    n_loc = op.local_range[1] - op.local_range[0]
+    V = np.empty((n_loc, m_max), complex)
+    HV = np.empty_like(V)
+    _start_block(op, V[:, :nb], start)
+    T = _orthonormal(V[:, :nb], V[:, :0], comm)
+    cur = 0
+    for it in range(o.max_it + 1):
+        k = T.shape[1]
+        V[:, cur:cur + k] = T
+        for j in range(k):
+            HV[:, cur + j] = op.apply(V[:, cur + j])
+        cur += k
+        G = _dots(V[:, :cur], HV[:, :cur], comm)
+        theta, U = np.linalg.eigh((G + G.conj().T) / 2)
+        U = U[:, :nb]
+        T = _residuals(V[:, :cur], HV[:, :cur], U, theta[:nb])
+        rn = _column_norms(T, comm)
+        if progress is not None:
+            progress.update(1)
+        if np.all(rn[:nev] <= o.tol):
+            break
+        if it == o.max_it:
+            raise ConvergenceError(f"davidson: {int(np.sum(rn[:nev] <= o.tol))} of {nev} eigenpairs converged "
+                                   f"after {it} iterations (largest residual {rn[:nev].max():.2e} eV, "
+                                   f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
+        act = np.flatnonzero(rn > o.tol)
+        for c, i in enumerate(act):                         # the unconverged first, in place (c <= i)
+            if c != i:
+                T[:, c] = T[:, i]
+        T = T[:, :len(act)]
+        _precondition(T, V[:, :cur], U[:, act], theta[act], D, comm)
+        if cur + len(act) > m_max:                          # thick restart from the Ritz vectors
+            _in_rows(V[:, :cur], U)
+            _in_rows(HV[:, :cur], U)
+            cur = nb
+        T = _orthonormal(T, V[:, :cur], comm)
+    del HV, T
+    return theta[:nev], _in_rows(V[:, :cur], U[:, :nev]).copy(), it

@@ -94,3 +94,44 @@ def test_dense_rows_and_matfree_share_one_solver_and_layout_rule(comm):
     assert ref[0][5] - ref[0][4] > 1e-6                    # the 5 lowest are a closed subspace
     np.testing.assert_allclose(A @ A.conj().T, B @ B.conj().T, atol=1e-7)
     np.testing.assert_allclose(A @ A.conj().T, ref[1][:, :5] @ ref[1][:, :5].conj().T, atol=1e-7)
+
+
+@pytest.mark.parametrize("grid,chunks", [((7, 6), 3), ((9, 2), 2), ((2, 11), 4)])
+def test_pieces_of_the_exchange_do_not_change_the_product(comm, grid, chunks):
+    """The exchanges in pieces (non-blocking, overlapped) give the serial product; rows shared by
+    two ranks included (k-blocks that cut grid rows), with exchange term, double and single."""
+    model = _three_band_model()
+    _, E_v, E_c, C_v, C_c = window(model, grid, 1, 2)
+    V_x, site = np.array([[1.0, 0.4], [0.4, 0.9]]), np.array([0, 0, 1])
+    k0, k1 = block_range(grid[0] * grid[1], comm.size, comm.rank)
+    ser = MatFreeBSE(grid, model.lattice, model.positions, E_v, E_c, C_v, C_c, potential, V_x=V_x,
+                     site_of_orbital=site, comm=SerialComm())
+    x = np.random.default_rng(5).normal(size=ser.N) + 1j * np.random.default_rng(6).normal(size=ser.N)
+    s0, s1 = k0 * 2, k1 * 2
+    for precision, tol in [("double", 1e-13), ("single", 1e-5)]:
+        par = MatFreeBSE(grid, model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
+                         potential, V_x=V_x, site_of_orbital=site, comm=comm, chunks=chunks, precision=precision)
+        assert par.conv.chunks == chunks
+        y = par.apply(x[s0:s1])
+        ref = ser.apply(x)[s0:s1]
+        assert np.abs(y - ref).max() <= tol * np.abs(ser.apply(x)).max()
+
+
+def test_prolongation_and_davidson_on_two_ranks_equal_serial(comm):
+    from hpcx.bse.matfree import prolong
+    model = _three_band_model()
+
+    def op(grid, c):
+        _, E_v, E_c, C_v, C_c = window(model, grid, 1, 2)
+        k0, k1 = block_range(grid[0] * grid[1], c.size, c.rank)
+        return MatFreeBSE(grid, model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
+                          potential, comm=c)
+    cs, fs, cp, fp = op((3, 4), SerialComm()), op((5, 7), SerialComm()), op((3, 4), comm), op((5, 7), comm)
+    X = np.random.default_rng(3).normal(size=(cs.N, 3)) + 0j
+    a0, a1 = cp.local_range
+    b0, b1 = fp.local_range
+    np.testing.assert_allclose(prolong(cp, fp, X[a0:a1]), prolong(cs, fs, X)[b0:b1], atol=1e-13)
+    o = SolverOptions(backend="davidson", tol=1e-10, max_it=300)
+    r1, r2 = solve(fs, 4, o), solve(fp, 4, o)
+    np.testing.assert_allclose(r2.values, r1.values, atol=1e-10)
+    np.testing.assert_allclose(np.abs(r2.gather().conj().T @ r1.vectors), np.eye(4), atol=1e-7)

@@ -10,6 +10,7 @@ from hpcx.parallel import (
     allgather_concat,
     allreduce_sum,
     alltoallv,
+    ialltoallv,
     max_over_ranks,
     min_over_ranks,
     on_root,
@@ -152,3 +153,33 @@ def test_serial_fallback_is_a_plain_array():
     assert not handle.shared and handle.node_size == 1 and handle.local_bytes == 32
     np.testing.assert_array_equal(view, 2.0)
     handle.free()
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float32])
+def test_ialltoallv_delivers_each_ranks_block(comm, dtype):
+    """Rank s sends (s + 1) (r + 1) values s + r/10 to rank r, in reverse destination order in its
+    buffer (displacements not in rank order); test() may be called while it runs."""
+    n = comm.size
+    counts = (comm.rank + 1) * (np.arange(n) + 1)
+    displs = np.concatenate([[0], np.cumsum(counts[::-1])[:-1]])[::-1]     # last rank's block first
+    send = np.empty(counts.sum(), dtype)
+    for r in range(n):
+        send[displs[r]:displs[r] + counts[r]] = comm.rank + r / 10
+    rcounts = (np.arange(n) + 1) * (comm.rank + 1)
+    rdispls = np.concatenate([[0], np.cumsum(rcounts)[:-1]])
+    recv = np.full(rcounts.sum(), -1, dtype)
+    pending = ialltoallv(send, counts, displs, recv, rcounts, rdispls, comm)
+    while not pending.test():
+        pass
+    out = pending.wait()
+    assert out is recv
+    expected = np.repeat(np.arange(n) + comm.rank / 10, rcounts).astype(dtype)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_ialltoallv_refuses_mixed_dtypes(comm):
+    if comm.size == 1:
+        pytest.skip("one rank copies without MPI")
+    with pytest.raises(TypeError, match="ialltoallv"):
+        ialltoallv(np.zeros(comm.size, complex), np.ones(comm.size), np.arange(comm.size),
+                   np.zeros(comm.size, np.complex64), np.ones(comm.size), np.arange(comm.size), comm)

@@ -17,6 +17,7 @@ from helpers import (
     graphene_like as _graphene_like,
 )
 from helpers import (
+    require_kernel,
     require_module,
 )
 from helpers import (
@@ -127,3 +128,117 @@ def test_supercell_at_gamma_reproduces_unit_cell_bse_on_n_by_n_grid(n):
     # the momentum-0 block is invariant (H commutes with unit-cell translations)
     other = np.setdiff1d(np.arange(op_s.N), q0)
     assert np.abs(H_s[np.ix_(other, q0)]).max() < 1e-12
+
+
+def _ops_on_grid(grid, comm=None, **kw):
+    from hpcx.parallel import SerialComm, block_range
+    comm = comm or SerialComm()
+    model = _three_band_model()
+    _, E_v, E_c, C_v, C_c = window(model, grid, 1, 2)
+    k0, k1 = block_range(grid[0] * grid[1], comm.size, comm.rank)
+    op = MatFreeBSE(grid, model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
+                    potential, comm=comm, **kw)
+    return op, model, (E_v, E_c, C_v, C_c)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_pair_kernel_equals_its_numpy_twin(dtype):
+    from hpcx._kernels import twin
+    kern = require_kernel("bse_pairs")
+    ref = twin("bse_pairs")
+    rng = np.random.default_rng(7)
+    c = lambda *s: rng.normal(size=s) + 1j * rng.normal(size=s)       # noqa: E731
+    C_v, C_c, X, Q = c(5, 4, 2), c(5, 4, 3), c(5, 2, 3), c(5, 16).astype(dtype)
+    a, b = np.empty((5, 16), dtype), np.empty((5, 16), dtype)
+    kern.pair_density(C_v, C_c, X, a)
+    ref.pair_density(C_v, C_c, X, b)
+    np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.complex64 else 1e-13)
+    # P = conj(C_v) X C_c^T per k, by matrix products
+    np.testing.assert_allclose(b.reshape(5, 4, 4), np.conj(C_v) @ X @ C_c.transpose(0, 2, 1),
+                               rtol=1e-6 if dtype == np.complex64 else 1e-13)
+    y1, y2 = np.empty((5, 2, 3), complex), np.empty((5, 2, 3), complex)
+    kern.pair_contract(C_v, C_c, Q, -0.5, y1)
+    ref.pair_contract(C_v, C_c, Q, -0.5, y2)
+    np.testing.assert_allclose(y1, y2, rtol=1e-12)
+    np.testing.assert_allclose(y2, -0.5 * C_v.transpose(0, 2, 1) @ Q.astype(complex).reshape(5, 4, 4) @ np.conj(C_c),
+                               rtol=1e-12)
+
+
+def test_single_precision_product_and_switching_back():
+    """complex64 transforms: the product to ~1e-6 of the dense reference; 'double' restores 1e-10."""
+    grid = (5, 4)
+    op, model, (E_v, E_c, C_v, C_c) = _ops_on_grid(grid, precision="single")
+    H = dense_reference(model, grid, E_v, E_c, C_v, C_c, potential)
+    x = np.random.default_rng(4).normal(size=op.N) + 1j * np.random.default_rng(5).normal(size=op.N)
+    err = np.linalg.norm(op.apply(x) - H @ x) / np.linalg.norm(H @ x)
+    assert 1e-10 < err < 1e-5                      # single precision really used, and accurate to it
+    op.precision = "double"
+    assert np.linalg.norm(op.apply(x) - H @ x) / np.linalg.norm(H @ x) < 1e-10
+    with pytest.raises(ValueError, match="precision"):
+        op.precision = "half"
+
+
+def _prolong_reference(model, cgrid, fgrid, Xc):
+    """The prolongation by its definition: p = ifft2(conj(C_v) X C_c^T) on the coarse grid, R in the
+    minimum-image range placed on the fine cell, P = fft2(p), X = C_v^T P conj(C_c) (NumPy, whole grids)."""
+    _, _, _, Cvc, Ccc = window(model, cgrid, 1, 2)
+    _, _, _, Cvf, Ccf = window(model, fgrid, 1, 2)
+    n = model.n_orb
+    P = np.einsum("kiv,kvc,kjc->kij", Cvc.conj(), Xc.reshape(-1, 1, 2), Ccc).reshape(*cgrid, n, n)
+    p = np.fft.ifft2(P, axes=(0, 1))
+    q = np.zeros(tuple(fgrid) + (n, n), complex)
+    for a in range(cgrid[0]):
+        for b in range(cgrid[1]):
+            Ra, Rb = a - cgrid[0] // 2, b - cgrid[1] // 2
+            q[Ra % fgrid[0], Rb % fgrid[1]] = p[Ra % cgrid[0], Rb % cgrid[1]]
+    Pf = np.fft.fft2(q, axes=(0, 1)).reshape(-1, n, n)
+    return np.einsum("kiv,kij,kjc->kvc", Cvf, Pf, Ccf.conj()).reshape(-1)
+
+
+def test_prolongation_is_the_real_space_embedding():
+    from hpcx.bse.matfree import prolong
+    coarse, model, _ = _ops_on_grid((4, 3))
+    fine, _, _ = _ops_on_grid((7, 6))
+    X = np.random.default_rng(8).normal(size=(coarse.N, 2)) + 1j * np.random.default_rng(9).normal(size=(coarse.N, 2))
+    Y = prolong(coarse, fine, X)
+    for m in range(2):
+        np.testing.assert_allclose(Y[:, m], _prolong_reference(model, (4, 3), (7, 6), X[:, m]), atol=1e-12)
+    # onto the same grid: the identity (X -> P -> X is exact when the window holds every band)
+    np.testing.assert_allclose(prolong(coarse, coarse, X), X, atol=1e-12)
+    with pytest.raises(ValueError, match="coarser"):
+        prolong(fine, coarse, Y)
+
+
+def test_davidson_equals_dense_eigh_from_any_start():
+    """Block Davidson (no SLEPc): the lowest pairs of the dense reference, from its own start and from
+    start vectors; residuals recomputed with the operator."""
+    grid = (5, 5)
+    op, model, (E_v, E_c, C_v, C_c) = _ops_on_grid(grid)
+    H = dense_reference(model, grid, E_v, E_c, C_v, C_c, potential)
+    ref = np.linalg.eigh(H)
+    res = solve(op, 6, SolverOptions(backend="davidson", tol=1e-10, max_it=300))
+    assert res.method == "matfree-davidson"
+    np.testing.assert_allclose(res.values, ref[0][:6], atol=1e-9)
+    assert res.residuals.max() < 1e-9
+    np.testing.assert_allclose(residual_norms(op, res.values, res.vectors), res.residuals)
+    start = ref[1][:, :8] + 1e-3 * np.random.default_rng(1).normal(size=(op.N, 8))     # near the answer
+    near = solve(op, 6, SolverOptions(backend="davidson", tol=1e-10, max_it=300), start=start)
+    np.testing.assert_allclose(near.values, ref[0][:6], atol=1e-9)
+    assert near.products < res.products
+
+
+def test_coarse_start_gives_the_fine_grid_answer():
+    """solve_from_coarse: the finest grid's lowest pairs equal dense eigh on that grid, whatever the
+    coarse grid (the start only changes the work); every level is reported."""
+    from hpcx.bse.coarse_start import solve_from_coarse
+    fine_grid = (8, 8)
+    _, model, (E_v, E_c, C_v, C_c) = _ops_on_grid(fine_grid)
+    ref = np.linalg.eigvalsh(dense_reference(model, fine_grid, E_v, E_c, C_v, C_c, potential))
+    require_module("slepc4py")
+    res, levels = solve_from_coarse(lambda n: _ops_on_grid((n, n))[0], [4, 8], 4,
+                                    fine=SolverOptions(backend="davidson", tol=1e-10, max_it=300),
+                                    coarse=SolverOptions(backend="slepc", tol=1e-10))
+    np.testing.assert_allclose(res.values, ref[:4], atol=1e-9)
+    assert [lv.n for lv in levels] == [4, 8] and [lv.N for lv in levels] == [32, 128]
+    assert levels[1].products == res.products and levels[1].max_residual < 1e-9
+    assert len(levels[0].values) == 6                        # nev + 2 guard pairs carried
