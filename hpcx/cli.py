@@ -200,7 +200,10 @@ def main(argv=None):
     from .stopping import disable_petsc_signal_handler
 
     disable_petsc_signal_handler()
-    faulthandler.enable()           # a crash in compiled code still names the Python line
+    try:
+        faulthandler.enable()       # a crash in compiled code still names the Python line
+    except (AttributeError, ValueError, OSError):
+        pass                        # stderr without a file descriptor (captured by a test harness)
     comm = get_comm()
     try:
         return COMMANDS[args.command](args, comm)

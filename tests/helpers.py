@@ -425,7 +425,7 @@ def stop_after(polls, rank=None, comm=None):
     """A stop flag that turns true at its ``polls``-th poll (only on ``rank`` of ``comm`` if given)."""
     count = [0]
 
-    def flag(comm=None):
+    def flag(*polled_on):           # RunContext.stop_requested passes the communicator polled on
         count[0] += 1
         return count[0] >= polls and (rank is None or comm.rank == rank)
     return flag

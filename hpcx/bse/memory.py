@@ -27,7 +27,6 @@ counts against the run's other phases as a maximum, not a sum).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -82,14 +81,6 @@ def matfree_bytes(n_k, n_orb, n_v, n_c, ranks, ncv=64, precision="double"):
     buffers = (1 if ranks == 1 else 4) * (C16 // 2 if single else C16) * pairs
     potential = (F8 // 2 if single else F8) * pairs
     return vectors + coeff + buffers + potential
-
-
-def physical_memory_bytes():
-    """Physical memory of this node (os.sysconf), or None where unavailable."""
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - platform dependent
-        return None
 
 
 def estimate(n_k, n_orb, n_v, n_c, ranks, ncv=64, limit_gib=None, ranks_per_node=None, fraction=0.8):
@@ -152,14 +143,16 @@ def wavefunction_bytes(n_states, n_k, n_orb, n_site, N):
 
 
 def physical_limit(ranks, limit_gib=None, fraction=0.8):
-    """(bytes per rank, description): ``limit_gib`` when given, else ``fraction`` of the node's
-    physical memory over ``ranks`` (all ranks on one node)."""
+    """(bytes per rank, description): ``limit_gib`` when given, else ``fraction`` of what
+    :func:`hpcx.resources.memory_budget` allows a rank (MemAvailable, cgroup, SLURM, ulimit;
+    ``ranks`` on one node) -- the same detection as the run's memory check."""
     if limit_gib is not None:
         return float(limit_gib) * 2.0 ** 30, "config memory_limit_gib"
-    phys = physical_memory_bytes()
-    if phys is None:
-        return float("inf"), "unknown physical memory"
-    return fraction * phys / ranks, f"{fraction:.0%} of {phys / 2 ** 30:.1f} GiB physical / {ranks} rank(s) per node"
+    from ..resources import memory_budget
+    budget = memory_budget(ranks)
+    if budget.limit is None:
+        return float("inf"), "no memory limit detected"
+    return fraction * budget.limit, f"{fraction:.0%} of {budget.limit / 2 ** 30:.1f} GiB per rank ({budget.source})"
 
 
 def dense_run_bytes(n_k, n_orb, n_site, n_v, n_c, n_eig, ranks, n_energy, n_wf, dense_solver=False):

@@ -117,7 +117,7 @@ def test_memory_estimate_refuses_a_huge_grid_before_any_work():
     N = 400 * 400 * 4
     assert need > 16 * N * N / 2                           # at least the row slab of each rank
     small = workflows.load("bse").estimate_memory(_check(WSE2), 1)
-    assert 100 * 2 ** 20 < small < 200 * 2 ** 20           # the runtime plus a few MiB
+    assert 2 ** 20 < small < 100 * 2 ** 20                 # a few MiB beyond the running process
 
 
 def test_progress_lines_of_the_long_phases(tmp_path):

@@ -197,7 +197,8 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
         periodic = mc.checkpoint_every and (k + 1) % mc.checkpoint_every == 0
         if periodic:
             save(k, rec, ens, "periodic")
-        if ctx.stop_requested(comm):        # agreed within the group; groups agree after their points
+        # agreed within the group (every rank of it polls here); groups agree after their points
+        if max_over_ranks(int(ctx.stop_requested(comm)), comm):
             if not periodic:
                 save(k, rec, ens, "stop requested")
             raise _Stop
