@@ -69,8 +69,8 @@ def _moments(model, p, s, ctx):
                      NM2_PER_PS_IN_CM2_PER_S, KB_MEV_PER_K * T)
         out.append((T, (trace, d_on, d_off, st.decay_rate)))
         progress.update()
-        if ctx.stop_requested():
-            ctx.log.warning("stop requested; the valley workflow has no checkpoint and restarts from scratch")
+    if ctx.stop_requested():            # collective: every rank calls it once (ranks hold different T)
+        ctx.log.warning("stop requested; the valley workflow has no checkpoint and restarts from scratch")
     return dict(allgather_blocks(out, ctx.comm))
 
 
