@@ -46,7 +46,8 @@ class McResult:
                   for k, _, _ in MC_FIELDS}
         return cls(np.array(temps), traces[0].t, list(p.valleys) + ["total", "pl"], traces[0].r,
                    np.array([tr.profile for tr in traces]), np.array([mc[T][1] for T in temps]), values,
-                   {"particles": p.mc.particles, "batches": p.mc.batches, "seed": p.mc.seed, "speeds": p.mc.speeds})
+                   {"particles": p.mc.particles, "batches": p.mc.batches, "seed": p.mc.seed, "speeds": p.mc.speeds,
+                    "spot_width2_nm2": p.pulse.width2})
 
     def write(self, writer):
         w = writer.write
