@@ -16,6 +16,7 @@ Units: meV, nm, ps, 1/nm, K.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ from hpcx.units import HBAR2_2M0_MEV_NM2 as _H
 from hpcx.units import HBAR_MEV_PS as _HBAR
 from hpcx.units import KB_MEV_PER_K as _KB
 
-from .valley_mc_angles import mean_cos, model_nodes, quantile_tables
+from .valley_mc_angles import AngleNodes, model_nodes, quantile_tables
 
 __all__ = ["CellTable", "cell_table", "table_from_rates", "speed_factor", "SPEEDS"]
 
@@ -70,7 +71,6 @@ class CellTable:
 
     def with_alias(self, kernel):
         """Copy with the alias tables over entries (``kernel.build_alias`` with entry indices)."""
-        import dataclasses
         packed = kernel.build_alias(self.indptr, np.arange(self.nnz, dtype=np.int64), self.cumulative)
         return dataclasses.replace(self, packed=packed)
 
@@ -114,7 +114,6 @@ def table_from_rates(W0, W1, valley, e0, spread, vfac, kT, decay=None, nodes=Non
     first = np.zeros(len(pair_key), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(inverse))[::-1]
     if nodes is None:
-        from .valley_mc_angles import AngleNodes
         nodes = AngleNodes(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros((0, 1)),
                            np.zeros(0))
         T = 1.0 if T is None else T
@@ -139,8 +138,3 @@ def cell_table(model, tables, intervalley: bool = True, speeds: str = "boltzmann
     nodes = model_nodes(model, cells, th.T, intervalley)
     return table_from_rates(tables.W(0, intervalley), tables.W(1, intervalley), cells.valley, e0, spread,
                             speed_factor(cells.mass), kT, tables.radiative, nodes, th.T, intervals)
-
-
-def table_mean_cos(table: CellTable) -> np.ndarray:
-    """Mean cos theta of every entry's angle quantiles (equals ``table.mean_cos``)."""
-    return mean_cos(table.angles)
