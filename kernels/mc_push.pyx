@@ -20,11 +20,16 @@ Speed: an event is latency-bound (the table entry and the new state's data are r
 memory accesses), so push copies the per-state data into one 64-byte record per state and
 advances LANES particles in lockstep, each event split into stages over successive rounds
 with software prefetches (see _push_lanes); results are unchanged by this.
+Particles on isotropic |Q| cells (``push_cells``, the valley Monte Carlo of seed 002): the
+state is a cell of a valley, the velocity a speed drawn from the cell's Boltzmann shape times
+a continuous direction, the final state an entry of the cell's row (alias tables over entries)
+with a scattering angle from the entry's quantile table, and a statistical weight that decays
+deterministically at the cell's radiative rate; the plain ``push`` is unchanged by it.
 NumPy twin (same functions and arguments): hpcx/_kernels/reference/mc_push.py.
 """
 
 from cython.parallel import prange
-from libc.math cimport INFINITY, cos, log, sin, sqrt
+from libc.math cimport INFINITY, cos, exp, log, log1p, sin, sqrt
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 import numpy as np
@@ -433,3 +438,142 @@ def sample(const int64_t[::1] state, const double[::1] x, const double[::1] y, c
                 j = <int64_t>q
                 if j < nb:
                     prof[g, j] += 1
+
+
+# -- particles on isotropic |Q| cells (valley Monte Carlo) ---------------------------------------
+
+cdef struct CellTables:
+    const double* rec         # [n_cells, 8]: gout, decay, e0, spread, vfac, row start, row length, -
+    const double* packed      # [nnz, 4] alias tables over the entries: prob, entry, alias entry, -
+    const int64_t* indices    # [nnz] final cell of an entry
+    const double* angles      # [nnz, n_q] scattering-angle quantiles
+    Py_ssize_t n_q
+    double kT
+
+
+cdef long long _push_cell_particle(const CellTables* tb, uint64_t seed, uint64_t pid, double t_end,
+                                   int64_t* cell, double* x, double* y, double* t, double* tn, uint64_t* ctr,
+                                   double* weight, double* phi, double* speed) nogil:
+    """One particle to t_end (a particle born after t_end is left alone); returns its events."""
+    cdef long long events = 0
+    cdef int64_t c = cell[0], e, k, m
+    cdef double ti = t[0], tni = tn[0], xx = x[0], yy = y[0], w = weight[0], ph = phi[0], v = speed[0]
+    cdef double dt, xs, f, q, th, g
+    cdef uint64_t cc = ctr[0]
+    cdef const double* rec
+    cdef const double* row
+    cdef hpcx_pair p1, p2
+    if c < 0 or ti > t_end:
+        return 0
+    while tni <= t_end:
+        rec = tb.rec + 8 * c
+        dt = tni - ti
+        xx = xx + v * cos(ph) * dt
+        yy = yy + v * sin(ph) * dt
+        if rec[1] > 0.0:
+            w = w * exp(-rec[1] * dt)
+        ti = tni
+        p1 = hpcx_uniform2(seed, pid, cc)
+        p2 = hpcx_uniform2(seed, pid, cc + 1)
+        cc = cc + 2
+        events += 1
+        m = <int64_t>rec[6]
+        if m == 0:                                       # no final state (gout = 0): not reached
+            break
+        xs = p1.u1 * m                                   # alias: slot k, its entry or its alias
+        k = <int64_t>xs
+        if k >= m:
+            k = m - 1
+        f = xs - k
+        k = 4 * (<int64_t>rec[5] + k)
+        if f < tb.packed[k]:
+            e = <int64_t>tb.packed[k + 1]
+        else:
+            e = <int64_t>tb.packed[k + 2]
+        c = tb.indices[e]
+        if p1.u2 < 0.5:                                  # angle: sign, then the quantile interval
+            q = 2.0 * p1.u2 * (tb.n_q - 1)
+        else:
+            q = (2.0 * p1.u2 - 1.0) * (tb.n_q - 1)
+        k = <int64_t>q
+        if k >= tb.n_q - 1:
+            k = tb.n_q - 2
+        row = tb.angles + e * tb.n_q
+        th = row[k] + (q - k) * (row[k + 1] - row[k])
+        if p1.u2 < 0.5:
+            ph = ph + th
+        else:
+            ph = ph - th
+        if ph >= TWO_PI:
+            ph = ph - TWO_PI
+        elif ph < 0.0:
+            ph = ph + TWO_PI
+        rec = tb.rec + 8 * c
+        v = rec[4] * sqrt(rec[2] - tb.kT * log1p(-p2.u1 * rec[3]))
+        g = rec[0]
+        if g > 0.0:
+            tni = ti - log(1.0 - p2.u2) / g
+        else:
+            tni = INFINITY
+    dt = t_end - ti
+    xx = xx + v * cos(ph) * dt
+    yy = yy + v * sin(ph) * dt
+    if tb.rec[8 * c + 1] > 0.0:
+        w = w * exp(-tb.rec[8 * c + 1] * dt)
+    cell[0] = c
+    t[0] = t_end
+    tn[0] = tni
+    x[0] = xx
+    y[0] = yy
+    ctr[0] = cc
+    weight[0] = w
+    phi[0] = ph
+    speed[0] = v
+    return events
+
+
+def push_cells(uint64_t seed, int64_t p0, double t_end,
+               int64_t[::1] cell, double[::1] x, double[::1] y, double[::1] t, double[::1] tn, uint64_t[::1] ctr,
+               double[::1] weight, double[::1] phi, double[::1] speed,
+               const double[::1] gout, const double[::1] decay, const double[::1] e0, const double[::1] spread,
+               const double[::1] vfac, double kT, const int64_t[::1] indptr, const int64_t[::1] indices,
+               const double[:, ::1] packed, const double[:, ::1] angles):
+    """Advance particles on isotropic |Q| cells to t_end (ps); returns the scattering events.
+
+    Particle p (global index p0 + i) in cell ``cell[i]`` moves with speed ``speed[i]`` (nm/ps)
+    in direction ``phi[i]`` (rad); its weight decays as exp(-decay[cell] dt) (radiative decay,
+    deterministic).  At an event (time ``tn[i]``) two draws of its Philox stream (ctr, ctr + 1)
+    give: u1 the entry of the cell's row (alias tables ``packed`` over entries, from
+    :func:`build_alias` with entry indices as states), u2 the scattering angle (sign u2 < 1/2,
+    then linear interpolation in the entry's quantiles ``angles[e]``), u3 the new kinetic
+    energy e0 - kT log(1 - u3 spread) (the cell's Boltzmann shape; spread = 0: fixed), speed
+    vfac sqrt(E_kin), u4 the next flight -ln(1 - u4)/gout.  A particle with t > t_end (not born
+    yet) is left alone; the others end at t = t_end.
+    """
+    cdef Py_ssize_t i, n = cell.shape[0], ns = gout.shape[0]
+    cdef long long events = 0
+    cdef CellTables tb
+    if (decay.shape[0] != ns or e0.shape[0] != ns or spread.shape[0] != ns or vfac.shape[0] != ns
+            or indptr.shape[0] != ns + 1 or packed.shape[0] != indices.shape[0] or packed.shape[1] != 4
+            or angles.shape[0] != indices.shape[0] or angles.shape[1] < 2):
+        raise ValueError("push_cells: inconsistent table shapes")
+    if (x.shape[0] != n or y.shape[0] != n or t.shape[0] != n or tn.shape[0] != n or ctr.shape[0] != n
+            or weight.shape[0] != n or phi.shape[0] != n or speed.shape[0] != n):
+        raise ValueError("push_cells: inconsistent particle array lengths")
+    if n == 0:
+        return 0
+    rec_a = np.zeros((ns, 8))
+    rec_a[:, 0], rec_a[:, 1], rec_a[:, 2], rec_a[:, 3], rec_a[:, 4] = gout, decay, e0, spread, vfac
+    rec_a[:, 5] = indptr[:ns]
+    rec_a[:, 6] = np.diff(indptr)
+    cdef double[:, ::1] rec = rec_a
+    tb.rec = &rec[0, 0]
+    tb.packed = &packed[0, 0] if packed.shape[0] else NULL
+    tb.indices = &indices[0] if indices.shape[0] else NULL
+    tb.angles = &angles[0, 0] if angles.shape[0] else NULL
+    tb.n_q = angles.shape[1]
+    tb.kT = kT
+    for i in prange(n, nogil=True, schedule="dynamic", chunksize=64):
+        events += _push_cell_particle(&tb, seed, <uint64_t>(p0 + i), t_end, &cell[i], &x[i], &y[i], &t[i],
+                                      &tn[i], &ctr[i], &weight[i], &phi[i], &speed[i])
+    return int(events)

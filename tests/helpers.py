@@ -505,3 +505,23 @@ profile_k_panels = 2
 profile_r_points = 21
 profile_chunk = 3
 """
+
+# -- valley Monte Carlo (tests/workflows/test_valley.py, tests/parallel/test_valley_mpi.py) --------
+
+VALLEY_MC_SMALL = """
+[run]
+workflow = "valley"
+[valley]
+temperatures = [300.0, 77.0]
+t_end = 3.0
+dt = 0.5
+dq = 0.05
+profiles = false
+monte_carlo = true
+[monte_carlo]
+particles = 3000
+batches = 6
+dt = 1.0
+r_max = 1500.0
+r_bins = 15
+"""

@@ -6,7 +6,7 @@ import pytest
 from hpcx import api
 from hpcx.errors import ConfigError
 
-from helpers import VALLEY_SMALL, params_of, run_config
+from helpers import VALLEY_MC_SMALL, VALLEY_SMALL, params_of, run_config
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +62,53 @@ def test_switching_intervalley_off_gives_the_intravalley_diffusion(tmp_path):
     res = api.read(run_config(text, tmp_path / "off.h5"))
     np.testing.assert_allclose(res.diffusion[0, :, -1], res.stationary_diffusion[0], rtol=0.02)
     assert np.ptp(res.stationary_diffusion[0]) > 0.2 * np.min(res.stationary_diffusion[0])
+
+
+@pytest.fixture(scope="module")
+def with_mc(tmp_path_factory):
+    return run_config(VALLEY_MC_SMALL, tmp_path_factory.mktemp("valley_mc") / "mc.h5")
+
+
+def test_monte_carlo_output_contract(with_mc):
+    """/results/monte_carlo: [T, group, time] with the valleys, total and PL, on the moment solver's
+    output times; without decay losses beyond the PL the total weight is at most one exciton."""
+    import h5py
+    with h5py.File(with_mc) as f:
+        m = f["results/monte_carlo"]
+        nT, nt = len(m["temperature"]), len(m["time"])
+        assert (nT, nt) == (2, 4) and [g.decode() for g in m["groups"][()]] == ["KK", "KKp", "KL", "total", "pl"]
+        for name, unit in (("density", ""), ("width2", "nm^2"), ("width2_error", "nm^2"), ("diffusion", "cm^2/s"),
+                           ("diffusion_error", "cm^2/s"), ("particles", "")):
+            assert m[name].shape == (nT, 5, nt) and m[name].attrs["units"] == unit
+        assert m["profile"].shape == (nT, 5, nt, 15) and m.attrs["particles"] == 3000
+    res = api.read(with_mc)
+    mc = res.monte_carlo
+    np.testing.assert_allclose(mc.time, res.time[::2])
+    total = mc.values["density"][:, 3, -1]
+    assert np.all(total <= 1.0) and np.all(total > 0.9)
+    np.testing.assert_allclose(mc.values["density"][:, :3].sum(axis=1), mc.values["density"][:, 3], rtol=1e-12)
+    r = mc.r
+    n_from_profile = np.sum(mc.profile[:, 3, -1] * 2 * np.pi * r * (r[1] - r[0]), axis=-1)
+    assert np.all(n_from_profile <= total + 1e-12) and np.all(n_from_profile > 0.5 * total)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"monte_carlo": {"dt": 0.75}}, "monte_carlo.dt"),
+    ({"monte_carlo": {"temperatures": [20.0]}}, "monte_carlo.temperatures[0]"),
+    ({"monte_carlo": {"particles": 4}}, "monte_carlo.particles"),
+    ({"valley": {"intervalley_off_after": 2.0}}, "valley.intervalley_off_after"),
+])
+def test_bad_monte_carlo_config_is_refused(change, key):
+    import tomllib
+
+    from hpcx.config import dump_toml
+    data = tomllib.loads(VALLEY_MC_SMALL)
+    for section, values in change.items():
+        data[section].update(values)
+    with pytest.raises(ConfigError) as err:
+        params_of(dump_toml(data))
+    assert key in str(err.value)
+    if key == "monte_carlo.particles":
+        return
+    with pytest.raises(ConfigError, match="monte_carlo.batches"):
+        params_of(VALLEY_MC_SMALL, comm_size=8)

@@ -1,5 +1,5 @@
-"""Reproduce docs/results/valley.md: seed 002 Figs. 2-5 analogues, the acceptance table and the
-parameter sensitivity of the 20 K features.
+"""Reproduce docs/results/valley.md: seed 002 Figs. 2-5 analogues, the acceptance table, the
+parameter sensitivity of the 20 K features and the Monte Carlo cross-check of the moment solver.
 
     python docs/results/valley/reproduce.py [--smoke] [--workdir DIR]     (make figures TOPIC=valley)
 """
@@ -112,7 +112,48 @@ def fig4(page, name):
     page.figure(fig, "fig4_intervalley_off")
 
 
+MC_CHECK = {"valley": {"temperatures": [300.0, 77.0, 20.0], "t_end": 30.0, "dt": 0.1, "dq": 0.01, "profiles": False,
+                       "monte_carlo": True},
+            "monte_carlo": {"particles": 200000, "batches": 64, "dt": 1.0}}
+MC_SMOKE = {"valley": {"temperatures": [300.0, 20.0], "t_end": 4.0, "dt": 0.5, "dq": 0.05},
+            "monte_carlo": {"particles": 4000, "batches": 8, "dt": 1.0}}
+
+
+def monte_carlo_check(page):
+    """The Monte Carlo on the moment solver's cells and rates (300, 77, 20 K): figure and z-table."""
+    from hpcx.workflows.valley.plot import MC_MIN_PARTICLES, label, monte_carlo_figure
+    cfg = {"run": {"workflow": "valley"}, **{k: dict(v) for k, v in MC_CHECK.items()}}
+    if page.smoke:
+        for k, v in MC_SMOKE.items():
+            cfg[k].update(v)
+    page.run("mc_check", cfg)
+    res = page.read("mc_check")
+    page.figure(monte_carlo_figure(res), "monte_carlo_check")
+    mc, rows = res.monte_carlo, []
+    k = np.searchsorted(res.time, mc.time - 1e-9)
+    for c, T in enumerate(mc.temperature):
+        i = list(res.temperature).index(T)
+        for g, v in enumerate(res.valleys + ["total"]):
+            w2 = (res.width2[i, g] if g < len(res.valleys) else res.total_width2[i])[k]
+            ok = (mc.values["particles"][c, g] >= MC_MIN_PARTICLES) & (mc.time >= 1.0)
+            z = (mc.values["width2"][c, g, ok] - w2[ok]) / mc.values["width2_error"][c, g, ok]
+            share = f"{mc.values['density'][c, g, -1]:.2g}"
+            if not np.any(ok):
+                rows.append([f"{T:g} K", label(v) if v != "total" else "total N", share,
+                             f"{mc.values['particles'][c, g, -1]:.0f}", "not resolved", "—", "—", "—"])
+                continue
+            d_mom = (res.diffusion[i, g] if g < len(res.valleys) else res.total_diffusion[i])[k][-2]
+            d_mc, d_err = mc.values["diffusion"][c, g, -2], mc.values["diffusion_error"][c, g, -2]
+            rows.append([f"{T:g} K", label(v) if v != "total" else "total N", share,
+                         f"{mc.values['particles'][c, g, -1]:.0f}", f"{np.max(np.abs(z)):.2f}",
+                         f"{np.mean(np.abs(z) < 3):.0%} of {len(z)}", f"{d_mom:.3f}", f"{d_mc:.3f} ± {d_err:.3f}"])
+    page.table("monte_carlo", markdown_table(
+        ["T", "group", "n at t_end", "effective particles", "max ∣z∣ of w² (t ≥ 1 ps)", "within 3σ",
+         f"D moments at {mc.time[-2]:g} ps (cm²/s)", "D Monte Carlo (cm²/s)"], rows))
+
+
 def main(page):
+    monte_carlo_check(page)
     path = example(page)
     page.plot_run("example")
     off300 = moments_run(page, "off_300K", 300.0, 40.0, intervalley_off_after=10.0)

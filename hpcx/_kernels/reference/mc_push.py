@@ -1,7 +1,7 @@
 """NumPy twin of kernels/mc_push.pyx: the Monte Carlo push, alias tables and ensemble sampling.
 
 Same functions and arguments as ``hpcx._kernels.mc_push`` (``philox4x32``, ``uniforms``,
-``initialise``, ``push``, ``build_alias``, ``sample``) and the same random numbers:
+``initialise``, ``push``, ``build_alias``, ``sample``, ``push_cells``) and the same random numbers:
 Philox4x32-10 of the counter (draw_lo, draw_hi, particle_lo, particle_hi) under the key
 (seed_lo, seed_hi), two 53-bit uniforms per draw.  Draw 0 places a particle, draw 1 picks
 its initial state and first flight, draw c >= 2 is its (c-1)-th event, so a trajectory
@@ -198,3 +198,54 @@ def build_alias(indptr, indices, cumulative):
     packed[:, 1] = indices
     packed[:, 2] = alias
     return packed
+
+
+def push_cells(seed, p0, t_end, cell, x, y, t, tn, ctr, weight, phi, speed, gout, decay, e0, spread, vfac, kT,
+               indptr, indices, packed, angles):
+    """As mc_push.push_cells (particles on isotropic |Q| cells, weights, continuous directions);
+    returns the scattering events."""
+    two_pi = 6.283185307179586
+    n_q = angles.shape[1]
+    events = 0
+    born = (cell >= 0) & (t <= t_end)
+    active = born & (tn <= t_end)
+    while active.any():
+        i = np.nonzero(active)[0]
+        c = cell[i]
+        dt = tn[i] - t[i]
+        x[i] = x[i] + speed[i] * np.cos(phi[i]) * dt
+        y[i] = y[i] + speed[i] * np.sin(phi[i]) * dt
+        d = decay[c]
+        weight[i] = np.where(d > 0.0, weight[i] * np.exp(-d * dt), weight[i])
+        t[i] = tn[i]
+        u1, u2 = uniforms(seed, p0 + i, ctr[i])
+        u3, u4 = uniforms(seed, p0 + i, ctr[i] + np.uint64(1))
+        ctr[i] += np.uint64(2)
+        events += len(i)
+        a, m = indptr[c], indptr[c + 1] - indptr[c]
+        xs = u1 * m
+        k = np.minimum(xs.astype(np.int64), m - 1)
+        f = xs - k
+        slot = a + k
+        e = np.where(f < packed[slot, 0], packed[slot, 1], packed[slot, 2]).astype(np.int64)
+        new = indices[e]
+        plus = u2 < 0.5
+        q = np.where(plus, 2.0 * u2, 2.0 * u2 - 1.0) * (n_q - 1)
+        j = np.minimum(q.astype(np.int64), n_q - 2)
+        th = angles[e, j] + (q - j) * (angles[e, j + 1] - angles[e, j])
+        ph = np.where(plus, phi[i] + th, phi[i] - th)
+        ph = np.where(ph >= two_pi, ph - two_pi, np.where(ph < 0.0, ph + two_pi, ph))
+        phi[i] = ph
+        speed[i] = vfac[new] * np.sqrt(e0[new] - kT * np.log1p(-u3 * spread[new]))
+        cell[i] = new
+        tn[i] = _flight(t[i], u4, gout[new])
+        active[i] = tn[i] <= t_end
+    i = np.nonzero(born)[0]
+    c = cell[i]
+    dt = t_end - t[i]
+    x[i] = x[i] + speed[i] * np.cos(phi[i]) * dt
+    y[i] = y[i] + speed[i] * np.sin(phi[i]) * dt
+    d = decay[c]
+    weight[i] = np.where(d > 0.0, weight[i] * np.exp(-d * dt), weight[i])
+    t[i] = t_end
+    return events

@@ -2,7 +2,8 @@
 
 Config -> valley model of the material with its phonon couplings (:mod:`.schema`) -> rates on
 continuous |Q|, the spatial-moment solver per temperature and the radial-profile solver per
-(temperature, wavenumber chunk), distributed over ranks (:mod:`.run`) -> /results/...
+(temperature, wavenumber chunk), distributed over ranks (:mod:`.run`), optionally the weighted
+Monte Carlo on the same cells and rates (:mod:`.monte_carlo`) -> /results/...
 (:mod:`.result`); figures in :mod:`.plot`.  Physics: docs/theory/valley.md.
 """
 
@@ -30,7 +31,23 @@ def estimate_memory(p, comm_size=1):
     moments = 8 * 3 * n_mom * (n_fine + p.n_times + 12)
     results = 8 * len(p.temperatures) * (len(p.valleys) * 6 * p.n_times
                                          + 3 * len(p.valleys) * p.n_profile_times * p.profile_r_points)
-    return int(1.3 * (max(profile, moments) + results))
+    return int(1.3 * (max(profile, moments, _monte_carlo(p, comm_size)) + results))
+
+
+def _monte_carlo(p, comm_size):
+    """The Monte Carlo's peak: the rank's particles (11 arrays) and the sampling temporaries
+    (about 12 more per particle), the cell tables (per entry: 33 angle quantiles, the alias slot
+    and the row) and the record (sums per sample, batch and group)."""
+    if p.mc is None:
+        return 0
+    import numpy as np
+    local = int(np.ceil(p.mc.batches / comm_size)) * int(np.ceil(p.mc.particles / p.mc.batches))
+    cells = 3 * int(np.ceil(3.0 / p.dq))
+    entries = cells * (2 * int(np.ceil(0.08 / p.dq)) + 8)
+    samples = int(round(p.times_end / p.mc.dt)) + 1
+    groups = len(p.valleys) + 2
+    record = 8 * samples * groups * (4 * p.mc.batches + p.mc.r_bins) + 8 * p.mc.batches * groups * p.mc.r_bins
+    return 8 * 23 * local + 8 * 45 * entries + record
 
 
 def sweep_overrides(p):

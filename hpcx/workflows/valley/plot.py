@@ -1,5 +1,6 @@
 """Figures of a ``valley`` run: widths and diffusion per valley (seed 002 Fig. 3), the normalised
-PL profile (Fig. 2) and the scattering-induced diffusion (Fig. 5a)."""
+PL profile (Fig. 2), the scattering-induced diffusion (Fig. 5a) and, with the Monte Carlo, its
+cross-check of the moment solver."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def plot(run, stem):
     if res.pl_profile is not None:
         paths.append(pl_maps(res, stem))
     paths.append(scattering(res, stem))
+    if res.monte_carlo is not None:
+        paths.append(save(monte_carlo_figure(res), stem, "monte_carlo", dpi=120))
     return paths
 
 
@@ -79,3 +82,35 @@ def scattering(res, stem):
     ax.set(xlabel="t (ps)", ylabel="D (cm²/s)", title=title("WS2 (hBN)", temperature_K=res.temperature[c]))
     ax.legend(fontsize=8)
     return save(fig, stem, "scattering", dpi=120)
+
+
+#: effective particles below which a Monte Carlo value is not shown (its error bar is unreliable)
+MC_MIN_PARTICLES = 2000
+
+
+def monte_carlo_figure(res):
+    """Moment solver (lines) vs Monte Carlo (markers, 3 sigma bars) growth of w^2 per valley and of
+    the total density, one panel per Monte Carlo temperature; groups with fewer than
+    MC_MIN_PARTICLES effective particles are left out of the Monte Carlo markers."""
+    plt = pyplot()
+    mc = res.monte_carlo
+    nT = len(mc.temperature)
+    fig, axes = plt.subplots(1, nT, figsize=(4.2 * nT, 3.6), squeeze=False)
+    w0 = float(mc.attrs["spot_width2_nm2"])
+    for c, T in enumerate(mc.temperature):
+        ax, i = axes[0][c], list(res.temperature).index(T)
+        rows = [(g, res.width2[i, g] if g < len(res.valleys) else res.total_width2[i], COLORS.get(v, "k"),
+                 label(v) if g < len(res.valleys) else "total N") for g, v in enumerate(res.valleys + ["total"])]
+        for g, w2, color, name in rows:
+            ax.plot(res.time, 1e-3 * (w2 - w0), color=color, lw=1.0, label=f"{name} moments")
+            ok = mc.values["particles"][c, g] >= MC_MIN_PARTICLES
+            if np.any(ok):
+                y = 1e-3 * (mc.values["width2"][c, g, ok] - w0)
+                ax.plot(mc.time[ok], y, "o", ms=3, color=color, label=f"{name} Monte Carlo (3σ bars)")
+                bars = ax.errorbar(mc.time[ok], y, yerr=3e-3 * mc.values["width2_error"][c, g, ok], fmt="none",
+                                   ecolor=color, capsize=2)
+                decoration(*bars.lines[1], *bars.lines[2])          # caps and bars of the labelled markers
+        ax.set(xlabel="t (ps)", ylabel="w² − w₀² (10³ nm²)",
+               title=title("WS2 (hBN)", temperature_K=T) + "; w₀² = spot ⟨r²⟩")
+        ax.legend(fontsize=6)
+    return fig

@@ -11,6 +11,67 @@ from ...units import KB_MEV_PER_K, NM2_PER_PS_IN_CM2_PER_S
 CM2 = NM2_PER_PS_IN_CM2_PER_S
 
 
+MC_FIELDS = (("density", "", "sum of weights: n_g(t) per exciton created (PL: I_PL, 1/ps)"),
+             ("density_error", "", "jackknife standard error of density"),
+             ("width2", "nm^2", "<r^2>_spot + weighted <|r - r_birth|^2> (the lower-variance estimator)"),
+             ("width2_error", "nm^2", "jackknife standard error of width2"),
+             ("width2_direct", "nm^2", "weighted <r^2>"),
+             ("width2_direct_error", "nm^2", "jackknife standard error of width2_direct"),
+             ("diffusion", "cm^2/s", "(1/4) d width2/dt, centred differences of the samples"),
+             ("diffusion_error", "cm^2/s", "jackknife standard error of diffusion"),
+             ("particles", "", "effective number of particles (sum w)^2 / sum w^2"))
+
+
+@dataclasses.dataclass
+class McResult:
+    """The Monte Carlo cross-check: [T_mc, group, time_mc] arrays (groups: valleys, ``total``,
+    ``pl``), ``profile`` [T_mc, group, time_mc, r] (1/nm^2; PL 1/(nm^2 ps)), ``events`` [T_mc, time_mc]."""
+
+    temperature: np.ndarray
+    time: np.ndarray
+    groups: list
+    r: np.ndarray
+    profile: np.ndarray
+    events: np.ndarray
+    values: dict
+    attrs: dict
+
+    @classmethod
+    def assemble(cls, p, mc):
+        temps = list(p.mc.temperatures)
+        traces = [mc[T][0] for T in temps]
+        scale = {"diffusion": CM2, "diffusion_error": CM2}
+        names = {"density": "n", "density_error": "n_error"}
+        values = {k: np.array([getattr(tr, names.get(k, k)) for tr in traces]) * scale.get(k, 1.0)
+                  for k, _, _ in MC_FIELDS}
+        return cls(np.array(temps), traces[0].t, list(p.valleys) + ["total", "pl"], traces[0].r,
+                   np.array([tr.profile for tr in traces]), np.array([mc[T][1] for T in temps]), values,
+                   {"particles": p.mc.particles, "batches": p.mc.batches, "seed": p.mc.seed, "speeds": p.mc.speeds,
+                    "spot_width2_nm2": p.pulse.width2})
+
+    def write(self, writer):
+        w = writer.write
+        writer.group("results/monte_carlo", attrs=self.attrs)
+        w("results/monte_carlo/temperature", self.temperature, "K")
+        w("results/monte_carlo/time", self.time, "ps")
+        w("results/monte_carlo/groups", self.groups, "label")
+        w("results/monte_carlo/r", self.r, "nm", attrs={"definition": "centres of the radial bins"})
+        shape = {"shape": "[temperature, group, time]"}
+        for name, unit, doc in MC_FIELDS:
+            w(f"results/monte_carlo/{name}", self.values[name], unit, attrs={**shape, "definition": doc})
+        w("results/monte_carlo/profile", self.profile, "1/nm^2",
+          attrs={"shape": "[temperature, group, time, r]", "definition": "weight per area (pl: 1/(nm^2 ps))"})
+        w("results/monte_carlo/events", self.events, "", attrs={"shape": "[temperature, time]",
+                                                               "definition": "scattering events so far"})
+
+    @classmethod
+    def read(cls, run):
+        f = run.file["results/monte_carlo"]
+        r = lambda name: run.read(f"results/monte_carlo/{name}")[0]  # noqa: E731
+        return cls(r("temperature"), r("time"), list(r("groups")), r("r"), r("profile"), r("events"),
+                   {name: r(name) for name, _, _ in MC_FIELDS}, dict(f.attrs))
+
+
 @dataclasses.dataclass
 class Result:
     """Moments [T, valley, time], totals and PL [T, time], profiles [T, (valley,) time_p, r]."""
@@ -41,9 +102,10 @@ class Result:
     pl_profile: np.ndarray | None = None       # [T, time_p, r] 1/(nm^2 ps)
     profile: np.ndarray | None = None          # [T, valley, time_p, r] 1/nm^2
     eta: np.ndarray | None = None              # [T, valley, time_p, r] 1/(nm^2 ps)
+    monte_carlo: McResult | None = None
 
     @classmethod
-    def assemble(cls, p, model, s, eb, moments, profiles):
+    def assemble(cls, p, model, s, eb, moments, profiles, mc=None):
         """From the per-temperature solutions of :mod:`.run`."""
         V = len(p.valleys)
         traces = [moments[T][0] for T in p.temperatures]
@@ -72,6 +134,8 @@ class Result:
             out.profile = np.array([prof[T][0][:V] for T in p.temperatures])
             out.pl_profile = np.array([prof[T][0][V + 1] for T in p.temperatures])
             out.eta = np.array([prof[T][1][:V] for T in p.temperatures])
+        if mc is not None:
+            out.monte_carlo = McResult.assemble(p, mc)
         return out
 
     def write(self, writer):
@@ -112,6 +176,8 @@ class Result:
               attrs={"shape": "[temperature, valley, time, r]", "time": "results/pl/time", "r": "results/pl/r"})
             w("results/profiles/eta", self.eta, "1/(nm^2 ps)",
               attrs={"shape": "[temperature, valley, time, r]", "definition": "seed 002 Eq. 4"})
+        if self.monte_carlo is not None:
+            self.monte_carlo.write(writer)
 
     @classmethod
     def read(cls, run):
@@ -131,4 +197,5 @@ class Result:
                    intervalley_off_after=float(f.attrs["intervalley_off_after_ps"]),
                    profile_time=r("pl/time") if has else None, r=r("pl/r") if has else None,
                    pl_profile=r("pl/profile") if has else None, profile=r("profiles/density") if has else None,
-                   eta=r("profiles/eta") if has else None)
+                   eta=r("profiles/eta") if has else None,
+                   monte_carlo=McResult.read(run) if "monte_carlo" in f else None)

@@ -1,5 +1,6 @@
 """Phases of the ``valley`` workflow: model, moments per temperature, profiles per (temperature,
-k-chunk), all distributed over ranks in fixed blocks (results independent of the rank count)."""
+k-chunk), all distributed over ranks in fixed blocks, and optionally the Monte Carlo
+(:mod:`.monte_carlo`, particle batches over ranks); results independent of the rank count."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ...physics import valley_dynamics as vd
 from ...physics.valley_model import model_from_couplings
 from ...physics.valley_profiles import hankel, k_quadrature
 from ...units import KB_MEV_PER_K, NM2_PER_PS_IN_CM2_PER_S
+from .monte_carlo import monte_carlo
 from .result import Result
 
 
@@ -45,8 +47,12 @@ def run(p, ctx):
     if p.profiles:
         with ctx.phase("profiles"):
             profiles = _profiles(model, p, s, ctx)
+    mc = None
+    if p.mc is not None:
+        with ctx.phase("monte_carlo"):
+            mc = monte_carlo(model, p, s, ctx)
     with ctx.phase("observables"):
-        return Result.assemble(p, model, s, eb, moments, profiles)
+        return Result.assemble(p, model, s, eb, moments, profiles, mc)
 
 
 def _moments(model, p, s, ctx):

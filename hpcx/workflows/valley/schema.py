@@ -55,10 +55,49 @@ VALLEY = Section("valley", (
           minimum=1, maximum=8),
     Field("profile_r_points", int, 161, "points of the radial output grid", minimum=2),
     Field("profile_chunk", int, 16, "wavenumbers propagated together (memory vs overhead)", minimum=1),
+    Field("monte_carlo", bool, False, "also run the weighted Monte Carlo on the same cells and rates "
+          "(section [monte_carlo]): the statistical cross-check of the moment solver"),
 ), doc="Valley-resolved spatiotemporal exciton dynamics of a monolayer (seed 002).", required=True)
 
-SCHEMA = Schema("valley", (VALLEY,), doc="Bright and momentum-dark exciton diffusion after a focused pulse: "
-                "moments, profiles, PL and the scattering-induced diffusion (seed 002).")
+MONTE_CARLO = Section("monte_carlo", (
+    Field("particles", int, 100000, "particles per temperature (each carries weight 1/particles of the "
+          "excitons formed)", minimum=2),
+    Field("batches", int, 32, "independent batches of particles (jackknife errors; the unit of distribution "
+          "over ranks, so at most this many ranks)", minimum=2),
+    Field("seed", int, 1, "run seed of the per-particle random streams", minimum=0, maximum=2 ** 63 - 1),
+    Field("dt", float, 1.0, "spacing of the Monte Carlo samples (a multiple of [valley] dt that divides t_end)",
+          unit="ps", minimum=0.0, exclusive=True),
+    Field("temperatures", float, (), "temperatures of [valley] temperatures to simulate (default: all)",
+          unit="K", list_of=True),
+    Field("speeds", str, "boltzmann", "speed of a particle in a cell: 'boltzmann' (its own, drawn from the "
+          "cell's Boltzmann shape at every entry) or 'rms' (the cell's rms speed, the moment solver's)",
+          choices=("boltzmann", "rms")),
+    Field("r_max", float, 3000.0, "outer radius of the radial histograms", unit="nm", minimum=0.0,
+          exclusive=True),
+    Field("r_bins", int, 60, "radial histogram bins", minimum=1, maximum=10000),
+), doc="Weighted ensemble Monte Carlo of the same equation (used when [valley] monte_carlo = true).")
+
+SCHEMA = Schema("valley", (VALLEY, MONTE_CARLO), doc="Bright and momentum-dark exciton diffusion after a focused "
+                "pulse: moments, profiles, PL and the scattering-induced diffusion (seed 002), with an optional "
+                "Monte Carlo cross-check.")
+
+
+@dataclasses.dataclass(frozen=True)
+class McParams:
+    """The [monte_carlo] section, checked: sampling times every ``dt`` ps of [0, t_end]."""
+
+    particles: int
+    batches: int
+    seed: int
+    dt: float
+    temperatures: tuple
+    speeds: str
+    r_max: float
+    r_bins: int
+
+    def times(self, t_end: float):
+        import numpy as np
+        return np.linspace(0.0, t_end, int(round(t_end / self.dt)) + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +128,7 @@ class Params:
     profile_k_panels: int
     profile_r_points: int
     profile_chunk: int
+    mc: McParams | None = None
 
     @property
     def n_times(self) -> int:
@@ -146,10 +186,37 @@ def _material(cfg, v):
     return couplings, phonons, env, names
 
 
+def _monte_carlo(cfg, v, comm_size):
+    """The checked [monte_carlo] section, or None when [valley] monte_carlo is false."""
+    if not v.monte_carlo:
+        return None
+    m, src = cfg.monte_carlo, cfg.source
+    if m.particles < m.batches:
+        raise ConfigError(src, "monte_carlo.particles", f"{m.particles} particles for {m.batches} batches; "
+                          "allowed: at least one particle per batch")
+    if comm_size > m.batches:
+        raise ConfigError(src, "monte_carlo.batches", f"{m.batches} batches on {comm_size} ranks; allowed: at "
+                          "least as many batches as ranks (every rank holds whole batches)")
+    if not _multiple(m.dt, v.dt) or not _multiple(v.t_end, m.dt):
+        raise ConfigError(src, "monte_carlo.dt", f"{m.dt} ps must be a multiple of [valley] dt = {v.dt} ps "
+                          f"and divide t_end = {v.t_end} ps")
+    for i, T in enumerate(m.temperatures):
+        if not any(abs(T - t) < 1e-9 for t in v.temperatures):
+            raise ConfigError(src, f"monte_carlo.temperatures[{i}]", f"{T} K is not among [valley] temperatures "
+                              f"{list(v.temperatures)}")
+    if v.intervalley_off_after is not None:
+        raise ConfigError(src, "valley.intervalley_off_after", "the Monte Carlo (monte_carlo = true) runs with "
+                          "all channels throughout; allowed: unset, or monte_carlo = false")
+    temps = tuple(float(t) for t in v.temperatures if not m.temperatures
+                  or any(abs(t - T) < 1e-9 for T in m.temperatures))
+    return McParams(m.particles, m.batches, m.seed, m.dt, temps, m.speeds, m.r_max, m.r_bins)
+
+
 def params(cfg, comm_size=1):
     """Typed parameters of a validated ``valley`` config; raises ConfigError."""
     v = cfg.valley
     _check_times(cfg, v)
+    mc = _monte_carlo(cfg, v, comm_size)
     couplings, phonons, env, names = _material(cfg, v)
     if v.dq > 0.2 or (v.profiles and v.profile_dq > 0.2):
         raise ConfigError(cfg.source, "valley.dq", "cells wider than 0.2 1/nm cannot resolve thermal momenta; "
@@ -164,4 +231,4 @@ def params(cfg, comm_size=1):
                   acoustic_split=v.acoustic_split, profiles=v.profiles, profile_dt=v.profile_dt,
                   profile_dq=v.profile_dq, profile_harmonics=v.profile_harmonics,
                   profile_k_nodes=v.profile_k_nodes, profile_k_panels=v.profile_k_panels,
-                  profile_r_points=v.profile_r_points, profile_chunk=v.profile_chunk)
+                  profile_r_points=v.profile_r_points, profile_chunk=v.profile_chunk, mc=mc)
