@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 
 _L_LETTERS = "spdfghik"
+FORM_FACTOR_BLOCK_BYTES = 64 * 2 ** 20   # one [q block, n, n] float64 kernel of WannierResult.form_factor
 _S_TOL = 1e-10
 _QUAD_STEP = 0.1  # trapezoid step in ln q
 _QUAD_XMAX = 60.0  # exp(-q^2/4c) truncated at x = q^2/4c_max = _QUAD_XMAX + 4 m
@@ -214,13 +215,23 @@ class WannierResult:
         return 2.0 * np.pi * k**m * g
 
     def form_factor(self, state: str, q_nm: np.ndarray) -> np.ndarray:
-        """F(q) = int d^2r |phi|^2 e^{i q.r} (real, isotropic, F(0) = 1), shape of q."""
+        """F(q) = int d^2r |phi|^2 e^{i q.r} (real, isotropic, F(0) = 1), shape of q.
+
+        Evaluated in blocks of q so that the [q, n, n] kernel stays under
+        :data:`FORM_FACTOR_BLOCK_BYTES` (each q is summed on its own: the same numbers).
+        """
         m, a, cn = self._coeffs(state)
         q = np.asarray(q_nm, dtype=float)
+        flat = q.reshape(-1)
         c = a[:, None] + a[None, :]
-        x = np.multiply.outer(q**2, 1.0 / (4.0 * c))
-        kern = np.pi * math.factorial(m) / c ** (m + 1) * np.exp(-x) * eval_laguerre(m, x)
-        return np.einsum("i,...ij,j->...", cn, kern, cn)
+        scale = np.pi * math.factorial(m) / c ** (m + 1)
+        block = max(1, FORM_FACTOR_BLOCK_BYTES // (8 * a.size * a.size))
+        out = np.empty(flat.size)
+        for start in range(0, flat.size, block):
+            x = np.multiply.outer(flat[start:start + block] ** 2, 1.0 / (4.0 * c))
+            kern = scale * np.exp(-x) * eval_laguerre(m, x)
+            out[start:start + block] = np.einsum("i,...ij,j->...", cn, kern, cn)
+        return out.reshape(q.shape)
 
     def energy(self, state: str) -> float:
         return float(self.binding_energy_meV[self.states.index(state)])
