@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .log import PhaseTimer, Progress, get_logger
 from .parallel import SerialComm
+from .stopping import StopFlag
 
 
 @dataclasses.dataclass
@@ -49,7 +50,7 @@ class RunContext:
         return Progress(total, label, self.log, interval=interval, unit=unit, first=first,
                         done=done, enabled=self.comm.rank == 0)
 
-    def stop_requested(self, comm=None):
+    def stop_requested(self, comm=None, *, final=False):
         """True once the run has been asked to stop (SIGTERM, SIGINT, SIGUSR1).
 
         Collective over ``comm`` (default: the run's communicator): every rank
@@ -63,7 +64,9 @@ class RunContext:
         """
         if not self.stop_flag:
             return False
-        return bool(self.stop_flag() if comm is None else self.stop_flag(comm))
+        if isinstance(self.stop_flag, StopFlag):
+            return bool(self.stop_flag(comm, final=final))
+        return bool(self.stop_flag() if comm is None else self.stop_flag(comm))   # a test's plain callable
 
     @property
     def checkpoint_dir(self):

@@ -85,7 +85,9 @@ class StopFlag:
         """From now on a signal only sets the flag: the run finishes what it does (writing its file)."""
         self.polled = True
 
-    def __call__(self, comm=None):
+    def __call__(self, comm=None, final=False):
+        """True once any rank of ``comm`` has a request; ``final=True`` (the last safe point of a
+        loop, passed alike on every rank) agrees now instead of waiting for the stride."""
         comm = self.comm if comm is None else comm
         self.polled = True
         if comm.size == 1:
@@ -94,7 +96,7 @@ class StopFlag:
         if state.agreed:
             return True
         state.calls += 1
-        if state.calls < state.stride:
+        if state.calls < state.stride and not final:
             return False
         now = self.clock()
         total = sum_over_ranks(np.array([1.0 if self.local else 0.0, now - state.last]), comm)

@@ -91,6 +91,25 @@ def test_a_stop_request_on_one_rank_is_seen_by_all_at_the_same_safe_point(comm):
     comm.Barrier()
 
 
+def test_the_last_safe_point_of_a_loop_agrees_whatever_the_stride(comm):
+    from hpcx.stopping import StopFlag
+
+    class Clock:                 # fast loop steps: the flag agrees only every few calls
+        now = 0.0
+
+        def __call__(self):
+            self.now += 0.01
+            return self.now
+
+    flag = StopFlag(comm, interval=1.0, clock=Clock())
+    seen = [flag() for _ in range(20)]
+    assert not any(seen) and flag._agreements[id(comm)].stride > 1
+    if comm.rank == 0:
+        flag.request()           # a signal during the last item of the loop
+    assert flag(final=False) is False or flag._agreements[id(comm)].stride == 1
+    assert flag(final=True) is True                    # the loop's last poll never skips the agreement
+
+
 # -- node-shared arrays (MPI-3 shared-memory windows) ---------------------------------
 
 def test_shared_array_is_one_copy_per_node(comm):

@@ -50,7 +50,7 @@ def _solve(p, problems, ctx):
     progress = ctx.progress(len(mine), "eigenproblems (rank 0)", unit="problems")
     solved = []
     for step in range(rounds + 1):          # a safe point before each problem and after the last
-        if ctx.checkpoint_dir is not None and ctx.stop_requested():
+        if ctx.checkpoint_dir is not None and ctx.stop_requested(final=step == rounds):
             _stop(store, done, solved, len(problems), ctx)
         if step < len(mine):
             i, m, k = mine[step]
