@@ -52,12 +52,17 @@ import numpy as np
 from . import wannier as wp
 from .moire import MoireGeometry, MoirePotential
 
-__all__ = ["STACKINGS", "STACKING_PHASES", "layer_amplitude", "stacking_shifts", "amplitude_from_alphas",
-           "alphas_from_amplitude", "LayerPotentials", "form_factor_momenta", "exciton_potential",
-           "interlayer_1s", "hydrogen_1s_form_factor"]
+__all__ = ["STACKINGS", "STACKING_PHASES", "POTENTIAL_KINDS", "layer_amplitude", "stacking_shifts",
+           "amplitude_from_alphas", "alphas_from_amplitude", "LayerPotentials", "form_factor_momenta",
+           "exciton_potential", "ExcitonPotentialModel", "modulation_range", "interlayer_1s",
+           "hydrogen_1s_form_factor"]
 
 STACKINGS = ("R_h^h", "R_h^M", "R_h^X")
 STACKING_PHASES = np.array([0.0, 2.0 * np.pi / 3.0, -2.0 * np.pi / 3.0])
+
+#: how the exciton's moiré amplitude is obtained: with the 1s form factors of SI Eq. 8, or as a
+#: point particle (F = 1 at every angle, seed 003 App. II)
+POTENTIAL_KINDS = ("form_factor", "point_particle")
 
 
 def layer_amplitude(band_edges_meV: Sequence[float]) -> complex:
@@ -142,6 +147,78 @@ def exciton_potential(layers: LayerPotentials, geometry: MoireGeometry, form_fac
     """
     q_e, q_h = form_factor_momenta(geometry, m_e, m_h)
     return layers.exciton(float(form_factor(q_e)), float(form_factor(q_h)))
+
+
+def modulation_range(v1: complex) -> float:
+    """max M(r) - min M(r) (meV) of the first-shell potential with amplitude v1.
+
+    The extremes of sum_n 2 Re[v1 e^{i g_n.r}] lie where all three phases are equal,
+    phi = 0, 2 pi/3, -2 pi/3 (:meth:`hpcx.physics.moire.MoirePotential.depth_meV`).
+    """
+    values = 6.0 * np.real(complex(v1) * np.exp(1j * STACKING_PHASES))
+    return float(values.max() - values.min())
+
+
+@dataclass(frozen=True)
+class ExcitonPotentialModel:
+    """The interlayer exciton's first-shell moiré amplitude as a function of the twist angle.
+
+    ``kind``: "form_factor" (SI Eq. 8: the gap modulation ``point_particle`` split between the
+    conduction band (share ``conduction_fraction``) and the valence band, each weighted by the
+    1s form factor at its momentum) or "point_particle" (``point_particle`` itself at every
+    angle, seed 003 App. II); ``m_e``, ``m_h`` (m0): the band masses of the Wannier problem
+    whose form factor is used.
+    """
+
+    kind: str
+    point_particle: MoirePotential
+    conduction_fraction: float
+    m_e: float
+    m_h: float
+
+    def __post_init__(self):
+        if self.kind not in POTENTIAL_KINDS:
+            raise ValueError(f"unknown potential kind {self.kind!r}; known: {', '.join(POTENTIAL_KINDS)}")
+        if not 0.0 <= self.conduction_fraction <= 1.0:
+            raise ValueError(f"conduction_fraction {self.conduction_fraction} outside [0, 1]")
+
+    @property
+    def layers(self) -> LayerPotentials:
+        """Conduction- and valence-band amplitudes of the split gap modulation (meV)."""
+        return LayerPotentials.from_split(self.point_particle, self.conduction_fraction)
+
+    @property
+    def needs_form_factor(self) -> bool:
+        return self.kind == "form_factor"
+
+    def form_factors(self, geometry: MoireGeometry, form_factor: Callable | None) -> tuple[float, float]:
+        """(F_e, F_h): the electron's F(m_h/M |g|) and the hole's F(m_e/M |g|); (1, 1) for a point particle."""
+        if not self.needs_form_factor:
+            return 1.0, 1.0
+        if form_factor is None:
+            raise ValueError("the form-factor potential needs the 1s form factor F(q)")
+        q_e, q_h = form_factor_momenta(geometry, self.m_e, self.m_h)
+        return float(form_factor(q_e)), float(form_factor(q_h))
+
+    def at(self, geometry: MoireGeometry, form_factor: Callable | None = None) -> MoirePotential:
+        """The exciton potential at this geometry; ``form_factor`` F(|q|) (q in 1/nm) for "form_factor"."""
+        if not self.needs_form_factor:
+            return self.point_particle
+        return self.layers.exciton(*self.form_factors(geometry, form_factor))
+
+    def range_bound(self) -> float:
+        """Upper bound (meV) of max M - min M at any angle, without a form factor.
+
+        v1 = c_c F_e - c_v F_h is linear in (F_e, F_h), |F| <= 1 (the Fourier transform of a
+        probability density), and the range is a convex function of v1 (a maximum of linear
+        functions), so its largest value over [-1, 1]^2 sits at a corner.  For a split in phase
+        (the data) this is the point-particle range.
+        """
+        if not self.needs_form_factor:
+            return modulation_range(self.point_particle.v1)
+        lay = self.layers
+        return max(modulation_range(lay.conduction * fe - lay.valence * fh) for fe in (-1.0, 1.0)
+                   for fh in (-1.0, 1.0))
 
 
 def interlayer_1s(stack, m_e: float, m_h: float, electron_layer: int = 0, hole_layer: int = 1,

@@ -118,3 +118,26 @@ def test_data_file_matches_the_point_particle_potential():
     assert layers.conduction_fraction == pytest.approx(data.conduction_fraction, rel=1e-5)
     assert np.allclose(mpot.stacking_shifts(expected), data.gap_modulation_meV, atol=1e-3)
     assert set(data.sources) >= {"conduction_edges", "valence_edges", "conduction_fraction"}
+
+
+def test_potential_model_rules_and_range_bound(hbn_exciton):
+    F, m_e, m_h, system = hbn_exciton
+    point = mp.MoirePotential.from_ab(system.A_meV, system.B_meV)
+    pp = mpot.ExcitonPotentialModel("point_particle", point, 0.5, m_e, m_h)
+    geo = _geometry(system, 4.0)
+    assert pp.at(geo, F) is point and pp.form_factors(geo, F) == (1.0, 1.0)
+    for s in (0.0, 0.3, 1.0):
+        ff = mpot.ExcitonPotentialModel("form_factor", point, s, m_e, m_h)
+        assert ff.at(geo, F).v1 == mpot.exciton_potential(ff.layers, geo, F, m_e, m_h).v1
+        # the bound holds at every angle and, for a split in phase, is the point-particle range
+        assert ff.range_bound() == pytest.approx(mpot.modulation_range(point.v1), rel=1e-12)
+        for theta in (0.5, 2.0, 6.0, 15.0):
+            assert mpot.modulation_range(ff.at(_geometry(system, theta), F).v1) <= ff.range_bound()
+    # the range of 6 Re[v1 e^{i phi}] over the stackings: 3 sqrt3 B for A = 0
+    assert mpot.modulation_range(point.v1) == pytest.approx(3 * np.sqrt(3) * system.B_meV, rel=1e-12)
+    with pytest.raises(ValueError):
+        mpot.ExcitonPotentialModel("form_factor", point, 1.2, m_e, m_h)
+    with pytest.raises(ValueError):
+        mpot.ExcitonPotentialModel("pointlike", point, 0.5, m_e, m_h)
+    with pytest.raises(ValueError):
+        mpot.ExcitonPotentialModel("form_factor", point, 0.5, m_e, m_h).at(geo)

@@ -203,6 +203,12 @@ def test_workflow_output_contract(tmp_path):
         assert 0.99 < inside <= 1.0
         assert r["variance"][0, 0, -1] == pytest.approx(2 * 200.0 ** 2, rel=0.05)
         assert r["msd"][0, 0, -1] == 0.0
+        # the moiré potential of the point: form factors at 3 deg, B_eff = B (s F_e + (1 - s) F_h)
+        pot = r["potential"]
+        assert pot.attrs["potential"] == "form_factor" and pot["B_eff_meV"].shape == (1,)
+        s, F_e, F_h = pot.attrs["conduction_fraction"], pot["form_factor_electron"][0], pot["form_factor_hole"][0]
+        assert 0 < F_h < F_e < 1
+        assert pot["B_eff_meV"][0] == pytest.approx(pot.attrs["B_point_particle_meV"] * (s * F_e + (1 - s) * F_h))
         units = []
         r.visititems(lambda n, o: units.append(n) if isinstance(o, h5py.Dataset) and "units" not in o.attrs
                      else None)
