@@ -380,6 +380,11 @@ def test_sweep_overrides_cover_angles_and_temperatures():
 def test_example_config_is_valid():
     p = params_of((ROOT / "examples" / "transport.toml").read_text(), "examples/transport.toml")
     assert p.points == ((3.0, 10.0),) and p.mc.particles == 100000
+    # the seed-000 example: form-factor potential, 15 x 15 grid of 5 bands holding the 60 meV injection
+    name = "examples/seed000_transport_3deg.toml"
+    q = params_of((ROOT / name).read_text(), name)
+    assert q.points == ((3.0, 10.0),) and (q.model.grid, q.model.n_bands) == (15, 5)
+    assert q.model.potential.kind == "form_factor" and q.mc.e0 == 60.0
 
 
 def test_plot_and_read_back(tmp_path):
