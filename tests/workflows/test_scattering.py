@@ -323,3 +323,24 @@ def test_acoustic_scale_scales_only_the_acoustic_couplings():
     for a, b in zip(base.phonons, scaled.phonons):
         assert (b.D1_LA_e, b.D1_LA_h) == (0.5 * a.D1_LA_e, 0.5 * a.D1_LA_h)
         assert (b.D0_opt_e, b.E_opt, b.v_LA) == (a.D0_opt_e, a.E_opt, a.v_LA)
+
+
+def test_calibration_applies_to_the_moire_path_only():
+    # phonons.toml [calibration."MoSe2-WSe2/hBN"]: one CALIBRATED acoustic scale with its target; the
+    # material tables (read by kinetics and valley) keep the tabulated couplings
+    import tomllib
+    from importlib import resources
+
+    from hpcx.materials.phonons import calibration
+    cal = calibration("MoSe2-WSe2/hBN")
+    raw = tomllib.loads(resources.files("hpcx.materials").joinpath("phonons.toml").read_text())
+    entry = raw["calibration"]["MoSe2-WSe2/hBN"]["acoustic_scale"]
+    assert entry["confidence"] == "CALIBRATED" and "2.7" in cal.target and "3 deg, 10 K" in cal.target
+    assert 0.8 < cal.acoustic_scale < 1.2
+    model = params_of(SMALL).model
+    assert model.acoustic_scale == cal.acoustic_scale
+    for p in model.phonons:
+        tab = phonon_params(p.name)
+        assert p.D1_LA_e == pytest.approx(cal.acoustic_scale * tab.D1_LA_e, rel=1e-15)
+        assert p.D0_opt_e == tab.D0_opt_e
+    assert calibration("no such system").acoustic_scale == 1.0
