@@ -28,7 +28,7 @@ version (--smoke) runs 4 x 4 grids of 3 bands with 1000 particles for a few ps.
 import numpy as np
 
 from hpcx.materials.phonons import phonon_params
-from hpcx.parallel import block_range
+from hpcx.parallel import allgather_concat, block_range
 from hpcx.physics import relaxation as rx
 from hpcx.physics import scattering_states as ss
 from hpcx.physics import scattering_tables as st
@@ -51,6 +51,7 @@ SEED = {"D10": "5.6 (Fig. 3a), ≈ 6 (Fig. 2)", "DB10": "2.7", "D70": "1.4", "ra
         "ratio70": "≈ 1"}
 DIFFUSIVE = 20            # scattering events per particle in the fit window of a stationary D
 SHOW_TIMES = (2.0, 10.0, 50.0, 100.0, 200.0, 400.0)
+FIT_WINDOWS = ((20.0, 100.0), (50.0, 200.0))      # other extraction windows of the same Monte Carlo record (ps)
 
 
 def sizes(page):
@@ -139,12 +140,26 @@ def acceptance_rows(r):
              ""],
             ["MC / Boltzmann RTA, 3°, 70 K", f"{D70 / B70:#.3g} (MC / exact {D70 / X70:#.3g})", SEED["ratio70"],
              ""]]
+    for t0, t1 in FIT_WINDOWS:
+        w10, w70 = window_fit(main, p10, t0, t1), window_fit(main, p70, t0, t1)
+        rows.append([f"D(3°) Monte Carlo fitted over {t0:g}–{t1:g} ps: 10 K; 70 K", f"{w10:#.3g}; {w70:#.3g}",
+                     "5.6; 1.4", f"{_pct(w10, 5.6)}; {_pct(w70, 1.4)}"])
     ratios = [dt3.observables["stationary"][p] / dt3.diffusion_rta[p] for p, T in enumerate(dt3.temperature)
               if T > 60.0]
     if ratios:
         rows.append(["MC / Boltzmann RTA, 3°, T > 60 K (D(T) run)", f"{min(ratios):.2f} … {max(ratios):.2f}",
                      "≈ 1", ""])
     return markdown_table(["quantity", "hpcx (cm²/s)", "seed 000", "hpcx vs seed"], rows)
+
+
+def window_fit(res, p, t0, t1):
+    """D (cm^2/s) = slope/4 of the displacement variance of point p fitted over [t0, t1] ps."""
+    t = res.time
+    m = (t >= t0) & (t <= t1)
+    if m.sum() < 2:
+        return float("nan")
+    slope, _ = tr.linear_fit(t[m], res.observables["msd"][p, m, -1])
+    return 0.25 * float(slope) * 0.01
 
 
 def _pct(value, ref):
@@ -186,19 +201,36 @@ def decomposition_table(res):
                            "½⟨v²τ⟩ (cm²/s)", "½ΣNv²τ (cm²/s)"], rows)
 
 
-def resonances(page, z, T=10.0):
-    """{mode: ResonanceTable} of band-1 states at 3 deg (library calls; rows over the page's ranks)."""
+def resonances(page, z, temps=(10.0, 70.0)):
+    """(ResonanceTable of the band-1 states at the first temperature, {T: {mode: Boltzmann-averaged out-rate
+    1/ps}}) at 3 deg on the ``main`` grid (library calls; rows over the page's ranks)."""
     model = ss.moire_model("MoSe2-WSe2/hBN", "hBN", z["shells"], z["bands"], z["grid"], 1e-3)
     settings = st.TableSettings(2.0, 0.2, 1e-5, 300, 0.5, True, 1e-6)
     exciton = model.exciton()
     states, bands = ss.build_states(model, 3.0, exciton=exciton)
     start, stop = block_range(states.n, page.comm.size, page.comm.rank)
-    gamma = st.local_table(states.energy, states.terms(start, stop), T, settings, page.comm).gamma
-    rates = rx.mode_rates(bands, exciton, model.modes(), T, gamma, settings.beta, settings.width, model.coupling_cut,
-                          start, stop)
-    from hpcx.parallel import allgather_concat
-    rates = {name: allgather_concat(W, page.comm) for name, W in rates.items()}
-    return rx.resonance_table(states.energy, states.group, rates, 1, 2.0), bands
+    terms = states.terms(start, stop)
+    table, averaged = None, {}
+    for T in temps:
+        gamma = st.local_table(states.energy, terms, T, settings, page.comm).gamma
+        rates = rx.mode_rates(bands, exciton, model.modes(), T, gamma, settings.beta, settings.width,
+                              model.coupling_cut, start, stop)
+        rates = {name: allgather_concat(W, page.comm) for name, W in rates.items()}
+        N = boltzmann(states.energy, states.weight, T)
+        averaged[T] = {name: float(N @ W.sum(axis=1)) for name, W in rates.items()}
+        if table is None:
+            table = rx.resonance_table(states.energy, states.group, rates, 1, 2.0)
+    return table, averaged
+
+
+def mode_rate_rows(averaged):
+    names = [m for m in next(iter(averaged.values())) if not m.endswith(":TA")]
+    rows = []
+    for T, rates in averaged.items():
+        total = sum(rates.values())
+        rows.append([f"{T:g} K"] + [f"{rates[m]:.3g} ({100 * rates[m] / total:.0f} %)" for m in names]
+                    + [f"{total:.3g}"])
+    return markdown_table(["3°, Boltzmann average ⟨Σ_f W_if⟩"] + names + ["all modes (1/ps)"], rows)
 
 
 def resonance_rows(table):
@@ -424,11 +456,12 @@ def figure_window(page, r):
 def main(page):
     z = sizes(page)
     r = runs(page, z)
-    table, _ = resonances(page, z)
+    table, averaged = resonances(page, z)
     page.table("acceptance", acceptance_rows(r))
     page.table("bottleneck", bottleneck_table(r["main"]))
     page.table("decomposition", decomposition_table(r["main"]))
     page.table("resonances", resonance_rows(table))
+    page.table("mode_rates", mode_rate_rows(averaged))
     page.table("dt", dt_table(r, z))
     page.table("dt_effective", dt_effective_table(r, z))
     page.table("window", window_rows(r, z))
