@@ -13,7 +13,10 @@ ground band.  Two tools make that statement quantitative for a given set of tabl
   minimum and gives, per bin, the median rate into every band through every mode;
 * :func:`band_indicators` reads the band-structure criteria of Fig. S2 off the bands: ground
   band width W0, the gap to the first excited band, and where emission of each optical
-  phonon from the bottom of band 1 lands relative to band 0.
+  phonon from the bottom of band 1 lands relative to band 0;
+* :func:`hitting_probability` gives, for every initial state, the probability that the hot
+  exciton's cascade of scattering events reaches a set of states (the trap) before another
+  (the ground band): the trapped fraction of any injection without a Monte Carlo.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import linalg as splinalg
 
 from . import scattering as sc
 
-__all__ = ["mode_rates", "ResonanceTable", "resonance_table", "BandIndicators", "band_indicators"]
+__all__ = ["mode_rates", "ResonanceTable", "resonance_table", "BandIndicators", "band_indicators",
+           "hitting_probability"]
 
 
 def mode_rates(bands, exciton, modes, T, gamma, beta, width_min, coupling_cut, start=0, stop=None):
@@ -110,3 +116,27 @@ def band_indicators(energy, optical_energies):
     e0_min, e0_max, e1_min = E[:, 0].min(), E[:, 0].max(), E[:, 1].min()
     landing = {float(w): float(e1_min - w - e0_min) for w in optical_energies}
     return BandIndicators(float(e0_max - e0_min), float(e1_min - e0_max), float(e1_min - e0_min), landing)
+
+
+def hitting_probability(W, target, avoid):
+    """h [n]: probability that the jump process with rates W [n, n] (1/ps, W[i, f] from i to f) started
+    in state i enters the states ``target`` (bool [n]) before the states ``avoid`` (bool [n]).
+
+    h = 1 on target, 0 on avoid, and h_i = sum_f p_if h_f elsewhere, p_if = W_if / sum_f W_if the
+    jump probabilities (a first-step analysis; a sparse linear solve).  States that reach neither
+    set get h = 0 where the solve leaves them undetermined (rows without rates).
+    """
+    W = sparse.csr_matrix(W)
+    target, avoid = np.asarray(target, dtype=bool), np.asarray(avoid, dtype=bool)
+    if np.any(target & avoid):
+        raise ValueError("target and avoid overlap")
+    out_rate = np.asarray(W.sum(axis=1)).ravel()
+    free = ~target & ~avoid & (out_rate > 0)
+    h = target.astype(float)
+    if not free.any():
+        return h
+    P = sparse.diags(1.0 / np.where(out_rate > 0, out_rate, 1.0)) @ W
+    P_ff = P[free][:, free]
+    rhs = np.asarray(P[free][:, target].sum(axis=1)).ravel()
+    h[free] = splinalg.spsolve((sparse.identity(int(free.sum())) - P_ff).tocsc(), rhs)
+    return np.clip(h, 0.0, 1.0)

@@ -63,3 +63,18 @@ def test_band_decomposition_adds_up_to_seed_eq_1(small_moire):
         assert np.nansum(dec.population * dec.v2) == pytest.approx(v2, rel=1e-12)
         assert np.nansum(dec.population * dec.tau) == pytest.approx(tau, rel=1e-12)
         np.testing.assert_allclose(tr.group_populations(N, states.group, 3), dec.population, rtol=1e-12)
+
+
+def test_hitting_probability_is_the_gamblers_ruin():
+    # birth-death chain 0..N, up rate a, down rate b: P(reach N before 0 | i) = (1 - r^i) / (1 - r^N), r = b/a
+    N, a, b = 12, 2.0, 3.0
+    W = np.zeros((N + 1, N + 1))
+    for i in range(1, N):
+        W[i, i + 1], W[i, i - 1] = a, b
+    W[0, 1] = W[N, N - 1] = 1.0                     # the boundaries' own rates do not matter
+    target, avoid = np.arange(N + 1) == N, np.arange(N + 1) == 0
+    h = rx.hitting_probability(W, target, avoid)
+    r = b / a
+    np.testing.assert_allclose(h, (1 - r ** np.arange(N + 1)) / (1 - r ** N), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError):
+        rx.hitting_probability(W, target, target)

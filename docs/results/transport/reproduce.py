@@ -17,11 +17,13 @@ batches, seed 1, stationary D from the displacement variance over the second hal
    the band indicators of a ``moire`` twist scan (``bands_scan``, 2-6 deg);
 4. sensitivity at 3 deg, 10 K and 70 K, as ``main`` with 2e4 particles: split s = 0 and 1,
    Wu et al.'s gap modulation (A = 4.30, B = 23.20 meV), broadening floor 0.1 and 0.4 meV, all
-   particles injected into the one state nearest 60 meV;
-5. the phonon resonances that connect the bands at 3 deg, 10 K (library calls,
-   :func:`hpcx.physics.relaxation.mode_rates`, on the ``main`` grid).
+   particles injected into the one state nearest 60 meV, the bands of 3.25 deg;
+5. the phonon resonances that connect the bands at 3 deg, 10 and 70 K, and the trapped fraction
+   of any injection by a first-step analysis (library calls, :mod:`hpcx.physics.relaxation`, on
+   the ``main`` grid).
 
-About 1.5-2 h on 2 cores; finished runs are reused from build/results/transport/.  The smoke
+About 40 min on 2 cores (load 5); finished runs are reused from build/results/transport/.  The
+smoke
 version (--smoke) runs 4 x 4 grids of 3 bands with 1000 particles for a few ps.
 """
 
@@ -46,7 +48,8 @@ SENSITIVITY = {"s0": ({"conduction_fraction": 0.0}, {}, "split s = 0 (only the v
                "wu": ({"A": 4.30, "B": 23.20}, {}, "Wu et al. 2018 gap modulation A = 4.30, B = 23.20 meV"),
                "floor01": ({"width_min": 0.1}, {}, "broadening floor 0.1 meV"),
                "floor04": ({"width_min": 0.4}, {}, "broadening floor 0.4 meV"),
-               "inject": ({}, {"initial": "state"}, "all excitons injected into the state nearest 60 meV")}
+               "inject": ({}, {"initial": "state"}, "all excitons injected into the state nearest 60 meV"),
+               "theta325": ({}, {"twist_deg": [3.25]}, "the bands of 3.25° (B_eff = 12.5 meV, 8 % weaker potential)")}
 SEED = {"D10": "5.6 (Fig. 3a), ≈ 6 (Fig. 2)", "DB10": "2.7", "D70": "1.4", "ratio10": "≈ 2 (5.6/2.7)",
         "ratio70": "≈ 1"}
 DIFFUSIVE = 20            # scattering events per particle in the fit window of a stationary D
@@ -95,7 +98,9 @@ def runs(page, z):
         scat, trans, _ = SENSITIVITY[name]
         if trans.get("initial") == "state":
             trans = {**trans, "initial_state": injection_state(z)}
-        page.run(f"sens_{name}", config(z, [3.0], [10.0, 70.0], z["grid"], z["bands"], z["sens_particles"],
+        trans = dict(trans)
+        angles = trans.pop("twist_deg", [3.0])
+        page.run(f"sens_{name}", config(z, angles, [10.0, 70.0], z["grid"], z["bands"], z["sens_particles"],
                                         scat, trans))
     page.run("bands_scan", {"run": {"workflow": "moire"},
                             "moire": {"twist_deg": 3.0, "shells": 8, "n_bands": 4, "grid": 12, "scan_grid": 30,
@@ -162,6 +167,10 @@ def window_fit(res, p, t0, t1):
     return 0.25 * float(slope) * 0.01
 
 
+def _signed(x):
+    return f"{x:+.1f}".replace("-", "−")
+
+
 def _pct(value, ref):
     return f"{100 * (value / ref - 1):+.0f} %".replace("-", "−")
 
@@ -202,25 +211,68 @@ def decomposition_table(res):
 
 
 def resonances(page, z, temps=(10.0, 70.0)):
-    """(ResonanceTable of the band-1 states at the first temperature, {T: {mode: Boltzmann-averaged out-rate
-    1/ps}}) at 3 deg on the ``main`` grid (library calls; rows over the page's ranks)."""
+    """Library calls at 3 deg on the ``main`` grid (rows over the page's ranks): (ResonanceTable of the
+    band-1 states at the first temperature, {T: {mode: Boltzmann-averaged out-rate 1/ps}}, trap analysis
+    at the first temperature (:func:`trap_analysis`))."""
     model = ss.moire_model("MoSe2-WSe2/hBN", "hBN", z["shells"], z["bands"], z["grid"], 1e-3)
     settings = st.TableSettings(2.0, 0.2, 1e-5, 300, 0.5, True, 1e-6)
     exciton = model.exciton()
     states, bands = ss.build_states(model, 3.0, exciton=exciton)
     start, stop = block_range(states.n, page.comm.size, page.comm.rank)
     terms = states.terms(start, stop)
-    table, averaged = None, {}
+    table, averaged, trap = None, {}, None
     for T in temps:
-        gamma = st.local_table(states.energy, terms, T, settings, page.comm).gamma
-        rates = rx.mode_rates(bands, exciton, model.modes(), T, gamma, settings.beta, settings.width,
+        tab = st.local_table(states.energy, terms, T, settings, page.comm)
+        rates = rx.mode_rates(bands, exciton, model.modes(), T, tab.gamma, settings.beta, settings.width,
                               model.coupling_cut, start, stop)
         rates = {name: allgather_concat(W, page.comm) for name, W in rates.items()}
         N = boltzmann(states.energy, states.weight, T)
         averaged[T] = {name: float(N @ W.sum(axis=1)) for name, W in rates.items()}
         if table is None:
             table = rx.resonance_table(states.energy, states.group, rates, 1, 2.0)
-    return table, averaged
+            trap = trap_analysis(states, allgather_concat(tab.W, page.comm), z)
+    return table, averaged, trap
+
+
+TRAP_EXIT = 1e-3          # 1/ps: band-1 states with a smaller rate into band 0 form the trap (t_max = 400 ps)
+
+
+def trap_analysis(states, W, z, e0=60.0, bin_width=5.0):
+    """Probability h_i that an exciton injected into state i ends in the band-1 trap (band-1 states whose
+    rate into band 0 is below TRAP_EXIT) before it reaches band 0, from the full table W [n, n] at
+    10 K; and the trapped fraction of several readings of the seed's injection."""
+    E = states.energy - states.energy.min()
+    g = states.group
+    into0 = W[:, g == 0].sum(axis=1)
+    trap = (g == 1) & (into0 < TRAP_EXIT)
+    h = rx.hitting_probability(W, trap, g == 0)
+    inside = E <= e0
+    bins = np.minimum((E // bin_width).astype(int), int(e0 // bin_width) - 1)
+    per_bin = np.array([h[inside & (bins == b)].mean() if (inside & (bins == b)).any() else np.nan
+                        for b in range(int(e0 // bin_width))])
+    readings = {"uniform over the states with E − E_min ≤ 60 meV (the runs)": float(h[inside].mean()),
+                "uniform in energy, 0–60 meV (each 5 meV bin equal)": float(np.nanmean(per_bin)),
+                "all in the state nearest 60 meV": float(h[int(np.argmin(np.abs(E - e0)))]),
+                "uniform over the states with 55 meV < E − E_min ≤ 65 meV":
+                    float(h[(E > 55) & (E <= 65)].mean()) if ((E > 55) & (E <= 65)).any() else float("nan")}
+    return {"trap_states": int(trap.sum()), "trap_range": (float(E[trap].min() - E[g == 1].min()),
+                                                           float(E[trap].max() - E[g == 1].min())),
+            "per_bin": per_bin, "bin_width": bin_width, "readings": readings}
+
+
+def trap_rows(trap, r):
+    main, inject = r["main"], r.get("sens_inject")
+    # the page's runs read back: the trapped fraction the Monte Carlo finds (band 0 holds the rest)
+    mc = {"uniform over the states with E − E_min ≤ 60 meV (the runs)": 1 - main.observables["population"][0, -1, 0]}
+    if inject is not None:
+        mc["all in the state nearest 60 meV"] = 1 - inject.observables["population"][0, -1, 0]
+    rows = [[reading, f"{100 * f:.1f}", f"{100 * mc[reading]:.1f}" if reading in mc else "–"]
+            for reading, f in trap["readings"].items()]
+    w = trap["bin_width"]
+    rows += [[f"injected at {w * b:g}–{w * (b + 1):g} meV", f"{100 * f:.1f}" if np.isfinite(f) else "no states (gap)",
+              "–"] for b, f in enumerate(trap["per_bin"])]
+    return markdown_table(["3°, 10 K injection", "ends in the band-1 trap (%), first-step analysis",
+                           "above band 0 at 400 ps (%), Monte Carlo"], rows)
 
 
 def mode_rate_rows(averaged):
@@ -293,8 +345,8 @@ def window_rows(r, z):
         s = {key: v[p] for key, v in res.states.items()}
         boltz = tr.group_populations(boltzmann(s["energy"], s["weight"], 10.0), s["group"], len(res.group_names))
         excited = 100 * (1 - res.observables["population"][p, -1, 0])
-        rows.append([f"{th:g}°", f"{scan.B_eff[k]:.1f}", f"{w0:.1f}", f"{gap:.1f}", f"{land['WSe2']:+.1f}",
-                     f"{land['MoSe2']:+.1f}", f"{excited:.1f} ({100 * (1 - boltz[0]):.1g})",
+        rows.append([f"{th:g}°", f"{scan.B_eff[k]:.1f}", f"{w0:.1f}", _signed(gap), _signed(land["WSe2"]),
+                     _signed(land["MoSe2"]), f"{excited:.1f} ({100 * (1 - boltz[0]):.1g})",
                      f"{D:#.3g} ± {err:.1g}" + ("†" if ev < DIFFUSIVE else ""), f"{X:#.3g}", f"{B:#.3g}",
                      f"{D / B:.2f}", f"{D / X:.2f}"])
     return markdown_table(["θ", "B_eff (meV)", "W0", "gap 0→1", "band-1 min − E_opt(WSe2) − band-0 min",
@@ -355,14 +407,14 @@ def figure_occupation(page, res, scan_bands=None):
         boltz = boltzmann(s["energy"][p], s["weight"][p], T)
         floor = 0.3 / occ[p, -1].sum()
         e = s["energy"][p] - s["energy"][p].min()
-        for col, (label, N) in enumerate(((f"Monte Carlo, t = {t[-1]:.0f} ps", occ[p, -1] / occ[p, -1].sum()),
+        for col, (label, N) in enumerate(((f"MC, t = {t[-1]:.0f} ps", occ[p, -1] / occ[p, -1].sum()),
                                           ("Boltzmann", boltz))):
             ax = axes[p, col]
             sc = ax.scatter(q, e, c=np.log10(np.maximum(N, floor)), s=10, cmap="viridis", vmin=np.log10(floor),
                             vmax=0)
             decoration(ax.axhline(60.0, color="C1", ls="--", lw=0.8))
             ax.set(xlabel="|Q| (1/nm)", ylabel="E − E_min (meV)")
-            ax.set_title(title(SYSTEM, 3.0, T, label + "; dashed: injection edge 60 meV"), fontsize=8)
+            ax.set_title(title(SYSTEM, 3.0, T, label), fontsize=8)
             colorbar(fig, sc, ax, "log10 fraction of excitons in the state")
         ax = axes[p, 2]
         bp = tr.group_populations(boltz, s["group"][p], len(res.group_names))
@@ -456,12 +508,13 @@ def figure_window(page, r):
 def main(page):
     z = sizes(page)
     r = runs(page, z)
-    table, averaged = resonances(page, z)
+    table, averaged, trap = resonances(page, z)
     page.table("acceptance", acceptance_rows(r))
     page.table("bottleneck", bottleneck_table(r["main"]))
     page.table("decomposition", decomposition_table(r["main"]))
     page.table("resonances", resonance_rows(table))
     page.table("mode_rates", mode_rate_rows(averaged))
+    page.table("trap", trap_rows(trap, r))
     page.table("dt", dt_table(r, z))
     page.table("dt_effective", dt_effective_table(r, z))
     page.table("window", window_rows(r, z))
