@@ -10,7 +10,8 @@ self-consistent Gamma to 1e-5, detailed balance, the form-factor moiré potentia
 1. calibration: 3 deg with the tabulated couplings (``acoustic_scale = 1``) on n x n grids,
    n = 15, 21, 27; the CALIBRATED scale of phonons.toml from the finest grid and the measured
    exponent of D(lambda), checked by a run with the scale on the 21 x 21 grid;
-2. grid convergence with the calibrated couplings: 3-6 deg on n = 15, 21, 27 (3 deg: 15, 21);
+2. grid convergence with the calibrated couplings: 3-6 deg on n = 15, 21, 27 (3 deg: 15, 21), and
+   at 50 K on n = 21, 27 for 5 and 6 deg;
 3. sensitivity at 3 deg on the 15 x 15 grid: acoustic D1 and optical D0 scaled by 0.5 and 2 on top
    of the calibrated values (library calls), at 10, 70 and 300 K.
 
@@ -40,23 +41,26 @@ def sizes(page):
     return page.pick(
         dict(T=10.0, table_T=300.0, calib_grids=(15, 21, 27), check_grid=21, angles=(3.0, 4.0, 5.0, 6.0),
              grids={3.0: (15, 21), 4.0: (15, 21, 27), 5.0: (15, 21, 27), 6.0: (15, 21, 27)}, sens_grid=15,
-             sens_temps=(10.0, 70.0, 300.0), shells=6),
+             sens_temps=(10.0, 70.0, 300.0), shells=6, warm={5.0: (21, 27), 6.0: (21, 27)}, warm_T=50.0),
         dict(T=30.0, table_T=300.0, calib_grids=(4, 5), check_grid=4, angles=(3.0, 5.0),
-             grids={3.0: (4,), 5.0: (4, 5)}, sens_grid=4, sens_temps=(150.0,), shells=3))
+             grids={3.0: (4,), 5.0: (4, 5)}, sens_grid=4, sens_temps=(150.0,), shells=3, warm={5.0: (4, 5)},
+             warm_T=150.0))
 
 
 def config(z, theta, grid, scale=None):
     extra = {} if scale is None else {"acoustic_scale": scale}
+    temps = [z["T"]] + ([z["warm_T"]] if grid in z["warm"].get(theta, ()) and scale is None else [])
     return {"run": {"workflow": "scattering"},
             "scattering": {**SCATTERING, "shells": z["shells"], "twist_deg": theta, "grid": grid,
-                           "temperatures": [z["T"]], "table_temperature": z["table_T"], **extra}}
+                           "temperatures": temps, "table_temperature": z["table_T"], **extra}}
 
 
-def rta(page, name, cfg):
-    """(D cm^2/s, v2_eff nm^2/ps^2, tau_eff ps, iterations) at the page temperature of one run."""
+def rta(page, name, cfg, T=None):
+    """(D cm^2/s, v2_eff nm^2/ps^2, tau_eff ps, iterations) at T (default: the first temperature) of one run."""
     page.run(name, cfg)
     res = page.read(name)
-    return float(res.diffusion[0]), float(res.v2_eff[0]), float(res.tau_eff[0]), int(res.iterations[0])
+    k = 0 if T is None else list(res.temperature).index(T)
+    return float(res.diffusion[k]), float(res.v2_eff[k]), float(res.tau_eff[k]), int(res.iterations[k])
 
 
 def calibration_runs(page, z):
@@ -71,6 +75,20 @@ def convergence_runs(page, z):
     """{(theta, grid): values} with the calibrated couplings (the default)."""
     return {(th, g): rta(page, f"rta_{th:g}deg_grid{g}", config(z, th, g)) for th in z["angles"]
             for g in z["grids"][th]}
+
+
+def warm_table(page, z):
+    """The finer-grid check at warm_T for the slowest-converging angles: D_RTA (tau_eff) per grid."""
+    rows = []
+    for th, grids in z["warm"].items():
+        cells = []
+        for g in grids:
+            v = rta(page, f"rta_{th:g}deg_grid{g}", config(z, th, g), z["warm_T"])
+            cells.append(f"{v[0]:#.4g} ({v[2]:#.3g})")
+        rows.append([f"{th:g}°, {z['warm_T']:g} K", *cells])
+    n = max(len(g) for g in z["warm"].values())
+    grids = next(g for g in z["warm"].values() if len(g) == n)
+    return markdown_table(["θ, T"] + [f"n = {g}" for g in grids], rows)
 
 
 def scaled_modes(model, d1, d0):
@@ -164,6 +182,7 @@ def main(page):
     sens = sensitivity(page, z)
     page.table("calibration", calibration_table(bare, check, z))
     page.table("convergence", convergence_table(data, z))
+    page.table("warm", warm_table(page, z))
     page.table("sensitivity", sensitivity_table(sens, z))
     figure_convergence(page, bare, data, z)
 
