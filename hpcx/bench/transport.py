@@ -98,7 +98,7 @@ def _computed_table(args, model, states, rows):
                           states.weight, states.k), f"{n}x{n}x{nb} computed"
     # fine Monkhorst-Pack grid (n m)^2: fine point (A, B) has parent (A // m, B // m), offset (A % m, B % m)
     nf = n * m
-    bands = ss.solve_moire_bands(model.system, args.theta, model.shells, nf, nb)
+    bands = ss.solve_moire_bands(model.system, args.theta, model.shells, nf, nb, model.potential_at(args.theta))
     A, B = np.divmod(np.arange(nf * nf), nf)
     eta = np.tile(np.arange(nb), nf * nf)
     A, B = np.repeat(A, nb), np.repeat(B, nb)

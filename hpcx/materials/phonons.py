@@ -13,6 +13,7 @@ Every source string, and its confidence tag, is kept in ``.sources`` and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from scipy import constants as _c
 from hpcx.materials import _SCALE as _BASE_SCALE
 from hpcx.materials import UnknownMaterialError, _table, tmd
 
-__all__ = ["PhononParams", "Valley", "phonon_params", "multivalley_model", "names", "ATOMIC_MASS_UNIT_M0",
+__all__ = ["PhononParams", "Valley", "Calibration", "phonon_params", "multivalley_model", "names", "calibration",
+           "calibrated_systems", "scale_acoustic", "ATOMIC_MASS_UNIT_M0",
            "ValleyCoupling", "IntervalleyPhonon", "ValleyCouplings", "valley_couplings"]
 
 #: atomic mass unit in m0
@@ -31,6 +33,7 @@ ATOMIC_MASS_UNIT_M0 = _c.atomic_mass / _c.m_e
 #: the shared unit table plus the units only phonon data use
 _SCALE = {**_BASE_SCALE, "eV/nm": 1e3, "m/s": 1e-3, "u": ATOMIC_MASS_UNIT_M0}
 _FILE = "phonons.toml"
+_NOT_MATERIALS = ("valleys", "extra", "calibration")
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def _convert(raw: Mapping[str, Mapping]) -> tuple[dict, dict, dict]:
 
 def names() -> list[str]:
     """Materials with phonon parameters."""
-    return sorted(k for k in _table(_FILE) if k not in ("valleys", "extra"))
+    return sorted(k for k in _table(_FILE) if k not in _NOT_MATERIALS)
 
 
 def phonon_params(name: str) -> PhononParams:
@@ -210,3 +213,40 @@ def valley_couplings(name: str = "WS2") -> ValleyCouplings:
             raise UnknownMaterialError(ch.b, f"valley of {name} (in {ch.a}.iv_{ch.b}_{ch.branch})", sorted(valleys))
     return ValleyCouplings(name, valleys, tuple(channels), extra["radiative_linewidth"], extra["exciton_energy"],
                            sources)
+
+
+# ----------------------------------------------------------------- moiré calibration (seed 000)
+@dataclass(frozen=True)
+class Calibration:
+    """The one CALIBRATED scale of a moiré system's exciton-phonon model.
+
+    ``acoustic_scale`` multiplies the acoustic deformation potentials D1 (LA and TA, electron
+    and hole) of both layers of the system; ``target`` is the seed number it was fitted to.
+    """
+
+    system: str
+    acoustic_scale: float
+    target: str
+    source: str
+
+
+def calibrated_systems() -> list[str]:
+    """Moiré systems with a [calibration] entry."""
+    return sorted(_table(_FILE).get("calibration", {}))
+
+
+def calibration(system: str) -> Calibration:
+    """The [calibration."<system>"] entry of phonons.toml (scale 1 with an empty target if none)."""
+    raw = _table(_FILE).get("calibration", {}).get(system)
+    if raw is None:
+        return Calibration(system, 1.0, "", "no calibration: the tabulated couplings")
+    item = raw["acoustic_scale"]
+    return Calibration(system, float(item["value"]) * _SCALE[item["unit"]], item["target"], item["source"])
+
+
+def scale_acoustic(params: PhononParams, factor: float) -> PhononParams:
+    """``params`` with every acoustic deformation potential D1 multiplied by ``factor``."""
+    if factor == 1.0:
+        return params
+    scaled = {k: getattr(params, k) * factor for k in ("D1_LA_e", "D1_TA_e", "D1_LA_h", "D1_TA_h")}
+    return dataclasses.replace(params, **scaled)

@@ -13,7 +13,9 @@ Two models share one interface, :class:`States`:
   intra- and intervalley phonons (:func:`hpcx.physics.phonons.multivalley_channels`).
 
 The exciton vertex needs the 1s form factor of the Wannier equation in the
-dielectric environment of the layers (:func:`exciton_1s`).
+dielectric environment of the layers (:func:`exciton_1s`); the moiré potential of the
+interlayer exciton (:class:`hpcx.physics.moire_potential.ExcitonPotentialModel`, seed 000 SI
+Eq. 8) takes the same solution, so the potential and the vertex use one F(q).
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ import numpy as np
 from hpcx.units import HBAR2_2M0_MEV_NM2, KB_MEV_PER_K
 
 from . import moire as mp
+from . import moire_potential as mpot
 from . import phonons as ph
 from . import scattering as sc
 from . import wannier as wp
 from .screening import stack_from_materials
 
-__all__ = ["MoireModel", "MultivalleyModel", "moire_model", "multivalley_model", "MoireBands", "Exciton1s",
-           "States", "dielectric_stack",
-           "exciton_1s", "solve_moire_bands", "build_states", "moire_states", "multivalley_states",
+__all__ = ["POTENTIAL_COLUMNS", "MoireModel", "MultivalleyModel", "moire_model", "exciton_potential_model",
+           "multivalley_model", "MoireBands", "Exciton1s", "States", "dielectric_stack",
+           "exciton_1s", "moire_exciton", "solve_moire_bands", "build_states", "moire_states", "multivalley_states",
            "intervalley_phonons", "broadening_floor", "n_states", "energy_span_bound",
            "lowest_valid_temperature", "MAX_EXPONENT"]
 
@@ -47,6 +50,10 @@ FORM_FACTOR_Q = (0.0, 60.0, 6001)
 _FORM_FACTOR_CHUNK = 256          # q points per evaluation (memory: chunk x basis^2 x 3 doubles)
 
 
+#: the entries of :meth:`MoireModel.potential_attrs` that depend on the twist angle
+POTENTIAL_COLUMNS = ("A_eff_meV", "B_eff_meV", "form_factor_electron", "form_factor_hole")
+
+
 @dataclasses.dataclass(frozen=True)
 class MoireModel:
     """Moiré interlayer excitons of ``system`` (:class:`hpcx.materials.moire.MoireSystem`).
@@ -56,7 +63,9 @@ class MoireModel:
     hole layer) :class:`hpcx.materials.phonons.PhononParams`; ``interlayer_distance``
     (nm, mid-plane to mid-plane); ``shells`` plane-wave shells, ``n_bands`` bands kept,
     ``grid`` x ``grid`` Monkhorst-Pack points; couplings below ``coupling_cut`` times a
-    mode's largest are dropped.
+    mode's largest are dropped; ``potential``: the exciton's moiré potential
+    (:class:`hpcx.physics.moire_potential.ExcitonPotentialModel`); ``acoustic_scale``: the
+    factor already applied to the acoustic couplings in ``phonons`` (the system's calibration).
     """
 
     system: object
@@ -68,8 +77,30 @@ class MoireModel:
     n_bands: int
     grid: int
     coupling_cut: float
+    potential: mpot.ExcitonPotentialModel
+    acoustic_scale: float = 1.0
 
     name = "moire"
+
+    def geometry(self, twist_deg):
+        return mp.MoireGeometry.from_degrees(self.system.a_electron_nm, self.system.a_hole_nm, twist_deg)
+
+    def potential_at(self, twist_deg, exciton=None):
+        """:class:`hpcx.physics.moire.MoirePotential` at ``twist_deg`` with the form factor of ``exciton``
+        (:class:`Exciton1s`; solved here if None and the potential needs it)."""
+        if exciton is None and self.potential.needs_form_factor:
+            exciton = self.exciton()
+        return self.potential.at(self.geometry(twist_deg), exciton.form_factor if exciton is not None else None)
+
+    def potential_attrs(self, twist_deg, exciton):
+        """Run-file attributes of the potential at ``twist_deg`` (docs/output.md)."""
+        F_e, F_h = self.potential.form_factors(self.geometry(twist_deg), exciton.form_factor)
+        pot = self.potential.at(self.geometry(twist_deg), exciton.form_factor)
+        pp = self.potential.point_particle
+        return {"potential": self.potential.kind, "conduction_fraction": self.potential.conduction_fraction,
+                "A_point_particle_meV": pp.a_meV, "B_point_particle_meV": pp.b_meV, "A_eff_meV": pot.a_meV,
+                "B_eff_meV": pot.b_meV, "form_factor_electron": F_e, "form_factor_hole": F_h,
+                "binding_energy_1s_meV": exciton.binding_energy, "acoustic_scale": self.acoustic_scale}
 
     def modes(self):
         """LA, TA, optical modes of the electron's layer (coupling to the electron), then the hole's."""
@@ -83,18 +114,45 @@ class MoireModel:
         return exciton_1s(self.stack(), self.layers[0].m_e, self.layers[1].m_h, 0, 1)
 
 
-def moire_model(system, environment, shells, n_bands, grid, coupling_cut):
+def moire_model(system, environment, shells, n_bands, grid, coupling_cut, potential="form_factor",
+                conduction_fraction=None, A=None, B=None, acoustic_scale=None):
     """:class:`MoireModel` of the moiré system and environment named (hpcx/materials data; raises
-    :class:`hpcx.materials.UnknownMaterialError` for unknown names)."""
+    :class:`hpcx.materials.UnknownMaterialError` for unknown names).
+
+    ``potential``: "form_factor" | "point_particle"; ``conduction_fraction`` (None: the data file's
+    share of the gap modulation in the conduction band, moire_layer_potentials.toml); ``A``, ``B``
+    (meV; None: moire.toml) the point-particle gap modulation; ``acoustic_scale`` (None: the
+    system's CALIBRATED scale, phonons.toml [calibration]).
+    """
+    model, _ = exciton_potential_model(system, potential, conduction_fraction, A, B)
+    return _moire_model(system, environment, shells, n_bands, grid, coupling_cut, model, acoustic_scale)
+
+
+def exciton_potential_model(system, kind="form_factor", conduction_fraction=None, A=None, B=None):
+    """(:class:`hpcx.physics.moire_potential.ExcitonPotentialModel`, MoireSystem) of a moiré system named
+    (defaults from moire.toml, moire_layer_potentials.toml and the band masses of tmd.toml)."""
     from hpcx import materials
     from hpcx.materials.moire import moire_system
-    from hpcx.materials.phonons import phonon_params
+    from hpcx.materials.moire_layer_potentials import layer_potential_data
+    sysm = moire_system(system)
+    s = layer_potential_data(system).conduction_fraction if conduction_fraction is None else conduction_fraction
+    point = mp.MoirePotential.from_ab(sysm.A_meV if A is None else A, sysm.B_meV if B is None else B)
+    m_e, m_h = materials.tmd(sysm.electron_layer).m_e, materials.tmd(sysm.hole_layer).m_h
+    return mpot.ExcitonPotentialModel(kind, point, float(s), m_e, m_h), sysm
+
+
+def _moire_model(system, environment, shells, n_bands, grid, coupling_cut, potential, acoustic_scale):
+    from hpcx import materials
+    from hpcx.materials.moire import moire_system
+    from hpcx.materials.phonons import calibration, phonon_params, scale_acoustic
     sysm = moire_system(system)
     layers = (materials.tmd(sysm.electron_layer), materials.tmd(sysm.hole_layer))
     hetero = materials.find_heterostructure(*(t.name for t in layers))
-    return MoireModel(sysm, layers, materials.environment(environment), tuple(phonon_params(t.name) for t in layers),
+    scale = calibration(system).acoustic_scale if acoustic_scale is None else float(acoustic_scale)
+    phonons = tuple(scale_acoustic(phonon_params(t.name), scale) for t in layers)
+    return MoireModel(sysm, layers, materials.environment(environment), phonons,
                       hetero.interlayer_distance_nm if hetero is not None else None, shells, n_bands, grid,
-                      coupling_cut)
+                      coupling_cut, potential, scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,11 +288,27 @@ def exciton_1s(stack, m_e, m_h, electron_layer, hole_layer):
     return Exciton1s(m_e, m_h, float(res.binding_energy_meV[0]), q, F)
 
 
-def solve_moire_bands(system, twist_deg, shells, grid, n_bands):
-    """:class:`MoireBands` of ``system`` at ``twist_deg`` on a grid x grid Monkhorst-Pack grid."""
+def moire_exciton(system, environment=None):
+    """:class:`Exciton1s` of the interlayer exciton of a :class:`hpcx.materials.moire.MoireSystem` (electron
+    layer 0, hole layer 1, band masses of tmd.toml, slab stack in ``environment``, default the system's)."""
+    from hpcx import materials
+    layers = (materials.tmd(system.electron_layer), materials.tmd(system.hole_layer))
+    hetero = materials.find_heterostructure(*(t.name for t in layers))
+    stack = dielectric_stack(layers, materials.environment(environment or system.environment),
+                             hetero.interlayer_distance_nm if hetero is not None else None)
+    return exciton_1s(stack, layers[0].m_e, layers[1].m_h, 0, 1)
+
+
+def solve_moire_bands(system, twist_deg, shells, grid, n_bands, potential=None):
+    """:class:`MoireBands` of ``system`` at ``twist_deg`` on a grid x grid Monkhorst-Pack grid.
+
+    ``potential``: the :class:`hpcx.physics.moire.MoirePotential` at this angle
+    (:meth:`MoireModel.potential_at`); None: the point-particle A, B of ``system``.
+    """
     geo = mp.MoireGeometry.from_degrees(system.a_electron_nm, system.a_hole_nm, twist_deg)
-    ham = mp.MoireHamiltonian(geo, mp.MoirePotential.from_ab(system.A_meV, system.B_meV), system.exciton_mass,
-                              shells)
+    if potential is None:
+        potential = mp.MoirePotential.from_ab(system.A_meV, system.B_meV)
+    ham = mp.MoireHamiltonian(geo, potential, system.exciton_mass, shells)
     Q, _ = geo.monkhorst_pack(grid)
     b = ham.solve(Q, n_bands)
     return MoireBands(Q, b.energy, b.vectors, b.velocity, ham.s, geo.reciprocal_basis, geo.cell_area_nm2,
@@ -289,14 +363,17 @@ def multivalley_states(model, exciton):
                   exciton.binding_energy, tuple(c.name for c in chans), "multivalley", terms)
 
 
-def build_states(model, twist_deg=None, bands=None):
+def build_states(model, twist_deg=None, bands=None, exciton=None):
     """(:class:`States`, :class:`MoireBands` or None) of ``model``; moiré bands are ``bands`` if
-    given, else solved at ``twist_deg``."""
-    exciton = model.exciton()
+    given, else solved at ``twist_deg``; ``exciton``: the model's :class:`Exciton1s` if already
+    solved (the vertex and the moiré potential use it)."""
+    if exciton is None:
+        exciton = model.exciton()
     if isinstance(model, MultivalleyModel):
         return multivalley_states(model, exciton), None
     if bands is None:
-        bands = solve_moire_bands(model.system, twist_deg, model.shells, model.grid, model.n_bands)
+        bands = solve_moire_bands(model.system, twist_deg, model.shells, model.grid, model.n_bands,
+                                  model.potential_at(twist_deg, exciton))
     return moire_states(bands, exciton, model.modes(), model.coupling_cut), bands
 
 
@@ -328,7 +405,8 @@ def energy_span_bound(model, twist_deg):
     Multi-valley: exact (the parabolas on the grid).  Moiré: by Weyl's inequality the
     eigenvalues of H0 + M lie within [min M, max M] of those of the free exciton H0, so
     the span is at most max_Q E0_{n_bands}(Q) - min_Q E0_1(Q) + max M - min M (free
-    energies on the grid, M(r) on a real-space grid of the cell).
+    energies on the grid; the range of M bounded for any form factor,
+    :meth:`hpcx.physics.moire_potential.ExcitonPotentialModel.range_bound`).
     """
     if isinstance(model, MultivalleyModel):
         grid = ph.multivalley_grid(dict(model.valleys), model.k_max, model.k_points)
@@ -340,10 +418,7 @@ def energy_span_bound(model, twist_deg):
     free = np.sort(np.sum((Q[:, None, :] + g[None, :, :]) ** 2, axis=-1), axis=1)
     free *= HBAR2_2M0_MEV_NM2 / system.exciton_mass
     nb = min(model.n_bands, free.shape[1])
-    # extremes of the first-shell M(r): 6 Re[v1 e^{i phi}] at phi = 0, 2 pi/3, 4 pi/3 (MoirePotential.depth_meV)
-    v1 = mp.MoirePotential.from_ab(system.A_meV, system.B_meV).v1
-    M = 6.0 * np.real(v1 * np.exp(2j * np.pi * np.arange(3) / 3.0))
-    return float(free[:, nb - 1].max() - free[:, 0].min() + M.max() - M.min())
+    return float(free[:, nb - 1].max() - free[:, 0].min() + model.potential.range_bound())
 
 
 def lowest_valid_temperature(span_meV):

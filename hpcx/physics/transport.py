@@ -24,6 +24,7 @@ Definitions (seed 000 main text and SI Eq. 17, seed 002 Eq. 3 ff.):
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -36,7 +37,8 @@ from .mc_engine import MOMENTS
 from .mc_table import boltzmann
 
 __all__ = ["green_kubo_diffusion", "variances", "transient_diffusion", "linear_fit", "stationary_diffusion",
-           "profile_density", "energy_histogram", "occupation_averages", "analyse_point"]
+           "profile_density", "energy_histogram", "occupation_averages", "analyse_point", "group_populations",
+           "band_decomposition", "BandDecomposition"]
 
 _I = {name: i for i, name in enumerate(MOMENTS)}
 
@@ -222,3 +224,53 @@ def analyse_point(times, record, states, T, particles, t_fit, profile_edges, ene
         "v2_eff": v2, "tau_eff": tau, "diffusion_occupation": D_occ, "mean_energy": mean_E,
         "v2_eff_boltzmann": float(boltz @ np.sum(states["velocity"] ** 2, axis=1)),
     }
+
+
+def group_populations(occupation, group, n_groups):
+    """Fraction of the particles (or of a distribution) in each group (band / valley).
+
+    occupation [..., n] (particles per state, or probabilities), group [n] -> [..., n_groups].
+    """
+    occ = np.asarray(occupation, dtype=float)
+    out = np.stack([occ[..., np.asarray(group) == g].sum(axis=-1) for g in range(n_groups)], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return out / occ.sum(axis=-1, keepdims=True)
+
+
+@dataclasses.dataclass
+class BandDecomposition:
+    """Seed 000 Eq. 1 split by group (band), for one distribution N_i (normalised over all states).
+
+    ``population`` [G] fraction of the excitons in the group; ``v2`` [G] (nm^2/ps^2) and ``tau`` [G]
+    (ps) the group's own averages <|v|^2> and <tau> (NaN for an empty group); ``v2tau`` [G]
+    (cm^2/s) the group's (1/2) <|v|^2 tau>; ``diffusion`` [G] (cm^2/s) its contribution
+    (1/2) sum_{i in g} N_i |v_i|^2 tau_i, which adds up to the D_occ of
+    :func:`occupation_averages`.
+    """
+
+    population: np.ndarray
+    v2: np.ndarray
+    tau: np.ndarray
+    v2tau: np.ndarray
+    diffusion: np.ndarray
+
+
+def band_decomposition(velocity, total_rate, group, distribution, n_groups=None):
+    """:class:`BandDecomposition` of a distribution [n] (occupations or probabilities) over states with
+    velocity [n, 2] nm/ps, total_rate [n] 1/ps (tau = 1/total_rate) and group [n]."""
+    N = np.asarray(distribution, dtype=float)
+    N = N / N.sum()
+    group = np.asarray(group)
+    n_groups = int(group.max()) + 1 if n_groups is None else n_groups
+    v2 = np.sum(np.asarray(velocity, dtype=float) ** 2, axis=-1)
+    rate = np.asarray(total_rate, dtype=float)
+    tau = np.where(rate > 0, 1.0 / np.where(rate > 0, rate, 1.0), 0.0)
+    pop, mv2, mtau, mv2tau, dg = (np.zeros(n_groups) for _ in range(5))
+    for g in range(n_groups):
+        m = group == g
+        pop[g] = N[m].sum()
+        dg[g] = 0.5 * float(N[m] @ (v2[m] * tau[m])) * _CM2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mv2[g], mtau[g] = (N[m] @ v2[m]) / pop[g], (N[m] @ tau[m]) / pop[g]
+            mv2tau[g] = dg[g] / pop[g]
+    return BandDecomposition(pop, mv2, mtau, mv2tau, dg)

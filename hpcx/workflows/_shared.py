@@ -52,7 +52,26 @@ SCATTERING_FIELDS = (
           minimum=0.0, maximum=1.0),
     Field("coupling_cut", float, 1e-3, "moiré terms below this fraction of the mode's largest coupling "
           "are dropped", minimum=0.0, maximum=1.0),
+) + (
+    Field("potential", str, "form_factor", "moiré potential of the interlayer exciton: 'form_factor' = the gap "
+          "modulation split between the conduction and the valence band, each weighted by the 1s form factor "
+          "(seed 000 SI Eq. 8; falls with the twist angle), 'point_particle' = the gap modulation A, B itself at "
+          "every angle (seed 003 App. II)", choices=("form_factor", "point_particle")),
+    Field("conduction_fraction", float, None, "share s of the gap modulation carried by the electron's "
+          "conduction band (the hole's valence band carries 1 - s; default: "
+          "hpcx/materials/moire_layer_potentials.toml, ASSUMED 0.5)", minimum=0.0, maximum=1.0),
+    Field("A", float, None, "override of the point-particle cosine amplitude A of the gap modulation "
+          "(default: hpcx/materials/moire.toml)", unit="meV"),
+    Field("B", float, None, "override of the point-particle sine amplitude B of the gap modulation "
+          "(default: hpcx/materials/moire.toml)", unit="meV"),
+    Field("acoustic_scale", float, None, "factor on the acoustic deformation potentials of both layers "
+          "(default: the system's CALIBRATED value, hpcx/materials/phonons.toml [calibration]; for "
+          "sensitivity studies)", minimum=0.0, exclusive=True),
 )
+
+#: the moiré-potential and calibration keys (moiré model only; ignored when the bands come from ``input``,
+#: except acoustic_scale)
+POTENTIAL_KEYS = ("potential", "conduction_fraction", "A", "B")
 
 #: keys of the sweep of ``transport`` (its own [transport] keys replace them there)
 SWEPT = ("temperatures", "table_temperature", "twist_deg")
@@ -102,7 +121,14 @@ def states_model(cfg, section="scattering"):
     system = moire_system(name)
     for layer in (system.electron_layer, system.hole_layer):
         _lookup(phonon_params, layer, src, f"{section}.system")
-    return ss.moire_model(name, s.environment, s.shells, s.n_bands, s.grid, s.coupling_cut)
+    if s.input:
+        for key in POTENTIAL_KEYS:
+            default = next(f.default for f in SCATTERING_FIELDS if f.name == key)
+            if getattr(s, key) != default:
+                raise ConfigError(src, f"{section}.{key}", f"not allowed with {section}.input: the bands "
+                                  "(and their potential) come from the moire run file")
+    return ss.moire_model(name, s.environment, s.shells, s.n_bands, s.grid, s.coupling_cut, s.potential,
+                          s.conduction_fraction, s.A, s.B, s.acoustic_scale)
 
 
 def table_settings(cfg, model, section="scattering"):

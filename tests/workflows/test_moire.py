@@ -9,9 +9,12 @@ import pytest
 
 from hpcx import api
 from hpcx.errors import ConfigError
-from hpcx.materials import tmd
+from hpcx.materials import environment, find_heterostructure, tmd
 from hpcx.materials.moire import moire_system
+from hpcx.materials.moire_layer_potentials import layer_potential_data
 from hpcx.physics import moire as mp
+from hpcx.physics import moire_potential as mpot
+from hpcx.physics.scattering_states import dielectric_stack
 from hpcx.workflows import moire as workflow
 
 from helpers import MOIRE_SMALL as SMALL
@@ -218,9 +221,46 @@ def test_workflow_layout(tmp_path):
         r.visititems(lambda name, obj: units.append((name, "units" in obj.attrs))
                      if isinstance(obj, h5py.Dataset) else None)
         assert all(has for _, has in units), [n for n, has in units if not has]
+        assert r["potential"].attrs["potential"] == "form_factor"
+
+
+def test_point_particle_potential_gives_seed_003_oscillator_and_the_old_bands(tmp_path):
+    # potential = "point_particle": A, B at every angle, the bands of the Hamiltonian with
+    # MoirePotential.from_ab(A, B) bit for bit
+    out = run_config(SMALL.replace("[moire]", '[moire]\npotential = "point_particle"'), tmp_path / "m.h5")
+    with h5py.File(out) as f:
+        r = f["results"]
         # hbar omega0 = 19.8 meV at 1 deg scales as 1/a_M (seed 003 Eq. 22, a_M(1 deg) = 18.84 nm)
         assert r["potential/harmonic_energy"][()] == pytest.approx(19.8 * 18.84 / r["geometry/period"][()],
                                                                    rel=0.01)
+        assert (r["potential/A"][()], r["potential/B"][()]) == (0.0, 23.0)
+        assert r["potential"].attrs["form_factor_electron"] == 1.0
+        geo = mp.MoireGeometry.from_degrees(A_MOSE2, A_WSE2, 3.0)
+        ham = mp.MoireHamiltonian(geo, POT, MASS, 6)
+        np.testing.assert_array_equal(r["bands/grid_energy"][()], ham.solve(r["bands/grid_Q"][()], 4).energy)
+        np.testing.assert_array_equal(r["twist_scan/B_eff"][()], 23.0)
+
+
+def test_form_factor_potential_follows_seed_000_eq_8(tmp_path):
+    # B_eff(theta) = B [s F(m_h/M g) + (1 - s) F(m_e/M g)] with F of the Wannier solver itself
+    # (the run interpolates it linearly on a 0.01/nm grid: 1e-4), s from the data file; the bands use it
+    out = run_config(SMALL, tmp_path / "m.h5")
+    s = layer_potential_data("MoSe2-WSe2/hBN").conduction_fraction
+    e, h = tmd("MoSe2"), tmd("WSe2")
+    d = find_heterostructure("MoSe2", "WSe2").interlayer_distance_nm
+    F, eb = mpot.interlayer_1s(dielectric_stack((e, h), environment("hBN"), d), e.m_e, h.m_h)
+    with h5py.File(out) as f:
+        r = f["results"]
+        for theta, B_eff in zip(r["twist_scan/theta_deg"][()], r["twist_scan/B_eff"][()]):
+            geo = mp.MoireGeometry.from_degrees(A_MOSE2, A_WSE2, theta)
+            q_e, q_h = mpot.form_factor_momenta(geo, e.m_e, h.m_h)
+            assert B_eff == pytest.approx(23.0 * (s * F(q_e) + (1 - s) * F(q_h)), rel=1e-4)
+        assert np.all(np.diff(r["twist_scan/B_eff"][()]) < 0)
+        assert r["potential"].attrs["binding_energy_1s_meV"] == pytest.approx(eb, rel=1e-9)
+        pot = mp.MoirePotential.from_ab(r["potential/A"][()], r["potential/B"][()])
+        ham = mp.MoireHamiltonian(mp.MoireGeometry.from_degrees(A_MOSE2, A_WSE2, 3.0), pot, MASS, 6)
+        np.testing.assert_allclose(r["bands/grid_energy"][()], ham.solve(r["bands/grid_Q"][()], 4).energy,
+                                   rtol=0, atol=1e-9)
 
 
 def test_result_reads_back_what_it_wrote(tmp_path):
@@ -272,6 +312,8 @@ def test_memory_estimate_grows_with_grid_and_basis():
      "no moiré superlattice"),
     ("twist_deg = 3.0", "twist_deg = -1.0", "moire.twist_deg", "out of range"),
     ("shells = 6", "shels = 6", "moire.shels", "did you mean 'shells'"),
+    ("shells = 6", "shells = 6\nconduction_fraction = 1.5", "moire.conduction_fraction", "out of range"),
+    ("shells = 6", "shells = 6\npotential = 'pointlike'", "moire.potential", "not allowed"),
 ])
 def test_bad_configs_fail_before_computing(old, new, key, fragment):
     with pytest.raises(ConfigError) as info:

@@ -191,6 +191,10 @@ def test_multivalley_broadening_resolves_the_grid(tmp_path):
     ("twist_deg = 3.0", 'input = "missing.h5"', "scattering.input"),
     ("temperatures = [30.0, 150.0]", "temperatures = [1e-6, 30.0]", "scattering.temperatures"),
     ("table_temperature = 30.0", "table_temperature = 0.01", "scattering.table_temperature"),
+    ("twist_deg = 3.0", "twist_deg = 3.0\nconduction_fraction = -0.1", "scattering.conduction_fraction"),
+    ("twist_deg = 3.0", "twist_deg = 3.0\nconduction_fraction = 1.01", "scattering.conduction_fraction"),
+    ("twist_deg = 3.0", "twist_deg = 3.0\npotential = 'point'", "scattering.potential"),
+    ("twist_deg = 3.0", "twist_deg = 3.0\nacoustic_scale = 0.0", "scattering.acoustic_scale"),
 ])
 def test_bad_configs_fail_before_computing(old, new, key):
     with pytest.raises(ConfigError) as info:
@@ -279,3 +283,64 @@ def test_memory_estimate_refuses_oversized_configs_quickly():
     big = SMALL.replace('twist_deg = 3.0', 'model = "multivalley"\nk_points = 80')
     assert workflows.load("scattering").estimate_memory(params_of(big), 1) > 50 * 2 ** 30
     assert time.perf_counter() - start < 5.0
+
+
+def test_point_particle_potential_reproduces_the_old_bands_and_form_factors_weaken_it():
+    # potential = "point_particle": the bands of MoirePotential.from_ab(A, B), bit for bit
+    model_pp = params_of(SMALL.replace("[scattering]", '[scattering]\npotential = "point_particle"')).model
+    states, bands = ss.build_states(model_pp, 3.0)
+    old = ss.solve_moire_bands(model_pp.system, 3.0, model_pp.shells, model_pp.grid, model_pp.n_bands)
+    np.testing.assert_array_equal(bands.energy, old.energy)
+    np.testing.assert_array_equal(bands.vectors, old.vectors)
+    # form factors (< 1 at 3 deg) weaken the potential: a wider ground band, a smaller gap
+    model = params_of(SMALL).model
+    _, weak = ss.build_states(model, 3.0)
+    width = lambda e: np.ptp(e[:, 0])  # noqa: E731
+    assert width(weak.energy) > 1.5 * width(old.energy)
+    assert weak.energy[:, 1].min() - weak.energy[:, 0].max() < old.energy[:, 1].min() - old.energy[:, 0].max()
+    # the exciton of the vertex is the one of the potential: one Wannier solution
+    exciton = model.exciton()
+    F_e, F_h = model.potential.form_factors(model.geometry(3.0), exciton.form_factor)
+    pot = model.potential_at(3.0, exciton)
+    s = model.potential.conduction_fraction
+    assert pot.b_meV == pytest.approx(23.0 * (s * F_e + (1 - s) * F_h), rel=1e-12)
+
+
+def test_potential_attrs_in_the_run_file(tmp_path):
+    text = SMALL.replace("[scattering]", "[scattering]\nconduction_fraction = 0.25\nacoustic_scale = 0.9")
+    out = run_config(text, tmp_path / "s.h5")
+    with h5py.File(out) as f:
+        a = f["results"].attrs
+        assert a["potential"] == "form_factor" and a["conduction_fraction"] == 0.25 and a["acoustic_scale"] == 0.9
+        assert 0 < a["form_factor_hole"] < a["form_factor_electron"] < 1
+        assert a["B_eff_meV"] == pytest.approx(23.0 * (0.25 * a["form_factor_electron"]
+                                                       + 0.75 * a["form_factor_hole"]), rel=1e-12)
+
+
+def test_acoustic_scale_scales_only_the_acoustic_couplings():
+    base, scaled = (params_of(SMALL.replace("[scattering]", f"[scattering]\nacoustic_scale = {x}")).model
+                    for x in (1.0, 0.5))
+    for a, b in zip(base.phonons, scaled.phonons):
+        assert (b.D1_LA_e, b.D1_LA_h) == (0.5 * a.D1_LA_e, 0.5 * a.D1_LA_h)
+        assert (b.D0_opt_e, b.E_opt, b.v_LA) == (a.D0_opt_e, a.E_opt, a.v_LA)
+
+
+def test_calibration_applies_to_the_moire_path_only():
+    # phonons.toml [calibration."MoSe2-WSe2/hBN"]: one CALIBRATED acoustic scale with its target; the
+    # material tables (read by kinetics and valley) keep the tabulated couplings
+    import tomllib
+    from importlib import resources
+
+    from hpcx.materials.phonons import calibration
+    cal = calibration("MoSe2-WSe2/hBN")
+    raw = tomllib.loads(resources.files("hpcx.materials").joinpath("phonons.toml").read_text())
+    entry = raw["calibration"]["MoSe2-WSe2/hBN"]["acoustic_scale"]
+    assert entry["confidence"] == "CALIBRATED" and "2.7" in cal.target and "3 deg, 10 K" in cal.target
+    assert 0.8 < cal.acoustic_scale < 1.2
+    model = params_of(SMALL).model
+    assert model.acoustic_scale == cal.acoustic_scale
+    for p in model.phonons:
+        tab = phonon_params(p.name)
+        assert p.D1_LA_e == pytest.approx(cal.acoustic_scale * tab.D1_LA_e, rel=1e-15)
+        assert p.D0_opt_e == tab.D0_opt_e
+    assert calibration("no such system").acoustic_scale == 1.0

@@ -203,6 +203,12 @@ def test_workflow_output_contract(tmp_path):
         assert 0.99 < inside <= 1.0
         assert r["variance"][0, 0, -1] == pytest.approx(2 * 200.0 ** 2, rel=0.05)
         assert r["msd"][0, 0, -1] == 0.0
+        # the moiré potential of the point: form factors at 3 deg, B_eff = B (s F_e + (1 - s) F_h)
+        pot = r["potential"]
+        assert pot.attrs["potential"] == "form_factor" and pot["B_eff_meV"].shape == (1,)
+        s, F_e, F_h = pot.attrs["conduction_fraction"], pot["form_factor_electron"][0], pot["form_factor_hole"][0]
+        assert 0 < F_h < F_e < 1
+        assert pot["B_eff_meV"][0] == pytest.approx(pot.attrs["B_point_particle_meV"] * (s * F_e + (1 - s) * F_h))
         units = []
         r.visititems(lambda n, o: units.append(n) if isinstance(o, h5py.Dataset) and "units" not in o.attrs
                      else None)
@@ -374,6 +380,11 @@ def test_sweep_overrides_cover_angles_and_temperatures():
 def test_example_config_is_valid():
     p = params_of((ROOT / "examples" / "transport.toml").read_text(), "examples/transport.toml")
     assert p.points == ((3.0, 10.0),) and p.mc.particles == 100000
+    # the seed-000 example: form-factor potential, 15 x 15 grid of 5 bands holding the 60 meV injection
+    name = "examples/seed000_transport_3deg.toml"
+    q = params_of((ROOT / name).read_text(), name)
+    assert q.points == ((3.0, 10.0),) and (q.model.grid, q.model.n_bands) == (15, 5)
+    assert q.model.potential.kind == "form_factor" and q.mc.e0 == 60.0
 
 
 def test_plot_and_read_back(tmp_path):

@@ -39,12 +39,13 @@ class Geometry:
 
 @dataclasses.dataclass
 class Potential:
-    """The continuum potential M(r) (meV): amplitudes with sources, depth, hbar omega0, a map on x, y (nm)."""
+    """The continuum potential M(r) (meV) at the run's angle: the amplitudes A, B the bands use, their
+    provenance ``attrs`` (potential kind, split, point-particle and effective amplitudes, form factors,
+    1s binding energy, sources; docs/output.md), depth, hbar omega0, a map on x, y (nm)."""
 
     A: float
     B: float
-    source_A: str
-    source_B: str
+    attrs: dict
     depth: float
     harmonic_energy: float
     x: np.ndarray
@@ -53,9 +54,11 @@ class Potential:
 
     def write(self, writer):
         p = "results/potential"
-        writer.group(p)
-        writer.write(f"{p}/A", self.A, units="meV", attrs={"source": self.source_A})
-        writer.write(f"{p}/B", self.B, units="meV", attrs={"source": self.source_B})
+        writer.group(p, attrs=self.attrs)
+        how = ("A_eff = A_point_particle (point particle)" if self.attrs["potential"] == "point_particle" else
+               "seed 000 SI Eq. 8: 2 Re/-2 Im of v1 = s v_pp F_e + (1 - s) v_pp F_h, v_pp = (A_pp - i B_pp)/2")
+        writer.write(f"{p}/A", self.A, units="meV", attrs={"source": self.attrs["source_A"], "definition": how})
+        writer.write(f"{p}/B", self.B, units="meV", attrs={"source": self.attrs["source_B"], "definition": how})
         writer.write(f"{p}/depth", self.depth, units="meV", attrs={"definition": "U0 = -min M(r)"})
         writer.write(f"{p}/harmonic_energy", self.harmonic_energy, units="meV",
                      attrs={"definition": "hbar omega0 = hbar (2 pi/a_M) sqrt(2 U0/(3 M)), seed 003 Eq. 22"})
@@ -120,6 +123,8 @@ class TwistScan:
     direct_gap: np.ndarray
     period: np.ndarray
     harmonic_energy: np.ndarray
+    A_eff: np.ndarray
+    B_eff: np.ndarray
 
     def write(self, writer):
         s = "results/twist_scan"
@@ -130,6 +135,8 @@ class TwistScan:
         writer.write(f"{s}/direct_gap", self.direct_gap, units="meV", attrs={"definition": "min_Q (E_1 - E_0)"})
         writer.write(f"{s}/period", self.period, units="nm")
         writer.write(f"{s}/harmonic_energy", self.harmonic_energy, units="meV")
+        writer.write(f"{s}/A_eff", self.A_eff, units="meV", attrs={"definition": "cosine amplitude at each angle"})
+        writer.write(f"{s}/B_eff", self.B_eff, units="meV", attrs={"definition": "sine amplitude at each angle"})
 
 
 @dataclasses.dataclass
@@ -211,9 +218,8 @@ class Result:
                             float(r("geometry/period")), float(r("geometry/cell_area")),
                             r("geometry/lattice_vectors"), r("geometry/reciprocal_vectors"),
                             r("geometry/high_symmetry_points"), list(r("geometry/high_symmetry_labels")))
-        potential = Potential(float(r("potential/A")), float(r("potential/B")),
-                              str(f["results/potential/A"].attrs["source"]),
-                              str(f["results/potential/B"].attrs["source"]), float(r("potential/depth")),
+        pattrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["results/potential"].attrs.items()}
+        potential = Potential(float(r("potential/A")), float(r("potential/B")), pattrs, float(r("potential/depth")),
                               float(r("potential/harmonic_energy")), r("potential/x"), r("potential/y"),
                               r("potential/map"))
         path = PathBands(r("bands/path_Q"), r("bands/path_x"), r("bands/path_ticks"),
@@ -229,7 +235,7 @@ class Result:
         if "results/twist_scan" in f:
             scan = TwistScan(int(f["results/twist_scan"].attrs["scan_grid"]),
                              *(r(f"twist_scan/{k}") for k in ("theta_deg", "bandwidth", "gap", "direct_gap",
-                                                              "period", "harmonic_energy")))
+                                                              "period", "harmonic_energy", "A_eff", "B_eff")))
         return cls(system=str(attrs["system"]), exciton_mass=float(attrs["exciton_mass_m0"]),
                    electron_layer=str(attrs["electron_layer"]), hole_layer=str(attrs["hole_layer"]),
                    geometry=geometry, potential=potential, shells=int(f["results/basis"].attrs["shells"]),

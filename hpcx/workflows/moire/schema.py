@@ -9,6 +9,8 @@ from ...errors import ConfigError
 from ...materials import UnknownMaterialError
 from ...materials.moire import MoireSystem, moire_names, moire_system
 from ...physics import moire as mp
+from ...physics import moire_potential as mpot
+from ...physics import scattering_states as ss
 
 MOIRE = Section("moire", (
     Field("system", str, "MoSe2-WSe2/hBN", "heterobilayer and interlayer exciton (hpcx/materials/moire.toml)"),
@@ -27,8 +29,17 @@ MOIRE = Section("moire", (
           minimum=3, maximum=300),
     Field("include_mismatch", bool, True, "use both layers' lattice constants (false: both = electron "
           "layer's, as seed 003)"),
-    Field("A", float, None, "override of the cosine amplitude A (default: material data)", unit="meV"),
-    Field("B", float, None, "override of the sine amplitude B (default: material data)", unit="meV"),
+    Field("potential", str, "form_factor", "the exciton's moiré potential: 'form_factor' = the gap modulation "
+          "A, B split between the conduction and the valence band, each weighted by the 1s form factor of the "
+          "system's Wannier problem (seed 000 SI Eq. 8; falls with the twist angle), 'point_particle' = A, B "
+          "at every angle (seed 003 App. II)", choices=("form_factor", "point_particle")),
+    Field("conduction_fraction", float, None, "share s of the gap modulation carried by the electron's "
+          "conduction band (default: hpcx/materials/moire_layer_potentials.toml, ASSUMED 0.5)",
+          minimum=0.0, maximum=1.0),
+    Field("A", float, None, "override of the point-particle cosine amplitude A of the gap modulation "
+          "(default: material data)", unit="meV"),
+    Field("B", float, None, "override of the point-particle sine amplitude B of the gap modulation "
+          "(default: material data)", unit="meV"),
     Field("exciton_mass", float, None, "override of the exciton mass (default: material data)", unit="m0",
           minimum=0.0, exclusive=True),
     Field("dos_sigma", float, 1.0, "Gaussian broadening of the density of states", unit="meV",
@@ -50,12 +61,13 @@ SCAN_PATH_POINTS = 31       # path points added to the scan grid for the band ex
 class Params:
     """Everything a ``moire`` run needs, resolved and checked.
 
-    ``potential``/``mass`` carry the config overrides of A, B and the exciton
-    mass; ``geometry`` is the superlattice at ``theta_deg``.
+    ``potential``: the exciton potential model (point-particle gap modulation with the config
+    overrides of A, B, its conduction/valence split, the form-factor or point-particle rule);
+    ``mass`` the exciton mass with its override; ``geometry`` the superlattice at ``theta_deg``.
     """
 
     system: MoireSystem
-    potential: mp.MoirePotential
+    potential: mpot.ExcitonPotentialModel
     mass: float                     # exciton mass, m0
     theta_deg: float
     geometry: mp.MoireGeometry
@@ -109,8 +121,7 @@ def params(cfg, comm_size=1):
         raise ConfigError(cfg.source, "moire.n_bands", f"{m.n_bands} bands need more plane waves than "
                           f"the {n_g} of {m.shells} shells; raise moire.shells")
     _check_angles(cfg, system)
-    potential = mp.MoirePotential.from_ab(system.A_meV if m.A is None else m.A,
-                                          system.B_meV if m.B is None else m.B)
+    potential, _ = ss.exciton_potential_model(system.name, m.potential, m.conduction_fraction, m.A, m.B)
     return Params(
         system=system, potential=potential,
         mass=system.exciton_mass if m.exciton_mass is None else m.exciton_mass,

@@ -57,10 +57,11 @@ class Result:
     v2_eff: np.ndarray
     tau_eff: np.ndarray
     iterations: np.ndarray
+    potential: dict = dataclasses.field(default_factory=dict)
 
     def write(self, writer):
         writer.group("results", attrs={"model": self.model, "binding_energy_1s_meV": self.binding_energy,
-                                       "modes": list(self.modes)})
+                                       "modes": list(self.modes), **self.potential})
         self._write_states(writer)
         self._write_tables(writer)
         self._write_rta(writer)
@@ -119,8 +120,11 @@ class Result:
         group = read("rates/band" if moire else "rates/valley")
         if moire:
             names = tuple(f"band{b}" for b in range(int(group.max()) + 1))
+        keys = ("potential", "conduction_fraction", "A_point_particle_meV", "B_point_particle_meV", "A_eff_meV",
+                "B_eff_meV", "form_factor_electron", "form_factor_hole", "acoustic_scale")
+        potential = {k: (res[k].decode() if isinstance(res[k], bytes) else res[k]) for k in keys if k in res}
         return cls(str(res["model"]), float(res["binding_energy_1s_meV"]),
                    tuple(str(m.decode() if isinstance(m, bytes) else m) for m in res["modes"]),
                    read("rates/energy"), read("rates/velocity"), read("rates/weight"), group, names,
                    read("rates/Q" if moire else "rates/k"), tables, read("rta/temperature"),
-                   read("rta/diffusion"), read("rta/v2_eff"), read("rta/tau_eff"), read("rta/iterations"))
+                   read("rta/diffusion"), read("rta/v2_eff"), read("rta/tau_eff"), read("rta/iterations"), potential)

@@ -12,7 +12,7 @@ from .result import Result, Tables
 def run(p, ctx):
     """Tables and RTA curve of ``p`` (a :class:`~.schema.Params`)."""
     with ctx.phase("terms"):
-        states, terms = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
+        states, terms, potential = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
     with ctx.phase("rta"):
         rta = [_rta_point(p, states, terms, T, ctx) for T in p.temperatures]
     with ctx.phase("table"):
@@ -20,18 +20,29 @@ def run(p, ctx):
     D, v2, tau, iterations = (list(col) for col in zip(*rta))
     return Result(states.model, states.binding_energy, states.modes, states.energy, states.velocity,
                   states.weight, states.group, states.group_names, states.k, tables, list(p.temperatures),
-                  D, v2, tau, iterations)
+                  D, v2, tau, iterations, potential)
 
 
 def build_terms(model, twist_deg, bands_input, ctx):
-    """(States, Terms of this rank's rows): bands from ``bands_input`` (a moire run file) or solved."""
+    """(States, Terms of this rank's rows, potential attrs): bands from ``bands_input`` (a moire run
+    file) or solved with the model's potential; one Wannier solution for the potential and the vertex."""
     log, comm = ctx.log, ctx.comm
+    exciton = model.exciton()
+    potential = {}
+    if isinstance(model, ss.MoireModel):
+        potential = {"acoustic_scale": model.acoustic_scale, "potential": f"bands of {bands_input}"}
+        if bands_input is None:
+            potential = model.potential_attrs(twist_deg, exciton)
+            log.info("%s potential at %.3f deg: A_eff = %.4g meV, B_eff = %.4g meV (F_e = %.4f, F_h = %.4f, "
+                     "s = %g); acoustic couplings x %.4g", potential["potential"], twist_deg, potential["A_eff_meV"],
+                     potential["B_eff_meV"], potential["form_factor_electron"], potential["form_factor_hole"],
+                     potential["conduction_fraction"], model.acoustic_scale)
     bands = None
     if bands_input is not None:
         bands = ss.MoireBands.from_arrays(on_root(read_moire_bands, comm, bands_input))
         log.info("bands from %s: %s at %.3f deg, %d Q x %d bands", bands_input, model.system.name,
                  bands.theta_deg, *bands.energy.shape)
-    states, bands_used = ss.build_states(model, twist_deg, bands)
+    states, bands_used = ss.build_states(model, twist_deg, bands, exciton)
     if bands is None and bands_used is not None:
         log.info("%s at %.3f deg: a_M = %.3f nm, %d Q x %d bands, %d plane waves", model.system.name, twist_deg,
                  bands_used.period, len(bands_used.Q), bands_used.energy.shape[1], bands_used.n_g)
@@ -40,7 +51,7 @@ def build_terms(model, twist_deg, bands_input, ctx):
     n_terms = allreduce_sum(terms.n_terms, comm)
     log.info("%s model: %d states, rows split over %d rank(s), %d coupling terms; modes %s",
              states.model, states.n, comm.size, n_terms, ", ".join(states.modes))
-    return states, terms
+    return states, terms, potential
 
 
 def local_table(states, terms, T, settings, ctx):

@@ -14,6 +14,8 @@ STACKED = ("variance", "msd", "population", "transient", "transient_groups", "st
            "diffusion_occupation", "mean_energy", "v2_eff_boltzmann", "fit_events")
 STATES = (("energy", "meV"), ("velocity", "nm/ps"), ("group", ""), ("k", "1/nm"), ("total_rate", "1/ps"),
           ("weight", ""), ("decay", "1/ps"))
+#: the per-point datasets of /results/potential and their units
+POTENTIAL_UNITS = {"A_eff_meV": "meV", "B_eff_meV": "meV", "form_factor_electron": "", "form_factor_hole": ""}
 _FILE = {"transient": "diffusion/transient", "transient_groups": "diffusion/transient_groups",
          "stationary": "diffusion/stationary", "stationary_error": "diffusion/stationary_error",
          "fit_intercept": "diffusion/fit_intercept", "v2_eff": "analysis/v2_eff", "tau_eff": "analysis/tau_eff",
@@ -43,6 +45,7 @@ class Result:
     theta_deg: np.ndarray
     diffusion_rta: np.ndarray
     diffusion_exact: np.ndarray
+    potential: dict = dataclasses.field(default_factory=dict)
 
     @property
     def group_names(self):
@@ -128,6 +131,18 @@ class Result:
         w(f"{sw}/kT", KB_MEV_PER_K * self.temperature, units="meV")
         w(f"{sw}/fit_events", ob["fit_events"], units="", attrs={
             "definition": "scattering events per particle inside the fit window; a stationary D needs >> 1"})
+        self._write_potential(writer)
+
+    def _write_potential(self, writer):
+        """The moiré potential of each point (moiré model with in-process bands): scalars as attrs of
+        /results/potential, the angle-dependent amplitudes and form factors as [n_point] datasets."""
+        if not self.potential:
+            return
+        g = "results/potential"
+        writer.group(g, attrs={k: v for k, v in self.potential.items() if k not in POTENTIAL_UNITS})
+        for key, unit in POTENTIAL_UNITS.items():
+            if key in self.potential:
+                writer.write(f"{g}/{key}", self.potential[key], units=unit, attrs={"shape": "[n_point]"})
 
     @classmethod
     def read(cls, run):
@@ -139,4 +154,13 @@ class Result:
                    read("profile_edges"), read("energy_edges"),
                    {name: read(_FILE.get(name, name)) for name in STACKED}, read("occupation"), read("events"),
                    read("decays"), {key: read(f"states/{key}") for key, _ in STATES}, read("sweep/temperature"),
-                   read("sweep/theta_deg"), read("sweep/diffusion_rta"), read("sweep/diffusion_exact"))
+                   read("sweep/theta_deg"), read("sweep/diffusion_rta"), read("sweep/diffusion_exact"),
+                   cls._read_potential(run))
+
+    @staticmethod
+    def _read_potential(run):
+        if "results/potential" not in run.file:
+            return {}
+        g = run.file["results/potential"]
+        out = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+        return {**out, **{key: g[key][()] for key in POTENTIAL_UNITS if key in g}}

@@ -246,4 +246,17 @@ def _analyse(p, times, results, ctx):
     return Result(attrs, t_fit, times, pedges, eedges, {name: np.stack([a[name] for a in an]) for name in STACKED},
                   record("occupation").astype(np.int64), record("events"), record("decays"),
                   {key: np.stack([r["states"][key] for r in results]) for key, _ in STATES},
-                  column("T"), column("theta"), column("D_rta"), column("D_exact"))
+                  column("T"), column("theta"), column("D_rta"), column("D_exact"),
+                  _potential_columns(p, column("theta")))
+
+
+def _potential_columns(p, thetas):
+    """The moiré potential of each sweep point ({name: [n_point]} and scalars; docs/output.md), {} without it."""
+    if not isinstance(p.model, ss.MoireModel):
+        return {}
+    if p.bands_input is not None:
+        return {"potential": f"bands of {p.bands_input}", "acoustic_scale": p.model.acoustic_scale}
+    exciton = p.model.exciton()
+    rows = [p.model.potential_attrs(theta, exciton) for theta in thetas]
+    out = {key: np.array([r[key] for r in rows]) for key in ss.POTENTIAL_COLUMNS}
+    return {**{key: value for key, value in rows[0].items() if key not in ss.POTENTIAL_COLUMNS}, **out}
