@@ -47,12 +47,14 @@ class PhaseTimer:
         logger = logger or get_logger()
         logger.info("phase %s: start", name)
         start = time.perf_counter()
+        ended = "ended early"            # an exception or a signal left the phase
         try:
             yield
+            ended = "done"
         finally:
             elapsed = time.perf_counter() - start
             self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
-            logger.info("phase %s: done in %.3f s", name, elapsed)
+            logger.info("phase %s: %s in %.3f s", name, ended, elapsed)
 
     def summary(self, comm):
         """{phase: max wall seconds over ranks}; collective."""

@@ -10,7 +10,9 @@ runs with 14 x 14 and 24 x 24 grids, within 1.5x; docs/theory/scattering.md):
   (``chunk_pairs`` pairs);
 * moiré states: the bands (plane-wave vectors), the dense optical couplings [n_loc, n]
   per Einstein mode, and the sparse coupling terms (int32 row and column, float64 coupling
-  and phonon energy: 24 bytes each, about 3x that while they are sorted and concatenated).
+  and phonon energy: 24 bytes each, about 2x that at the peak: the terms, the field being
+  concatenated and the per-term rate temporaries; measured 48 bytes per term on the
+  15 x 15 x 5, 6-shell grid of examples/seed000_transport_3deg.toml).
   Their number per (initial, final) pair depends on the band overlaps; it is measured on a
   4 x 4 grid of the same model (at most 10 shells), which predicts the 9 x 9 count of the
   examples within 5 %;
@@ -33,7 +35,8 @@ __all__ = ["table_bytes", "ensemble_bytes", "terms_per_pair"]
 MIB = 2 ** 20
 CHUNK_BYTES = 40 * MIB          # row-block temporaries of the moiré terms (2^18 pairs)
 TERM_BYTES = 24                 # int32 row, int32 column, float64 coupling, float64 phonon energy
-TERM_PEAK = 3                   # copies alive while the terms are sorted and concatenated
+TERM_PEAK = 2                   # bytes per term at the peak over TERM_BYTES: the terms, one field being
+                                # concatenated and the per-term rate temporaries (about 48 bytes per term)
 TABLE_ARRAYS = 6                # [n_loc, n] float64 arrays of the rate tables
 PROXY_GRID, PROXY_SHELLS = 4, 10
 

@@ -157,6 +157,7 @@ def test_a_second_signal_stops_at_once_without_a_checkpoint(tmp_path):
     with open(log, "w") as stream:
         proc = _start(["run", "slow.toml"], tmp_path, stream)
         _wait_for(log, "phase solve: start", proc)
+        time.sleep(0.3)                     # past the first safe point (a signal before it stops at once)
         proc.send_signal(signal.SIGTERM)
         _wait_for(log, "SIGTERM received: stopping at the next safe point", proc)
         proc.send_signal(signal.SIGTERM)
