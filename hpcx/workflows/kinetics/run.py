@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import CheckpointedStop
 from ...io import checkpoint
-from ...parallel import SerialComm, allgather_blocks, allgather_concat, block_range, local_items, max_over_ranks
+from ...parallel import SerialComm, allgather_blocks, allgather_concat, block_range, max_over_ranks
 from ...physics.kinetics import dynamics, setup, states
 from .result import PointResult, Result, SweepResult
 
@@ -88,7 +88,8 @@ def _sweep(p, ctx, tables):
     done = {} if state is None else dict(zip(state["points"]["index"].tolist(), state["points"]["tau"].tolist()))
     if done:
         ctx.log.info("sweep: %d of %d points taken from the checkpoint %s", len(done), len(p.points), store.path)
-    _, mine = local_items([i for i in range(len(p.points)) if i not in done], comm)
+    # cyclic: the cost grows along Delta E (innermost), so blocks of neighbours would overload one rank
+    mine = [i for i in range(len(p.points)) if i not in done][comm.rank::comm.size]
     progress = ctx.progress(len(p.points) - len(done), "sweep points", unit="points")
     for r in range(max_over_ranks(len(mine), comm)):
         if max_over_ranks(int(ctx.stop_requested()), comm):
