@@ -431,20 +431,6 @@ def stop_after(polls, rank=None, comm=None):
     return flag
 
 
-def peak_rss_of_run(config, output):
-    """Peak resident set size (bytes) of ``hpcx run CONFIG -o OUTPUT`` in a fresh process (serial)."""
-    probe = ("import resource, subprocess, sys; "
-             "rc = subprocess.run([sys.executable, '-m', 'hpcx', 'run', sys.argv[1], '-o', sys.argv[2], "
-             "'--overwrite'], capture_output=True).returncode; "
-             "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", probe, str(config), str(output)], env=env, capture_output=True,
-                         text=True, timeout=600)
-    rc, kib = out.stdout.split()
-    assert rc == "0", out.stderr
-    return 1024 * int(kib)
-
-
 class HpcxLog:
     """Collects the messages of the ``hpcx`` loggers at INFO and above while in a ``with`` block
     (independent of handlers, levels and propagation other tests or the CLI have set)."""
