@@ -196,6 +196,29 @@ def test_a_long_run_logs_progress_lines_with_rate_and_eta(tmp_path):
     assert len(progress) <= 4 + wall / 20.0, "a few lines a minute, not one per item"
 
 
+def test_a_transport_run_of_more_than_20_s_logs_progress_lines_with_eta(tmp_path):
+    """examples/transport.toml with as many particles as make the run last > 20 s on this machine
+    (a first run measures the speed; the Monte Carlo time is proportional to the particles)."""
+    template = (ROOT / "examples" / "transport.toml").read_text()
+    assert "particles = 100000" in template
+    particles, wall = 100000, 0.0
+    for _ in range(3):
+        (tmp_path / "t.toml").write_text(template.replace("particles = 100000", f"particles = {particles}"))
+        proc = run_hpcx(["run", "t.toml", "-o", "t.h5", "--overwrite"], tmp_path, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        wall = float(re.search(r"finished: .* \(([\d.]+) s wall", proc.stderr).group(1))
+        if wall > 20.0:
+            break
+        particles = int(particles * min(10.0, 30.0 / max(wall, 1.0)))
+    assert wall > 20.0, f"{particles} particles still took only {wall:.0f} s"
+    progress = [line for line in proc.stderr.splitlines() if " ETA " in line]
+    assert len(progress) >= 2, proc.stderr
+    assert any("Monte Carlo" in line and "100.0%" not in line for line in progress), progress
+    pattern = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[0/1\] INFO .+: +[\d.]+% \(\d+/\d+\) "
+                         r"[\d.e+-]+ \S+/s elapsed \d+:\d\d:\d\d ETA (\d+:\d\d:\d\d|\?)$")
+    assert all(pattern.match(line) for line in progress), progress
+
+
 @pytest.mark.parametrize("setup, args, fragment", [
     (None, ["validate", "nothere.toml"], "nothere.toml: no such file"),
     ("dir", ["validate", "d.toml"], "d.toml: is a directory, not a TOML config file"),
