@@ -91,10 +91,13 @@ def _sweep(p, ctx, tables):
     # cyclic: the cost grows along Delta E (innermost), so blocks of neighbours would overload one rank
     mine = [i for i in range(len(p.points)) if i not in done][comm.rank::comm.size]
     progress = ctx.progress(len(p.points) - len(done), "sweep points", unit="points")
-    for r in range(max_over_ranks(len(mine), comm)):
-        if max_over_ranks(int(ctx.stop_requested()), comm):
+    rounds = max_over_ranks(len(mine), comm)
+    for r in range(rounds + 1):                 # a safe point before each round and after the last
+        if max_over_ranks(int(ctx.stop_requested(final=r == rounds)), comm):
             raise CheckpointedStop(f"kinetics sweep stopped on request with {len(done)} of {len(p.points)} points "
                                    f"done{'' if store is None else f' (kept in {store.path})'}; rerun to continue")
+        if r == rounds:
+            break
         new = allgather_blocks([_sweep_point(p, mine[r], tables)] if r < len(mine) else [], comm)
         done.update(new)
         progress.update(len(new))
