@@ -110,7 +110,8 @@ submit() { sbatch --parsable "$@" | cut -d';' -f1; }
 # job): a short probe on the reference tables measures simulated ps per second,
 # and t_max is set for ~TARGET s of Monte Carlo (reference and job use the same file).
 ref_ok=1
-for f in moire scattering transport; do sed 's#"pipeline/#"ref/#' "$f.toml" >"ref/$f.toml"; done
+# inputs relative to the config's directory (ref/), as hpcx resolves them
+for f in moire scattering transport; do sed 's#"pipeline/#"#' "$f.toml" >"ref/$f.toml"; done
 for f in moire scattering; do "$HPCX" run "ref/$f.toml" -o "ref/$f.h5" >"ref/$f.log" 2>&1 || ref_ok=0; done
 # Two probes (1000 and 3000 ps; the cost per sample does not depend on t_max) give
 # the cost per simulated ps.
