@@ -37,6 +37,7 @@ CHUNK_BYTES = 40 * MIB          # row-block temporaries of the moiré terms (2^1
 TERM_BYTES = 24                 # int32 row, int32 column, float64 coupling, float64 phonon energy
 TERM_PEAK = 2                   # bytes per term at the peak over TERM_BYTES: the terms, one field being
                                 # concatenated and the per-term rate temporaries (about 48 bytes per term)
+MULTIVALLEY_TERM_PEAK = 3       # the same for multi-valley terms (checked on 14 x 14 and 24 x 24 grids)
 TABLE_ARRAYS = 6                # [n_loc, n] float64 arrays of the rate tables
 PROXY_GRID, PROXY_SHELLS = 4, 10
 
@@ -63,7 +64,7 @@ def table_bytes(model, twist_deg, n_loc, n, n_g=None):
         per_row, n_channels = _multivalley_terms_per_row(model)
         terms = per_row * n_loc
         channels = 2 * n_channels * 8 * n * n
-        return channels + max(6 * 8 * n * n, TERM_PEAK * TERM_BYTES * terms,
+        return channels + max(6 * 8 * n * n, MULTIVALLEY_TERM_PEAK * TERM_BYTES * terms,
                                            TERM_BYTES * terms + tables)
     if n_g is None:
         n_g = len(mp.plane_wave_basis(mp.MoireGeometry(1.0, 1.0, 0.1), model.shells)[0])
