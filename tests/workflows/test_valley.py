@@ -112,3 +112,23 @@ def test_bad_monte_carlo_config_is_refused(change, key):
         return
     with pytest.raises(ConfigError, match="monte_carlo.batches"):
         params_of(VALLEY_MC_SMALL, comm_size=8)
+
+
+def test_a_stop_request_in_the_monte_carlo_ends_the_run_at_that_sample(tmp_path):
+    """No checkpoint to write: the agreed request stops the run at once (exit 128 + signal), not
+    after the remaining samples."""
+    import signal
+
+    from hpcx.stopping import Interrupted
+
+    from helpers import run_with_context
+    polls = [0]
+
+    def flag(*comm):
+        polls[0] += 1
+        return polls[0] >= 3
+    flag.signum = signal.SIGUSR1
+    with pytest.raises(Interrupted) as stopped:
+        run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5", stop_flag=flag)
+    assert polls[0] == 3
+    assert stopped.value.exit_code == 128 + signal.SIGUSR1
