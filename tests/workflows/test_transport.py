@@ -447,3 +447,19 @@ def test_memory_estimate_refuses_oversized_configs_quickly():
     big = SMALL.replace("particles = 4000", "particles = 20000000000")
     assert workflows.load("transport").estimate_memory(params_of(big), 1) > 1000 * 2 ** 30
     assert time.perf_counter() - start < 5.0
+
+
+def test_a_stop_request_after_the_last_sample_checkpoints_every_point(tmp_path):
+    # the poll after the last point (poll 41: 20 per point) is a safe point too: every point is
+    # checkpointed as finished, and the rerun recomputes nothing and equals the uninterrupted run
+    text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]")
+    ref = run_with_context(text, tmp_path / "ref.h5")
+    with pytest.raises(CheckpointedStop):
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(2 * 20 + 1))
+    for i in (0, 1):
+        with h5py.File(tmp_path / "run.h5.checkpoint" / f"point_{i:04d}.h5") as f:
+            assert f.attrs["done"]
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "point 0: finished in" in log.text and "point 1: finished in" in log.text
+    _assert_same(ref, out)

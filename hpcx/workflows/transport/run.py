@@ -140,6 +140,8 @@ def _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx):
         except _Stop:
             stopped = True
             break
+    if not stopped:     # the last safe point of the loop: a request during the last samples still checkpoints
+        stopped = ctx.stop_requested(sub, final=True)
     if max_over_ranks(int(stopped), ctx.comm):
         _save_finished(p, results, todo, ckpts)
         stop = CheckpointedStop(f"stopped on request; checkpoints in {ctx.checkpoint_dir}: rerun the same "
