@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 from pathlib import Path
 
 from .log import PhaseTimer, Progress, get_logger
 from .parallel import SerialComm
-from .stopping import StopFlag
+from .stopping import Interrupted, StopFlag
 
 
 @dataclasses.dataclass
@@ -67,6 +68,12 @@ class RunContext:
         if isinstance(self.stop_flag, StopFlag):
             return bool(self.stop_flag(comm, final=final))
         return bool(self.stop_flag() if comm is None else self.stop_flag(comm))   # a test's plain callable
+
+    def interrupt(self):
+        """Raise :class:`hpcx.stopping.Interrupted` after :meth:`stop_requested` agreed, in a phase
+        that keeps no checkpoint: called on every rank, the run ends there with exit 128 + the signal
+        (SIGTERM on a rank the signal did not reach) instead of computing on to the next phase."""
+        raise Interrupted(getattr(self.stop_flag, "signum", None) or signal.SIGTERM)
 
     @property
     def checkpoint_dir(self):

@@ -422,12 +422,12 @@ def run_with_context(text, output, comm=None, stop_flag=None):
 
 
 def stop_after(polls, rank=None, comm=None):
-    """A stop flag that turns true at its ``polls``-th poll (only on ``rank`` of ``comm`` if given)."""
-    count = [0]
-
+    """A stop flag that turns true at its ``polls``-th poll (only on ``rank`` of ``comm`` if given);
+    ``flag.polls`` counts the polls so far."""
     def flag(*polled_on):           # RunContext.stop_requested passes the communicator polled on
-        count[0] += 1
-        return count[0] >= polls and (rank is None or comm.rank == rank)
+        flag.polls += 1
+        return flag.polls >= polls and (rank is None or comm.rank == rank)
+    flag.polls = 0
     return flag
 
 

@@ -121,14 +121,10 @@ def test_a_stop_request_in_the_monte_carlo_ends_the_run_at_that_sample(tmp_path)
 
     from hpcx.stopping import Interrupted
 
-    from helpers import run_with_context
-    polls = [0]
-
-    def flag(*comm):
-        polls[0] += 1
-        return polls[0] >= 3
+    from helpers import run_with_context, stop_after
+    flag = stop_after(3)
     flag.signum = signal.SIGUSR1
     with pytest.raises(Interrupted) as stopped:
         run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5", stop_flag=flag)
-    assert polls[0] == 3
+    assert flag.polls == 3
     assert stopped.value.exit_code == 128 + signal.SIGUSR1

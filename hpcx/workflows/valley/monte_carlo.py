@@ -3,12 +3,11 @@ cells and rates, per temperature, its particle batches spread over all ranks (re
 of the rank count).
 
 The phase keeps no checkpoint: a stop request (SIGTERM, SIGINT, SIGUSR1), agreed by all ranks at
-the next output time, ends the run there with :class:`hpcx.stopping.Interrupted` (exit 128 +
+the next output time, ends the run there (``ctx.interrupt()``: exit 128 +
 signal), not after the remaining samples; a rerun starts from scratch."""
 
 from __future__ import annotations
 
-import signal
 import time
 
 import numpy as np
@@ -16,7 +15,6 @@ import numpy as np
 from ...physics import valley_dynamics as vd
 from ...physics import valley_mc as vmc
 from ...physics.valley_mc_table import cell_table
-from ...stopping import Interrupted
 
 
 def monte_carlo(model, p, s, ctx):
@@ -37,7 +35,7 @@ def monte_carlo(model, p, s, ctx):
             if ctx.stop_requested():
                 ctx.log.warning("stop requested at T = %.1f K, sample %d: the valley Monte Carlo keeps no "
                                 "checkpoint; stopping now (a rerun starts from scratch)", T, k)
-                raise Interrupted(getattr(ctx.stop_flag, "signum", None) or signal.SIGTERM)
+                ctx.interrupt()
         rec = vmc.simulate(table, source, settings, times, st.groups, ctx.comm, on_sample=on_sample)
         wall = time.perf_counter() - start
         ctx.log.info("T = %5.1f K: Monte Carlo of %d particles on %d cells (%d table entries): %d scattering "
