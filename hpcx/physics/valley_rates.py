@@ -44,6 +44,7 @@ __all__ = ["RateTables", "rate_tables", "einstein_flux", "debye_flux", "formatio
            "einstein_angular", "bose_q"]
 
 _GL = {n: np.polynomial.legendre.leggauss(n) for n in (4, 6, 8, 12, 16, 24, 32, 48, 64)}
+_PAIR_BLOCK = 512         # cell pairs per block of the acoustic quadrature ([block, 7, 8, 8] arrays, ~2 MB each)
 
 
 def _gauss(a, b, n):
@@ -163,6 +164,18 @@ def debye_flux(model, br, cells: Cells, T: float, harmonics: int = 2, n_psi: int
     M, c = spec.mass, br.c
     q0 = _HBAR * c * M / _H
     i, j = _debye_pairs(cells, br.valley, q0)
+    blocks = [_debye_values(model, br, cells, kT, i[a:a + _PAIR_BLOCK], j[a:a + _PAIR_BLOCK], harmonics, n_psi, n_u)
+              for a in range(0, len(i), _PAIR_BLOCK)]
+    vals = np.concatenate(blocks, axis=-1) if blocks else np.zeros((harmonics, 0))
+    return Flux(i, j, vals, np.maximum(cells.e0[i], cells.e0[j]))
+
+
+def _debye_values(model, br, cells, kT, i, j, harmonics, n_psi, n_u):
+    """Flux values [harmonics, pairs] of branch ``br`` for the cell pairs (i, j): the quadrature over
+    [pairs, 7, n_psi, n_u] points, evaluated per block of pairs to bound the memory."""
+    spec = model.valleys[br.valley]
+    M, c = spec.mass, br.c
+    q0 = _HBAR * c * M / _H
     psi_b = _psi_breaks(cells, i, j, q0)
     psi, wpsi = _gauss(psi_b[:, :-1], psi_b[:, 1:], n_psi)               # [P, 7, n_psi]
     d = q0 * np.sin(psi)
@@ -183,8 +196,7 @@ def debye_flux(model, br, cells: Cells, T: float, harmonics: int = 2, n_psi: int
     base = Q * Qp * G * boltz * wu * wpsi[..., None]
     cos = np.clip((Q * Q + Qp * Qp - qs * qs) / np.maximum(2.0 * Q * Qp, 1e-300), -1.0, 1.0)
     pref = spec.degeneracy * q0 / (2.0 * np.pi ** 2 * _HBAR ** 2 * c)
-    vals = np.stack([pref * np.sum(base * np.cos(m * np.arccos(cos)), axis=(1, 2, 3)) for m in range(harmonics)])
-    return Flux(i, j, vals, e_ref)
+    return np.stack([pref * np.sum(base * np.cos(m * np.arccos(cos)), axis=(1, 2, 3)) for m in range(harmonics)])
 
 
 def formation_rates(model, cells: Cells, T: float) -> np.ndarray:

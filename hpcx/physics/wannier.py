@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 
 _L_LETTERS = "spdfghik"
-FORM_FACTOR_BLOCK_BYTES = 64 * 2 ** 20   # one [q block, n, n] float64 kernel of WannierResult.form_factor
+FORM_FACTOR_BLOCK_BYTES = 8 * 2 ** 20    # one [q block, n, n] float64 kernel of WannierResult.form_factor
 _S_TOL = 1e-10
 _QUAD_STEP = 0.1  # trapezoid step in ln q
 _QUAD_XMAX = 60.0  # exp(-q^2/4c) truncated at x = q^2/4c_max = _QUAD_XMAX + 4 m

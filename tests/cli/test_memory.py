@@ -97,6 +97,16 @@ def test_a_large_wannier_basis_is_estimated_within_1_5x(tmp_path):
     assert peak / 1.5 <= estimate <= 1.5 * peak, f"estimate {estimate:.0f} MiB, peak RSS {peak:.0f} MiB"
 
 
+def test_valley_moments_are_estimated_within_1_5x(tmp_path):
+    """The valley workflow without profiles: the setup (1s form factor, rate quadratures) and the
+    moment solver set the peak, not the profile solver of the example."""
+    config = tmp_path / "moments.toml"
+    config.write_text('[run]\nworkflow = "valley"\n[valley]\nmaterial = "WS2"\nenvironment = "hBN"\n'
+                      'temperatures = [300.0, 77.0, 20.0]\nt_end = 30.0\ndt = 0.1\ndq = 0.01\nprofiles = false\n')
+    estimate, peak, _ = _measure(config, tmp_path / "moments.h5", tmp_path)
+    assert peak / 1.5 <= estimate <= 1.5 * peak, f"estimate {estimate:.0f} MiB, peak RSS {peak:.0f} MiB"
+
+
 @pytest.mark.parametrize("workflow", sorted(OVERSIZED))
 def test_an_oversized_config_is_refused_in_seconds(workflow, tmp_path):
     (tmp_path / "big.toml").write_text(f'[run]\nworkflow = "{workflow}"\n' + OVERSIZED[workflow])

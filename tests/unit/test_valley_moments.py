@@ -120,3 +120,33 @@ def test_profiles_reproduce_the_moments():
     s2 = trapezoid(2 * np.pi * r ** 3 * N, r, axis=-1)
     np.testing.assert_allclose(n[:3, -3:], tr.n[:3, -3:], rtol=2e-3)
     np.testing.assert_allclose(s2[:3, -3:] / n[:3, -3:], tr.width2()[:3, -3:], rtol=2e-2)
+
+
+@pytest.mark.parametrize("block", [5, 64, 10 ** 6])
+def test_source_propagation_in_blocks_matches_the_closed_form(block):
+    """y' = -kappa y + exp(-(t - t0)^2 / 2 sigma^2): the propagator, walking the source's fine grid
+    in blocks of ``block`` points (each from the last point of the one before), gives the closed
+    form of valley_source._amplitude to the Simpson error ((dt/sigma)^4 ~ 5e-6), with any block."""
+    from hpcx.physics.valley_propagate import propagate
+    from hpcx.physics.valley_source import _amplitude
+    pulse, kappa = Pulse(0.4, 0.1, 500.0), 3.0       # f(0) / f(t0) = e^-44: nothing before t = 0
+    times = np.linspace(0.0, 3.0, 31)
+    J = sp.csr_matrix(np.array([[-kappa]]))
+    f = lambda t: np.exp(-(np.asarray(t) - pulse.t0) ** 2 / (2 * pulse.sigma_t ** 2))     # noqa: E731
+    Y, _ = propagate([(0.0, J)], np.ones(1), f, times, source_end=1.7, block=block)
+    exact = _amplitude(times, pulse, kappa)
+    np.testing.assert_allclose(Y[0], exact, rtol=2e-5, atol=1e-9 * exact.max())
+
+
+def test_source_blocks_change_nothing_but_rounding():
+    """A stiff coupled system (two valleys' moments at 300 K): blocks of 7 fine points against one
+    block give the same trace to 1e-12 relative."""
+    from hpcx.physics.valley_propagate import propagate
+    model = ws2()
+    s = vd.Settings(t_end=3.0, dt=0.1, dq=0.05)
+    st = vd.setup(model, 300.0, s, s.dq, 2)
+    J = vm._system(st.segments[0][1])
+    b = np.concatenate([st.tables.formation, np.zeros(2 * st.cells.n)])
+    one, _ = propagate([(0.0, J)], b, st.f, s.times(), st.source_end, block=10 ** 6)
+    many, _ = propagate([(0.0, J)], b, st.f, s.times(), st.source_end, block=7)
+    np.testing.assert_allclose(many, one, rtol=1e-12, atol=1e-12 * np.abs(one).max())

@@ -136,3 +136,18 @@ def test_light_cone_fraction():
     e_lc, e_cell = H * 0.01 ** 2 / a.mass, H * 0.02 ** 2 / a.mass
     assert th.light_cone[0] == pytest.approx(-np.expm1(-e_lc / kT) / -np.expm1(-e_cell / kT), rel=1e-4)
     assert np.all(th.light_cone[1:] == 0.0)
+
+
+def test_acoustic_quadrature_in_pair_blocks_changes_nothing(monkeypatch):
+    """The acoustic fluxes are evaluated per block of cell pairs (bounded memory): blocks of 7 pairs
+    give the same rates as one block, to rounding."""
+    from hpcx.physics import valley_rates as vr
+    model = ws2_model()
+    cells = make_cells(model.valleys, [1.4, 1.5, 1.7], 0.02)
+    one = [vr.debye_flux(model, br, cells, 77.0, 3) for br in model.debye]
+    monkeypatch.setattr(vr, "_PAIR_BLOCK", 7)
+    small = [vr.debye_flux(model, br, cells, 77.0, 3) for br in model.debye]
+    for a, b in zip(one, small):
+        assert len(a.i) > 7 * 10
+        np.testing.assert_array_equal(a.i, b.i)
+        np.testing.assert_allclose(b.value, a.value, rtol=1e-13, atol=1e-13 * np.abs(a.value).max())

@@ -15,23 +15,32 @@ from .schema import SCHEMA, Params, params
 #: the config keys the memory estimate depends on (named when a run is refused)
 MEMORY_KEYS = ("valley.profile_dq", "valley.profile_chunk", "valley.dq")
 
+# the acoustic rate quadrature's arrays alive at once: ~16 of [pair block, 7, 8, 8] float64
+_RATE_BLOCK_BYTES = 16 * 512 * 7 * 8 * 8 * 8
+
 __all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "sweep_overrides"]
 
 
 def estimate_memory(p, comm_size=1):
-    """Peak bytes per rank: the profile solver's Krylov work arrays dominate (one chunk of
-    wavenumbers: dim = cells x harmonics x chunk; the propagator keeps the source grid
-    u [n_fine, dim], the output [dim, n_profile_times] and a few vectors), plus the results."""
+    """Peak bytes per rank: the largest of the setup (1s form factor and rate quadratures, both
+    evaluated in bounded blocks), the moment solver and the profile solver (each holds one block of
+    its source propagator u [block, dim] and its output [dim, times]), the Monte Carlo; plus the
+    results.  dim: cells x 3 moments, or cells x harmonics x wavenumber chunk for the profiles."""
     import numpy as np
+
+    from ...physics.valley_propagate import block_points
+    from ...physics.wannier import FORM_FACTOR_BLOCK_BYTES
+
+    def propagator(dim, n_out):         # the output, and expm_multiply's result with ~2 work copies
+        return 8 * dim * (n_out + 3 * max(block_points(dim), n_out))
+
+    setup = 4 * FORM_FACTOR_BLOCK_BYTES + _RATE_BLOCK_BYTES
     cells = 3 * int(np.ceil(3.0 / p.profile_dq)) if p.profiles else 0
-    dim = cells * p.profile_harmonics * p.profile_chunk
-    n_fine = int(np.ceil(3.0 / 0.002)) + 1
-    profile = 8 * dim * (n_fine + p.n_profile_times + 12) if p.profiles else 0
-    n_mom = 3 * int(np.ceil(3.0 / p.dq))
-    moments = 8 * 3 * n_mom * (n_fine + p.n_times + 12)
+    profile = propagator(cells * p.profile_harmonics * p.profile_chunk, p.n_profile_times) if p.profiles else 0
+    moments = propagator(3 * 3 * int(np.ceil(3.0 / p.dq)), p.n_times)
     results = 8 * len(p.temperatures) * (len(p.valleys) * 6 * p.n_times
                                          + 3 * len(p.valleys) * p.n_profile_times * p.profile_r_points)
-    return int(1.3 * (max(profile, moments, _monte_carlo(p, comm_size)) + results))
+    return int(1.3 * (max(setup, profile, moments, _monte_carlo(p, comm_size)) + results))
 
 
 def _monte_carlo(p, comm_size):

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import os
 
+from ...physics.wannier import FORM_FACTOR_BLOCK_BYTES
+
 FLOAT = 8
 SOLVE_MATRICES = 10              # n x n float64 arrays alive at the peak of one eigenproblem
 FORM_FACTOR_ARRAYS = 3           # [q chunk, n, n] arrays alive at the peak of the form factor
-FORM_FACTOR_CHUNK_BYTES = 64 * 2 ** 20
+FORM_FACTOR_CHUNK_BYTES = FORM_FACTOR_BLOCK_BYTES   # the library's own block: one kernel per chunk
 REFERENCE_KERNEL_ARRAYS = 4      # NumPy twin of `keldysh`: [n, n, n_quad] arrays (HPCX_KERNELS=reference)
 QUADRATURE_NODES = 400           # upper end of the q quadrature of hpcx.physics.wannier (about 330)
 
