@@ -114,17 +114,44 @@ def test_bad_monte_carlo_config_is_refused(change, key):
         params_of(VALLEY_MC_SMALL, comm_size=8)
 
 
-def test_a_stop_request_in_the_monte_carlo_ends_the_run_at_that_sample(tmp_path):
-    """No checkpoint to write: the agreed request stops the run at once (exit 128 + signal), not
-    after the remaining samples."""
+def test_a_stop_request_without_output_ends_the_run_at_that_sample():
+    """No output path, so no checkpoint to keep: the agreed request stops the run at once (exit
+    128 + signal), not after the remaining samples."""
     import signal
 
+    from hpcx import workflows
+    from hpcx.context import RunContext
     from hpcx.stopping import Interrupted
 
-    from helpers import run_with_context, stop_after
+    from helpers import stop_after, validate_text
     flag = stop_after(3)
     flag.signum = signal.SIGUSR1
+    cfg = validate_text(VALLEY_MC_SMALL)
+    wf = workflows.load("valley")
     with pytest.raises(Interrupted) as stopped:
-        run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5", stop_flag=flag)
+        wf.run(wf.params(cfg, 1), RunContext(output=None, workflow="valley", stop_flag=flag))
     assert flag.polls == 3
     assert stopped.value.exit_code == 128 + signal.SIGUSR1
+
+
+def test_a_stopped_monte_carlo_resumes_from_its_checkpoint_with_identical_numbers(tmp_path):
+    """A request during the second temperature: the first is kept in the checkpoint (exit 75), the
+    rerun takes it from there, computes the second, and every Monte Carlo number equals an
+    uninterrupted run's."""
+    from hpcx.errors import CheckpointedStop
+
+    from helpers import HpcxLog, run_with_context, stop_after
+    full = run_with_context(VALLEY_MC_SMALL, tmp_path / "full.h5").monte_carlo
+    samples = len(full.time)
+    flag = stop_after(samples + 2)                  # one poll per sample: sample 1 of the second temperature
+    with pytest.raises(CheckpointedStop, match="1 of 2 temperatures kept"):
+        run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5", stop_flag=flag)
+    assert (tmp_path / "run.h5.checkpoint" / "valley_monte_carlo.h5").exists()
+    with HpcxLog() as log:
+        resumed = run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5").monte_carlo
+    assert any("1 of 2 temperatures taken from the checkpoint" in m for m in log.messages)
+    np.testing.assert_array_equal(resumed.temperature, full.temperature)
+    np.testing.assert_array_equal(resumed.events, full.events)
+    np.testing.assert_array_equal(resumed.profile, full.profile)
+    for name, values in full.values.items():
+        np.testing.assert_array_equal(resumed.values[name], values, err_msg=name)
