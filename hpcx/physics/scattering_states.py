@@ -47,7 +47,6 @@ MAX_EXPONENT = 700.0
 
 #: q grid (1/nm) on which the 1s form factor is tabulated and interpolated (0 beyond)
 FORM_FACTOR_Q = (0.0, 60.0, 6001)
-_FORM_FACTOR_CHUNK = 256          # q points per evaluation (memory: chunk x basis^2 x 3 doubles, ~50 MB)
 
 
 #: the entries of :meth:`MoireModel.potential_attrs` that depend on the twist angle
@@ -282,10 +281,7 @@ def exciton_1s(stack, m_e, m_h, electron_layer, hole_layer):
     res = wp.solve_wannier(m_e * m_h / (m_e + m_h), lambda q: stack.epsilon(q, electron_layer, hole_layer),
                            ("1s",))
     q = np.linspace(*FORM_FACTOR_Q)
-    # in chunks of 256 q (each q summed on its own: the same numbers), smaller than the library's
-    # 64 MiB blocks, so that the 1s tables stay below the scattering tables in the peak memory
-    F = np.concatenate([res.form_factor("1s", q[a:a + _FORM_FACTOR_CHUNK])
-                        for a in range(0, len(q), _FORM_FACTOR_CHUNK)])
+    F = res.form_factor("1s", q)        # in the library's 8 MiB kernel blocks: below the scattering tables
     return Exciton1s(m_e, m_h, float(res.binding_energy_meV[0]), q, F)
 
 
