@@ -158,26 +158,24 @@ class CellEnsemble:
         particles born by ``t_now``, over all ranks (batch-ordered, rank-independent)."""
         B, G = self.settings.batches, len(groups)
         edges = np.asarray(self.settings.r_edges, dtype=float)
-        nb = len(edges) - 1
+        nb, nl = len(edges) - 1, self.b1 - self.b0
         born = self.t <= t_now
-        lb, cell = self.local_batch[born], self.cell[born]
+        lb, cell, w = self.local_batch[born], self.cell[born], self.weight[born]
         x, y = self.x[born], self.y[born]
         r2 = x * x + y * y
         dx, dy = x - self.x0[born], y - self.y0[born]
         d2 = dx * dx + dy * dy
-        wg = np.asarray(groups, dtype=float)[:, cell] * self.weight[born]            # [G, n]
-        nl = self.b1 - self.b0
-        sums = np.zeros((B, G, 4))
-        for g in range(G):
-            for c, q in enumerate((None, r2, d2, wg[g])):
-                w = wg[g] if q is None else wg[g] * q
-                sums[self.b0:self.b1, g, c] = np.bincount(lb, weights=w, minlength=nl)
+        del x, y, dx, dy
         k = np.floor(np.sqrt(r2) / (edges[1] - edges[0])).astype(np.int64)
         ok = k < nb
-        hist = np.zeros((B, G, nb))
-        idx = (lb[ok][None, :] * G + np.arange(G)[:, None]) * nb + k[ok][None, :]
-        hist[self.b0:self.b1] = np.bincount(idx.ravel(), weights=wg[:, ok].ravel(),
-                                            minlength=nl * G * nb).reshape(nl, G, nb)
+        bin_ok = lb[ok] * nb + k[ok]
+        weights = np.asarray(groups, dtype=float)
+        sums, hist = np.zeros((B, G, 4)), np.zeros((B, G, nb))
+        for g in range(G):                  # one group at a time: a few particle-sized temporaries
+            wg = weights[g, cell] * w
+            for c, q in enumerate((None, r2, d2, wg)):
+                sums[self.b0:self.b1, g, c] = np.bincount(lb, weights=wg if q is None else wg * q, minlength=nl)
+            hist[self.b0:self.b1, g] = np.bincount(bin_ok, weights=wg[ok], minlength=nl * nb).reshape(nl, nb)
         sums = sum_over_ranks(sums, self.comm)          # each batch is non-zero on one rank only: exact
         hist = sum_over_ranks(hist, self.comm)
         return sums, hist.sum(axis=0)
