@@ -155,3 +155,20 @@ def test_a_stopped_monte_carlo_resumes_from_its_checkpoint_with_identical_number
     np.testing.assert_array_equal(resumed.profile, full.profile)
     for name, values in full.values.items():
         np.testing.assert_array_equal(resumed.values[name], values, err_msg=name)
+
+
+def test_stopped_profiles_resume_from_their_checkpoint_with_identical_numbers(tmp_path):
+    """A request before the third of six (temperature, wavenumber chunk) items: two are kept (exit
+    75), the rerun computes the other four, and every profile equals an uninterrupted run's."""
+    from hpcx.errors import CheckpointedStop
+
+    from helpers import HpcxLog, run_with_context, stop_after
+    full = run_with_context(VALLEY_SMALL, tmp_path / "full.h5")
+    with pytest.raises(CheckpointedStop, match="with 2 of 6"):
+        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(3))
+    assert (tmp_path / "run.h5.checkpoint" / "valley_profiles.h5").exists()
+    with HpcxLog() as log:
+        resumed = run_with_context(VALLEY_SMALL, tmp_path / "run.h5")
+    assert any("2 of 6 items taken from the checkpoint" in m for m in log.messages)
+    for name in ("profile", "eta", "pl_profile", "r", "width2", "diffusion"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)

@@ -1,8 +1,9 @@
 """Workflow ``valley``: valley-resolved spatiotemporal exciton dynamics of a monolayer (seed 002).
 
 Config -> valley model of the material with its phonon couplings (:mod:`.schema`) -> rates on
-continuous |Q|, the spatial-moment solver per temperature and the radial-profile solver per
-(temperature, wavenumber chunk), distributed over ranks (:mod:`.run`), optionally the weighted
+continuous |Q|, the spatial-moment solver per temperature (:mod:`.run`) and the radial-profile
+solver per (temperature, wavenumber chunk) (:mod:`.profiles`, checkpointed in
+``<output>.checkpoint/valley_profiles.h5``), distributed over ranks, optionally the weighted
 Monte Carlo on the same cells and rates (:mod:`.monte_carlo`, checkpointed per temperature in
 ``<output>.checkpoint/valley_monte_carlo.h5``) -> /results/... (:mod:`.result`); figures in
 :mod:`.plot`.  Physics: docs/theory/valley.md.

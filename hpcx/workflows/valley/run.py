@@ -1,18 +1,17 @@
-"""Phases of the ``valley`` workflow: model, moments per temperature, profiles per (temperature,
-k-chunk), all distributed over ranks in fixed blocks, and optionally the Monte Carlo
-(:mod:`.monte_carlo`, particle batches over ranks); results independent of the rank count."""
+"""Phases of the ``valley`` workflow: model, moments per temperature (distributed over ranks in
+fixed blocks), profiles per (temperature, k-chunk) (:mod:`.profiles`, checkpointed), and optionally
+the Monte Carlo (:mod:`.monte_carlo`, particle batches over ranks, checkpointed per temperature);
+results independent of the rank count."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from ...materials import tmd
 from ...parallel import allgather_blocks, local_items
 from ...physics import valley_dynamics as vd
 from ...physics.valley_model import model_from_couplings
-from ...physics.valley_profiles import hankel, k_quadrature
 from ...units import KB_MEV_PER_K, NM2_PER_PS_IN_CM2_PER_S
 from .monte_carlo import monte_carlo
+from .profiles import radial_profiles
 from .result import Result
 
 
@@ -46,7 +45,7 @@ def run(p, ctx):
     profiles = None
     if p.profiles:
         with ctx.phase("profiles"):
-            profiles = _profiles(model, p, s, ctx)
+            profiles = radial_profiles(model, p, s, ctx)
     mc = None
     if p.mc is not None:
         with ctx.phase("monte_carlo"):
@@ -70,34 +69,3 @@ def _moments(model, p, s, ctx):
         out.append((T, (trace, d_on, d_off, st.decay_rate)))
         progress.update()
     return dict(allgather_blocks(out, ctx.comm))
-
-
-def _profiles(model, p, s, ctx):
-    """{T: (r, N [group, time, r], eta [group, time, r])} from the Fourier components."""
-    k, w = k_quadrature(8.6 / np.sqrt(p.pulse.width2), p.profile_k_nodes, p.profile_k_panels)
-    chunks = [(T, lo) for lo in range(0, len(k), p.profile_chunk) for T in p.temperatures]
-    _, mine = local_items(chunks, ctx.comm)
-    progress = ctx.progress(len(mine), "profile chunks (rank 0)", unit="chunks")
-    parts = []
-    for T, lo in mine:
-        sel = slice(lo, lo + p.profile_chunk)
-        tr = vd.solve_profiles_at(model, T, s, k[sel], w[sel])
-        parts.append(((T, lo), (tr.P, tr.P_scat)))
-        progress.update()
-    got = dict(allgather_blocks(parts, ctx.comm))
-    r = _radial_grid(k, w, p)
-    out = {}
-    for T in p.temperatures:
-        P = np.concatenate([got[(T, lo)][0] for lo in range(0, len(k), p.profile_chunk)], axis=1)
-        Ps = np.concatenate([got[(T, lo)][1] for lo in range(0, len(k), p.profile_chunk)], axis=1)
-        N, dN = hankel(k, w, P, r), hankel(k, w, Ps, r)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.where(P[:, 0] > 0, Ps[:, 0] / P[:, 0], 0.0)                        # [group, time]
-        out[T] = (N, dN - c[..., None] * N)
-    return r, out
-
-
-def _radial_grid(k, w, p):
-    """Radii (nm) up to 0.8 x the alias radius 2 pi / (largest node spacing) of the k quadrature."""
-    spacing = np.max(np.diff(k[1:]))
-    return np.linspace(0.0, 0.8 * 2.0 * np.pi / spacing, p.profile_r_points)

@@ -1,0 +1,94 @@
+"""Phase ``profiles`` of the ``valley`` workflow: the Fourier components of the radial profiles per
+(temperature, wavenumber chunk), the items dealt cyclically over ranks in rounds of one item per
+rank, and the Hankel transform to N(r).
+
+Checkpoint: after every round the finished items go to
+``<output>.checkpoint/valley_profiles.h5``; a stop request (agreed before each round and after the
+last) ends the run with exit 75, and the rerun computes only the missing items.  Every item is
+computed on one rank alone, so the numbers do not depend on the rank count or on a restart."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import CheckpointedStop
+from ...io import checkpoint as ck
+from ...parallel import allgather_blocks, max_over_ranks
+from ...physics import valley_dynamics as vd
+from ...physics.valley_profiles import hankel, k_quadrature
+
+NAME = "valley_profiles"
+
+
+def radial_profiles(model, p, s, ctx):
+    """(r [nm], {T: (N [group, time, r], eta [group, time, r])}) from the Fourier components."""
+    k, w = k_quadrature(8.6 / np.sqrt(p.pulse.width2), p.profile_k_nodes, p.profile_k_panels)
+    items = [(T, lo) for lo in range(0, len(k), p.profile_chunk) for T in p.temperatures]
+    done = _solve_items(model, p, s, ctx, k, w, items)
+    r = _radial_grid(k, w, p)
+    out = {}
+    for T in p.temperatures:
+        P = np.concatenate([done[(T, lo)][0] for lo in range(0, len(k), p.profile_chunk)], axis=1)
+        Ps = np.concatenate([done[(T, lo)][1] for lo in range(0, len(k), p.profile_chunk)], axis=1)
+        N, dN = hankel(k, w, P, r), hankel(k, w, Ps, r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.where(P[:, 0] > 0, Ps[:, 0] / P[:, 0], 0.0)                        # [group, time]
+        out[T] = (N, dN - c[..., None] * N)
+    return r, out
+
+
+def _solve_items(model, p, s, ctx, k, w, items):
+    """{(T, lo): (P, P_scat)} of every item: from the checkpoint, or solved in rounds over ranks."""
+    comm = ctx.comm
+    store = None if ctx.checkpoint_dir is None else ck.Checkpoint(ctx.checkpoint_dir, NAME, ck.fingerprint(p),
+                                                                  comm, ctx.log)
+    done = _load(store, items, ctx)
+    mine = [item for item in items if item not in done][comm.rank::comm.size]
+    progress = ctx.progress(len(items) - len(done), "profile chunks", unit="chunks")
+    rounds = max_over_ranks(len(mine), comm)
+    for n in range(rounds + 1):                 # a safe point before each round and after the last
+        if max_over_ranks(int(ctx.stop_requested(final=n == rounds)), comm):
+            where = "" if store is None else f" (kept in {store.path})"
+            raise CheckpointedStop(f"valley profiles stopped on request with {len(done)} of {len(items)} "
+                                   f"(temperature, wavenumber chunk) items done{where}; rerun to continue")
+        if n == rounds:
+            break
+        new = allgather_blocks([_solve_item(model, p, s, k, w, mine[n])] if n < len(mine) else [], comm)
+        done.update(new)
+        progress.update(len(new))
+        if store is not None:
+            store.save({}, {"items": _tree(done)}, f"{len(done)} of {len(items)} profile items")
+    return done
+
+
+def _solve_item(model, p, s, k, w, item):
+    """((T, lo), (P, P_scat)) of the wavenumbers k[lo:lo + chunk] at temperature T."""
+    T, lo = item
+    sel = slice(lo, lo + p.profile_chunk)
+    tr = vd.solve_profiles_at(model, T, s, k[sel], w[sel])
+    return (T, lo), (tr.P, tr.P_scat)
+
+
+def _tree(done):
+    return {str(i): {"T": T, "lo": lo, "P": P, "P_scat": Ps} for i, ((T, lo), (P, Ps)) in enumerate(done.items())}
+
+
+def _load(store, items, ctx):
+    """{(T, lo): (P, P_scat)} of the checkpoint's items that belong to ``items``, or {}."""
+    state = store.load() if store is not None else None
+    if not state:
+        return {}
+    wanted = set(items)
+    done = {}
+    for entry in state["items"].values():
+        key = (float(entry["T"]), int(entry["lo"]))
+        if key in wanted:
+            done[key] = (np.asarray(entry["P"]), np.asarray(entry["P_scat"]))
+    ctx.log.info("profiles: %d of %d items taken from the checkpoint %s", len(done), len(items), store.path)
+    return done
+
+
+def _radial_grid(k, w, p):
+    """Radii (nm) up to 0.8 x the alias radius 2 pi / (largest node spacing) of the k quadrature."""
+    spacing = np.max(np.diff(k[1:]))
+    return np.linspace(0.0, 0.8 * 2.0 * np.pi / spacing, p.profile_r_points)
