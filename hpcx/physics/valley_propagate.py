@@ -25,6 +25,7 @@ from scipy.sparse.linalg import expm_multiply
 __all__ = ["propagate", "block_points", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 16 * 2 ** 20     # one block of u(tau) on the fine grid, [points, dim] float64
+_NORM_ESTIMATE_SEED = 12345   # numpy global seed for SciPy's randomised 1-norm estimates (see _expm_grid)
 
 
 def block_points(dim, block_bytes=BLOCK_BYTES):
@@ -53,13 +54,22 @@ def _simpson_weights(k, dt, j=None):
 def _expm_grid(J, y, duration, num):
     """exp(J t) y at t = 0, duration/(num - 1), ..., duration; [num, dim].
 
-    SciPy's norm estimates leave linear operators in reference cycles (an operator and its
-    adjoint), each holding a copy of J; they are freed at once here instead of at the next
-    garbage collection, which with few Python objects comes seldom (measured: +40 MB per call
-    for a 16-wavenumber profile system, up to 0.4 GB held)."""
+    SciPy chooses the Taylor degree and the number of steps from 1-norm estimates of powers of
+    J (``onenormest``), whose start vectors come from NumPy's global random state: near a
+    threshold a different draw picks other steps and changes the result at the 1e-15 level, so
+    the state is seeded for the call (and restored), making every run, rank count and restart
+    give the same numbers.  The estimates also leave linear operators in reference cycles (an
+    operator and its adjoint), each holding a copy of J; they are freed at once here instead of
+    at the next garbage collection, which with few Python objects comes seldom (measured: +40 MB
+    per call for a 16-wavenumber profile system, up to 0.4 GB held)."""
     if num == 1 or duration == 0.0:
         return np.repeat(y[None, :], num, axis=0)
-    out = np.asarray(expm_multiply(J, y, start=0.0, stop=duration, num=num, endpoint=True))
+    state = np.random.get_state()
+    np.random.seed(_NORM_ESTIMATE_SEED)
+    try:
+        out = np.asarray(expm_multiply(J, y, start=0.0, stop=duration, num=num, endpoint=True))
+    finally:
+        np.random.set_state(state)
     gc.collect()
     return out
 
