@@ -127,3 +127,19 @@ def test_wse2_intralayer_species(tmp_path):
     assert np.allclose(n / model.shells.weight, boltz * n.sum() / (boltz * model.shells.weight).sum(), rtol=1e-6)
     res = api.read(run_config(kinetics_config(second_intralayer=True), tmp_path / "w.h5"))
     assert res.point.species == ["MoSe2", "MoSe2-WSe2", "WSe2"] and 0.0 < res.point.formation_time < 20.0
+
+
+def test_without_output_a_stopped_sweep_ends_at_once():
+    """Nothing to resume into: exit 128 + signal, not a 'rerun to continue' stop."""
+    import signal
+
+    from hpcx.context import RunContext
+    from hpcx.parallel import SerialComm
+    from hpcx.stopping import Interrupted
+    from hpcx.workflows import kinetics
+    flag = stop_after(2)
+    flag.signum = signal.SIGINT
+    with pytest.raises(Interrupted) as stopped:
+        kinetics.run(params_of(kinetics_config(sweep=True)),
+                     RunContext(SerialComm(), output=None, workflow="kinetics", stop_flag=flag))
+    assert stopped.value.exit_code == 128 + signal.SIGINT

@@ -172,3 +172,20 @@ def test_stopped_profiles_resume_from_their_checkpoint_with_identical_numbers(tm
     assert any("2 of 6 items taken from the checkpoint" in m for m in log.messages)
     for name in ("profile", "eta", "pl_profile", "r", "width2", "diffusion"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
+
+
+def test_without_output_a_stop_during_the_profiles_ends_the_run_at_once():
+    """Nothing to resume into: exit 128 + signal (not a 'rerun to continue' stop without a checkpoint)."""
+    import signal
+
+    from hpcx import workflows
+    from hpcx.context import RunContext
+    from hpcx.stopping import Interrupted
+
+    from helpers import stop_after, validate_text
+    flag = stop_after(2)
+    flag.signum = signal.SIGTERM
+    wf = workflows.load("valley")
+    with pytest.raises(Interrupted) as stopped:
+        wf.run(wf.params(validate_text(VALLEY_SMALL), 1), RunContext(output=None, workflow="valley", stop_flag=flag))
+    assert stopped.value.exit_code == 128 + signal.SIGTERM

@@ -94,8 +94,10 @@ def _sweep(p, ctx, tables):
     rounds = max_over_ranks(len(mine), comm)
     for r in range(rounds + 1):                 # a safe point before each round and after the last
         if max_over_ranks(int(ctx.stop_requested(final=r == rounds)), comm):
+            if store is None:                   # no output path: nothing to resume into
+                ctx.interrupt()
             raise CheckpointedStop(f"kinetics sweep stopped on request with {len(done)} of {len(p.points)} points "
-                                   f"done{'' if store is None else f' (kept in {store.path})'}; rerun to continue")
+                                   f"done (kept in {store.path}); rerun to continue")
         if r == rounds:
             break
         new = allgather_blocks([_sweep_point(p, mine[r], tables)] if r < len(mine) else [], comm)

@@ -4,7 +4,8 @@ rank, and the Hankel transform to N(r).
 
 Checkpoint: after every round the finished items go to
 ``<output>.checkpoint/valley_profiles.h5``; a stop request (agreed before each round and after the
-last) ends the run with exit 75, and the rerun computes only the missing items.  Every item is
+last) ends the run with exit 75, and the rerun computes only the missing items (without an output
+path the run ends at once, exit 128 + signal).  Every item is
 computed on one rank alone, so the numbers do not depend on the rank count or on a restart."""
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def _solve_items(model, p, s, ctx, k, w, items):
     rounds = max_over_ranks(len(mine), comm)
     for n in range(rounds + 1):                 # a safe point before each round and after the last
         if max_over_ranks(int(ctx.stop_requested(final=n == rounds)), comm):
-            where = "" if store is None else f" (kept in {store.path})"
+            if store is None:               # no output path: nothing to resume into
+                ctx.interrupt()
             raise CheckpointedStop(f"valley profiles stopped on request with {len(done)} of {len(items)} "
-                                   f"(temperature, wavenumber chunk) items done{where}; rerun to continue")
+                                   f"(temperature, wavenumber chunk) items kept in {store.path}; rerun to continue")
         if n == rounds:
             break
         new = allgather_blocks([_solve_item(model, p, s, k, w, mine[n])] if n < len(mine) else [], comm)
