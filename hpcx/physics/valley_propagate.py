@@ -33,10 +33,10 @@ def block_points(dim, block_bytes=BLOCK_BYTES):
     return max(64, int(block_bytes) // (8 * max(int(dim), 1)))
 
 
-def _simpson_weights(k, dt, j=None):
-    """Simpson weights of points ``j`` (default all, 0..k) of k + 1 equally spaced points
+def _simpson_weights(k, dt, j):
+    """Simpson weights of the points ``j`` (indices in 0..k) of k + 1 equally spaced points
     (trapezoid on the last panel if k is odd)."""
-    j = np.arange(k + 1) if j is None else np.asarray(j)
+    j = np.asarray(j)
     w = np.zeros(len(j))
     if k == 0:
         return w

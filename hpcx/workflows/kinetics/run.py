@@ -6,10 +6,10 @@ import hashlib
 
 import numpy as np
 
-from ...errors import CheckpointedStop
 from ...io import checkpoint
-from ...parallel import SerialComm, allgather_blocks, allgather_concat, block_range, max_over_ranks
+from ...parallel import SerialComm, allgather_concat, block_range
 from ...physics.kinetics import dynamics, setup, states
+from ...rounds import solve_in_rounds
 from .result import PointResult, Result, SweepResult
 
 
@@ -81,38 +81,29 @@ def _sweep(p, ctx, tables):
     """Formation times of every sweep point: whole points distributed over ranks, in rounds of one point
     per rank; after each round the finished points go to a checkpoint, and a stop request ends the
     sweep there (a rerun computes only the missing points)."""
-    comm = ctx.comm
     store = None if ctx.checkpoint_dir is None else checkpoint.Checkpoint(
-        ctx.checkpoint_dir, "kinetics_sweep", sweep_fingerprint(p), comm, ctx.log)
+        ctx.checkpoint_dir, "kinetics_sweep", sweep_fingerprint(p), ctx.comm, ctx.log)
     state = store.load() if store is not None else None
     done = {} if state is None else dict(zip(state["points"]["index"].tolist(), state["points"]["tau"].tolist()))
     if done:
         ctx.log.info("sweep: %d of %d points taken from the checkpoint %s", len(done), len(p.points), store.path)
-    # cyclic: the cost grows along Delta E (innermost), so blocks of neighbours would overload one rank
-    mine = [i for i in range(len(p.points)) if i not in done][comm.rank::comm.size]
-    progress = ctx.progress(len(p.points) - len(done), "sweep points", unit="points")
-    rounds = max_over_ranks(len(mine), comm)
-    for r in range(rounds + 1):                 # a safe point before each round and after the last
-        if max_over_ranks(int(ctx.stop_requested(final=r == rounds)), comm):
-            if store is None:                   # no output path: nothing to resume into
-                ctx.interrupt()
-            raise CheckpointedStop(f"kinetics sweep stopped on request with {len(done)} of {len(p.points)} points "
-                                   f"done (kept in {store.path}); rerun to continue")
-        if r == rounds:
-            break
-        new = allgather_blocks([_sweep_point(p, mine[r], tables)] if r < len(mine) else [], comm)
-        done.update(new)
-        progress.update(len(new))
-        if store is not None:
-            index = np.array(sorted(done), dtype=np.int64)
-            store.save({}, {"points": {"index": index, "tau": np.array([done[i] for i in index])}},
-                       f"{len(done)} of {len(p.points)} sweep points")
+    # cyclic (solve_in_rounds): the cost grows along Delta E (innermost), so blocks of neighbours would
+    # overload one rank
+    todo = [i for i in range(len(p.points)) if i not in done]
+    solve_in_rounds(todo, lambda i: _sweep_point(p, i, tables), done, ctx, store=store, tree=_sweep_tree,
+                    name="kinetics sweep", unit="points")
     shape = (len(p.sweep_substrates), len(p.sweep_temperatures), len(p.sweep_delta_e))
     grid = np.array([done[i] for i in range(len(p.points))]).reshape(shape)
     energies = np.array([[p.energies(d, sp) for d in p.sweep_delta_e] for sp in p.sweep_species]) / 1e3
     binding = np.array([[s.binding for s in sp] for sp in p.sweep_species])
     return SweepResult(list(p.sweep_substrates), np.array(p.sweep_temperatures), np.array(p.sweep_delta_e), grid,
                        energies, binding)
+
+
+def _sweep_tree(done):
+    """Checkpoint tree of the finished sweep points (index order)."""
+    index = np.array(sorted(done), dtype=np.int64)
+    return {"points": {"index": index, "tau": np.array([done[i] for i in index])}}
 
 
 def _sweep_point(p, index, tables):

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import CheckpointedStop
 from ...io import checkpoint as ck
-from ...parallel import allgather_blocks, max_over_ranks
 from ...physics import valley_dynamics as vd
 from ...physics.valley_profiles import hankel, k_quadrature
+from ...rounds import solve_in_rounds
 
 NAME = "valley_profiles"
 
@@ -42,27 +41,12 @@ def radial_profiles(model, p, s, ctx):
 
 def _solve_items(model, p, s, ctx, k, w, items):
     """{(T, lo): (P, P_scat)} of every item: from the checkpoint, or solved in rounds over ranks."""
-    comm = ctx.comm
     store = None if ctx.checkpoint_dir is None else ck.Checkpoint(ctx.checkpoint_dir, NAME, ck.fingerprint(p),
-                                                                  comm, ctx.log)
+                                                                  ctx.comm, ctx.log)
     done = _load(store, items, ctx)
-    mine = [item for item in items if item not in done][comm.rank::comm.size]
-    progress = ctx.progress(len(items) - len(done), "profile chunks", unit="chunks")
-    rounds = max_over_ranks(len(mine), comm)
-    for n in range(rounds + 1):                 # a safe point before each round and after the last
-        if max_over_ranks(int(ctx.stop_requested(final=n == rounds)), comm):
-            if store is None:               # no output path: nothing to resume into
-                ctx.interrupt()
-            raise CheckpointedStop(f"valley profiles stopped on request with {len(done)} of {len(items)} "
-                                   f"(temperature, wavenumber chunk) items kept in {store.path}; rerun to continue")
-        if n == rounds:
-            break
-        new = allgather_blocks([_solve_item(model, p, s, k, w, mine[n])] if n < len(mine) else [], comm)
-        done.update(new)
-        progress.update(len(new))
-        if store is not None:
-            store.save({}, {"items": _tree(done)}, f"{len(done)} of {len(items)} profile items")
-    return done
+    todo = [item for item in items if item not in done]
+    return solve_in_rounds(todo, lambda item: _solve_item(model, p, s, k, w, item), done, ctx, store=store,
+                           tree=lambda done: {"items": _tree(done)}, name="valley profiles", unit="items")
 
 
 def _solve_item(model, p, s, k, w, item):
