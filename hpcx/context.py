@@ -75,6 +75,15 @@ class RunContext:
         (SIGTERM on a rank the signal did not reach) instead of computing on to the next phase."""
         raise Interrupted(getattr(self.stop_flag, "signum", None) or signal.SIGTERM)
 
+    def checkpoint(self, name, fingerprint, comm=None):
+        """The restart file ``<checkpoint_dir>/<name>.h5`` (:class:`hpcx.io.checkpoint.Checkpoint`)
+        of parameters with ``fingerprint``, written by rank 0 of ``comm`` (default: the run's); None
+        when the run has no output path (nothing to resume into)."""
+        if self.checkpoint_dir is None:
+            return None
+        from .io.checkpoint import Checkpoint
+        return Checkpoint(self.checkpoint_dir, name, fingerprint, self.comm if comm is None else comm, self.log)
+
     @property
     def checkpoint_dir(self):
         """``<output>.checkpoint/``: restart files, removed when the run finishes (None without output)."""

@@ -45,6 +45,8 @@ __all__ = ["RateTables", "rate_tables", "einstein_flux", "debye_flux", "formatio
 
 _GL = {n: np.polynomial.legendre.leggauss(n) for n in (4, 6, 8, 12, 16, 24, 32, 48, 64)}
 _PAIR_BLOCK = 512         # cell pairs per block of the acoustic quadrature ([block, 7, 8, 8] arrays, ~2 MB each)
+#: peak bytes of one block of the acoustic quadrature: about 16 [block, 7, n_psi, n_u] float64 arrays alive
+QUADRATURE_BLOCK_BYTES = 16 * _PAIR_BLOCK * 7 * 8 * 8 * 8
 
 
 def _gauss(a, b, n):

@@ -6,7 +6,6 @@ import hashlib
 
 import numpy as np
 
-from ...io import checkpoint
 from ...parallel import SerialComm, allgather_concat, block_range
 from ...physics.kinetics import dynamics, setup, states
 from ...rounds import solve_in_rounds
@@ -81,8 +80,7 @@ def _sweep(p, ctx, tables):
     """Formation times of every sweep point: whole points distributed over ranks, in rounds of one point
     per rank; after each round the finished points go to a checkpoint, and a stop request ends the
     sweep there (a rerun computes only the missing points)."""
-    store = None if ctx.checkpoint_dir is None else checkpoint.Checkpoint(
-        ctx.checkpoint_dir, "kinetics_sweep", sweep_fingerprint(p), ctx.comm, ctx.log)
+    store = ctx.checkpoint("kinetics_sweep", sweep_fingerprint(p))
     state = store.load() if store is not None else None
     done = {} if state is None else dict(zip(state["points"]["index"].tolist(), state["points"]["tau"].tolist()))
     if done:

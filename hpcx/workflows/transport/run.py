@@ -69,10 +69,8 @@ def _groups(comm, n_points):
 
 def _checkpoints(p, mine, sub, ctx):
     """{point: Checkpoint or None (no output path: nothing to resume into)}."""
-    if ctx.checkpoint_dir is None:
-        return {i: None for i in mine}
     print_ = ck.fingerprint(p)
-    return {i: ck.Checkpoint(ctx.checkpoint_dir, f"point_{i:04d}", print_, sub, ctx.log) for i in mine}
+    return {i: ctx.checkpoint(f"point_{i:04d}", print_, sub) for i in mine}
 
 
 def _file_tables(p, todo, arena):

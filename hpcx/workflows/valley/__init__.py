@@ -17,9 +17,6 @@ from .schema import SCHEMA, Params, params
 #: the config keys the memory estimate depends on (named when a run is refused)
 MEMORY_KEYS = ("valley.profile_dq", "valley.profile_chunk", "valley.dq")
 
-# the acoustic rate quadrature's arrays alive at once: ~16 of [pair block, 7, 8, 8] float64
-_RATE_BLOCK_BYTES = 16 * 512 * 7 * 8 * 8 * 8
-
 __all__ = ["SCHEMA", "Params", "params", "run", "Result", "plot", "estimate_memory", "MEMORY_KEYS", "sweep_overrides"]
 
 
@@ -31,12 +28,13 @@ def estimate_memory(p, comm_size=1):
     import numpy as np
 
     from ...physics.valley_propagate import block_points
+    from ...physics.valley_rates import QUADRATURE_BLOCK_BYTES
     from ...physics.wannier import FORM_FACTOR_BLOCK_BYTES
 
     def propagator(dim, n_out):         # the output, and expm_multiply's result with ~2 work copies
         return 8 * dim * (n_out + 3 * max(block_points(dim), n_out))
 
-    setup = 4 * FORM_FACTOR_BLOCK_BYTES + _RATE_BLOCK_BYTES
+    setup = 4 * FORM_FACTOR_BLOCK_BYTES + QUADRATURE_BLOCK_BYTES
     cells = 3 * int(np.ceil(3.0 / p.profile_dq)) if p.profiles else 0
     profile = propagator(cells * p.profile_harmonics * p.profile_chunk, p.n_profile_times) if p.profiles else 0
     moments = propagator(3 * 3 * int(np.ceil(3.0 / p.dq)), p.n_times)

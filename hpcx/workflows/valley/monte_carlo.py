@@ -30,8 +30,7 @@ def monte_carlo(model, p, s, ctx):
     mc = p.mc
     times = mc.times(p.times_end)
     settings = vmc.McSettings(mc.particles, mc.batches, mc.seed, np.linspace(0.0, mc.r_max, mc.r_bins + 1))
-    store = None if ctx.checkpoint_dir is None else ck.Checkpoint(ctx.checkpoint_dir, NAME, ck.fingerprint(p),
-                                                                  ctx.comm, ctx.log)
+    store = ctx.checkpoint(NAME, ck.fingerprint(p))
     out = _load(store, mc.temperatures, ctx)
     todo = [T for T in mc.temperatures if T not in out]
     progress = ctx.progress(len(todo) * len(times), "Monte Carlo samples", unit="samples")

@@ -41,8 +41,7 @@ def radial_profiles(model, p, s, ctx):
 
 def _solve_items(model, p, s, ctx, k, w, items):
     """{(T, lo): (P, P_scat)} of every item: from the checkpoint, or solved in rounds over ranks."""
-    store = None if ctx.checkpoint_dir is None else ck.Checkpoint(ctx.checkpoint_dir, NAME, ck.fingerprint(p),
-                                                                  ctx.comm, ctx.log)
+    store = ctx.checkpoint(NAME, ck.fingerprint(p))
     done = _load(store, items, ctx)
     todo = [item for item in items if item not in done]
     return solve_in_rounds(todo, lambda item: _solve_item(model, p, s, k, w, item), done, ctx, store=store,

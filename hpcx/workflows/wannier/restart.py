@@ -15,7 +15,6 @@ import hashlib
 
 import numpy as np
 
-from ...io.checkpoint import Checkpoint
 from ...physics import wannier as wannier_physics
 
 NAME = "solved"
@@ -33,9 +32,7 @@ def fingerprint(p):
 
 def checkpoint(p, ctx):
     """The run's restart file (None when the run has no output path)."""
-    if ctx.checkpoint_dir is None:
-        return None
-    return Checkpoint(ctx.checkpoint_dir, NAME, fingerprint(p), ctx.comm, ctx.log)
+    return ctx.checkpoint(NAME, fingerprint(p))
 
 
 def save(store, solved, what):
