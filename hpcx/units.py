@@ -11,6 +11,8 @@ from scipy import constants as _c
 HBAR_MEV_PS = _c.hbar / _c.e * 1e3 * 1e12
 #: hbar^2 / (2 m0) in meV nm^2
 HBAR2_2M0_MEV_NM2 = _c.hbar**2 / (2 * _c.m_e) / _c.e * 1e3 * 1e18
+#: hbar c in meV nm (light-cone radius Q_lc = E_X / (hbar c))
+HBAR_C_MEV_NM = _c.hbar * _c.c / _c.e * 1e3 * 1e9
 #: e^2 / (4 pi eps0) in meV nm
 COULOMB_MEV_NM = _c.e / (4 * _c.pi * _c.epsilon_0) * 1e3 * 1e9
 #: e^2 / (4 pi eps0) in eV Angstrom

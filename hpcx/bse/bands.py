@@ -59,8 +59,27 @@ def bands_on_grid(model, k_frac, comm=None):
     return allgather_concat(E, comm), allgather_concat(C, comm)
 
 
+class _TransitionBands:
+    """n_v, n_c and the transition energies of a band window with fields E_v [n_k, n_v] and
+    E_c [n_k, n_c] (eV); transition order S = (k n_v + v) n_c + c."""
+
+    __slots__ = ()
+
+    @property
+    def n_v(self):
+        return self.E_v.shape[1]
+
+    @property
+    def n_c(self):
+        return self.E_c.shape[1]
+
+    def transition_energies(self):
+        """(N,) eV: E_c(k) - E_v(k) of the window's transitions, transition order."""
+        return (self.E_c[:, None, :] - self.E_v[:, :, None]).reshape(-1)
+
+
 @dataclass(frozen=True)
-class BandWindow:
+class BandWindow(_TransitionBands):
     """The valence / conduction bands of the BSE basis on the k-grid.
 
     k_frac [n_k, 3]; E_v [n_k, n_v] and E_c [n_k, n_c] eV (scissor applied to E_c);
@@ -83,20 +102,8 @@ class BandWindow:
         return self.E_v.shape[0]
 
     @property
-    def n_v(self):
-        return self.E_v.shape[1]
-
-    @property
-    def n_c(self):
-        return self.E_c.shape[1]
-
-    @property
     def size(self):
         return self.n_k * self.n_v * self.n_c
-
-    def transition_energies(self):
-        """(N,) eV: E_c(k) - E_v(k) in transition order."""
-        return (self.E_c[:, None, :] - self.E_v[:, :, None]).reshape(-1)
 
     def transitions(self):
         """(N, 3) int: (k, v, c) of each transition, with v, c the model's band indices."""
@@ -123,7 +130,7 @@ def band_window(E, C, k_frac, n_occupied, n_v, n_c, scissor=0.0):
 
 
 @dataclass(frozen=True)
-class LocalBands:
+class LocalBands(_TransitionBands):
     """A band window distributed over ranks by blocks of whole k-points (hpcx.parallel.block_range
     of n_k): k_frac [n_k, 3] of the whole grid (n1 x n2 = ``grid``), this rank's k-points
     [k_start, k_start + n_kl) with E_v [n_kl, n_v], E_c [n_kl, n_c] eV (scissor applied),
@@ -140,22 +147,10 @@ class LocalBands:
     scissor: float
 
     @property
-    def n_v(self):
-        return self.E_v.shape[1]
-
-    @property
-    def n_c(self):
-        return self.E_c.shape[1]
-
-    @property
     def local_range(self):
         """[lo, hi) of this rank's transitions."""
         nb = self.n_v * self.n_c
         return self.k_start * nb, (self.k_start + len(self.E_v)) * nb
-
-    def transition_energies(self):
-        """E_c - E_v of this rank's transitions (eV), transition order."""
-        return (self.E_c[:, None, :] - self.E_v[:, :, None]).reshape(-1)
 
     def gather(self, comm):
         """The whole :class:`BandWindow` on every rank (collective)."""

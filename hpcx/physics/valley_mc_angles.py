@@ -33,7 +33,7 @@ from hpcx.units import KB_MEV_PER_K as _KB
 
 from .phonons import bose
 from .valley_cells import momentum
-from .valley_rates import _GL, _debye_pairs, _einstein_pairs, _gauss, _psi_breaks, _vertex2, bose_q
+from .valley_rates import _GL, _debye_pairs, _einstein_pairs, _gauss, _vertex2, debye_quadrature
 
 __all__ = ["AngleNodes", "debye_nodes", "einstein_nodes", "model_nodes", "quantile_tables", "mean_cos"]
 
@@ -55,30 +55,10 @@ def debye_nodes(model, br, cells, T: float, n_psi: int = 8, n_u: int = 8) -> Ang
     """Nodes of intravalley acoustic branch ``br`` (the quadrature of
     :func:`~hpcx.physics.valley_rates.debye_flux`, pairs i <= j)."""
     kT = _KB * T
-    spec = model.valleys[br.valley]
-    M, c = spec.mass, br.c
-    q0 = _HBAR * c * M / _H
+    q0 = _HBAR * br.c * model.valleys[br.valley].mass / _H
     i, j = _debye_pairs(cells, br.valley, q0)
-    psi_b = _psi_breaks(cells, i, j, q0)
-    psi, wpsi = _gauss(psi_b[:, :-1], psi_b[:, 1:], n_psi)
-    d = q0 * np.sin(psi)
-    L = np.maximum(cells.q0[i][:, None, None], cells.q0[j][:, None, None] + d)
-    U = np.minimum(cells.q1[i][:, None, None], cells.q1[j][:, None, None] + d)
-    s_lo = np.maximum(2 * L - d, q0)
-    s_hi = np.maximum(2 * U - d, s_lo)
-    u, wu = _gauss(np.arccosh(s_lo / q0), np.arccosh(s_hi / q0), n_u)
-    s = q0 * np.cosh(u)
-    dd = d[..., None]
-    Q, Qp = 0.5 * (s + dd), 0.5 * (s - dd)
-    qs = np.abs(s * dd) / q0
-    F = model.form_factor
-    DX = br.D1_e * F(spec.beta * qs) - br.D1_h * F(spec.alpha * qs)
-    G = _H * DX * DX * kT * bose_q(_HBAR * c * qs / kT) / (model.rho * _HBAR ** 2 * c * c)
+    cos, base, pref = debye_quadrature(model, br, cells, kT, i, j, n_psi, n_u)
     e_ref = np.maximum(cells.e0[i], cells.e0[j])
-    boltz = np.exp(-(spec.offset + _H * np.maximum(Q, Qp) ** 2 / M - e_ref[:, None, None, None]) / kT)
-    base = Q * Qp * G * boltz * wu * wpsi[..., None]
-    cos = np.clip((Q * Q + Qp * Qp - qs * qs) / np.maximum(2.0 * Q * Qp, 1e-300), -1.0, 1.0)
-    pref = spec.degeneracy * q0 / (2.0 * np.pi ** 2 * _HBAR ** 2 * c)
     P = len(i)
     return AngleNodes(i, j, np.arccos(cos).reshape(P, -1), (pref * base).reshape(P, -1), e_ref)
 

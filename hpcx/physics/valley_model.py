@@ -24,17 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hpcx.units import HBAR_C_MEV_NM
 from hpcx.units import HBAR_MEV_PS as _HBAR
 
-#: hbar c in meV nm (light-cone radius Q_lc = E_X / (hbar c))
-HBAR_C_MEV_NM = 197.3269804e3
+from .exciton_mass import ExcitonMasses
 
 __all__ = ["ValleySpec", "DebyeBranch", "EinsteinChannel", "ValleyModel", "model_from_couplings",
            "HBAR_C_MEV_NM", "hydrogenic_form_factor"]
 
 
 @dataclass(frozen=True)
-class ValleySpec:
+class ValleySpec(ExcitonMasses):
     """One exciton valley: ``offset`` meV, electron/hole masses m0, ``degeneracy`` copies."""
 
     name: str
@@ -42,18 +42,6 @@ class ValleySpec:
     m_e: float
     m_h: float
     degeneracy: int = 1
-
-    @property
-    def mass(self) -> float:
-        return self.m_e + self.m_h
-
-    @property
-    def alpha(self) -> float:
-        return self.m_e / self.mass
-
-    @property
-    def beta(self) -> float:
-        return self.m_h / self.mass
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from hpcx.units import KB_MEV_PER_K as _KB
 from .phonons import bose
 from .valley_cells import Cells, CellThermal, cell_thermal, momentum
 
-__all__ = ["RateTables", "rate_tables", "einstein_flux", "debye_flux", "formation_rates",
+__all__ = ["RateTables", "rate_tables", "einstein_flux", "debye_flux", "debye_quadrature", "formation_rates",
            "einstein_angular", "bose_q"]
 
 _GL = {n: np.polynomial.legendre.leggauss(n) for n in (4, 6, 8, 12, 16, 24, 32, 48, 64)}
@@ -175,6 +175,17 @@ def debye_flux(model, br, cells: Cells, T: float, harmonics: int = 2, n_psi: int
 def _debye_values(model, br, cells, kT, i, j, harmonics, n_psi, n_u):
     """Flux values [harmonics, pairs] of branch ``br`` for the cell pairs (i, j): the quadrature over
     [pairs, 7, n_psi, n_u] points, evaluated per block of pairs to bound the memory."""
+    cos, base, pref = debye_quadrature(model, br, cells, kT, i, j, n_psi, n_u)
+    return np.stack([pref * np.sum(base * np.cos(m * np.arccos(cos)), axis=(1, 2, 3)) for m in range(harmonics)])
+
+
+def debye_quadrature(model, br, cells: Cells, kT: float, i, j, n_psi: int, n_u: int):
+    """The (psi, u) quadrature of acoustic branch ``br`` over the cell pairs (i, j) [P] at k_B T =
+    ``kT`` meV: ``cos`` [P, 7, n_psi, n_u], the cosine of the scattering angle that energy
+    conservation fixes at each node; ``base`` of the same shape, the node's flux weight scaled by
+    exp(+e_ref/kT) with e_ref = max(e0_i, e0_j); ``pref`` the common factor.  The pair's symmetric
+    flux harmonic m is pref * sum(base * cos(m theta)); shared by the rate tables and the Monte
+    Carlo's angle distributions."""
     spec = model.valleys[br.valley]
     M, c = spec.mass, br.c
     q0 = _HBAR * c * M / _H
@@ -198,7 +209,7 @@ def _debye_values(model, br, cells, kT, i, j, harmonics, n_psi, n_u):
     base = Q * Qp * G * boltz * wu * wpsi[..., None]
     cos = np.clip((Q * Q + Qp * Qp - qs * qs) / np.maximum(2.0 * Q * Qp, 1e-300), -1.0, 1.0)
     pref = spec.degeneracy * q0 / (2.0 * np.pi ** 2 * _HBAR ** 2 * c)
-    return np.stack([pref * np.sum(base * np.cos(m * np.arccos(cos)), axis=(1, 2, 3)) for m in range(harmonics)])
+    return cos, base, pref
 
 
 def formation_rates(model, cells: Cells, T: float) -> np.ndarray:

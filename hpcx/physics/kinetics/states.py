@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpcx.units import HBAR2_2M0_MEV_NM2 as _H
+from hpcx.units import HBAR_C_MEV_NM
+
+from ..exciton_mass import ExcitonMasses
 
 __all__ = ["Exciton", "QShells", "area_uniform_shells", "HBAR_C_MEV_NM", "light_cone"]
 
-#: hbar c in meV nm
-HBAR_C_MEV_NM = 197326.9804
-
 
 @dataclass(frozen=True)
-class Exciton:
+class Exciton(ExcitonMasses):
     """A 1s exciton species: band-bottom energy (meV), carrier masses (m0) and layers."""
 
     name: str
@@ -33,21 +33,6 @@ class Exciton:
     m_h: float
     electron_layer: int
     hole_layer: int
-
-    @property
-    def mass(self) -> float:
-        """Total mass M = m_e + m_h (m0)."""
-        return self.m_e + self.m_h
-
-    @property
-    def alpha(self) -> float:
-        """Electron mass fraction m_e/M (seed 001 Methods)."""
-        return self.m_e / self.mass
-
-    @property
-    def beta(self) -> float:
-        """Hole mass fraction m_h/M."""
-        return self.m_h / self.mass
 
     @property
     def interlayer(self) -> bool:
