@@ -511,3 +511,49 @@ dt = 1.0
 r_max = 1500.0
 r_bins = 15
 """
+
+
+# -- the output contract (docs/output.md) -------------------------------------------
+
+def documented_results():
+    """{workflow: [regex of a /results dataset path relative to /results]} from docs/output.md.
+
+    A section ``## `name``` documents its datasets in the first column of its tables
+    (``/results/`` optional; several names per cell; ``a/{x, y}`` for a/x and a/y; ``<name>`` for
+    any one path component); a backticked ``/results/.../<name>`` in the section's text is a group
+    whose rows are relative to it (the wannier species groups).
+    """
+    import re
+    text = (ROOT / "docs" / "output.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## `(\w+)`\s*$", text, flags=re.M)
+    out = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        names, groups = [], []
+        for line in body.splitlines():
+            if line.startswith("| `"):
+                for cell in re.findall(r"`([^`]+)`", line.split("|")[1]):
+                    cell = cell.strip().removeprefix("/results/")
+                    brace = re.fullmatch(r"(.*)\{([^}]*)\}(.*)", cell)
+                    names += ([brace.group(1) + b.strip() + brace.group(3) for b in brace.group(2).split(",")]
+                              if brace else [cell])
+            elif not line.startswith("|"):
+                groups += [g.removeprefix("/results/") + "/" for g in re.findall(r"`(/results/[^`]*<[^`]*>)`", line)]
+        out[name] = [re.sub(r"<[^>]*>", "[^/]+", re.escape(g + n).replace(r"\<", "<").replace(r"\>", ">"))
+                     for g in groups or [""] for n in names]
+    return out
+
+
+def undocumented_results(path, documented=None):
+    """(workflow, sorted /results dataset paths of run file ``path`` that docs/output.md does not
+    name in its workflow's section)."""
+    import re
+
+    import h5py
+    documented = documented_results() if documented is None else documented
+    with h5py.File(path, "r") as f:
+        workflow = f.attrs["workflow"]
+        workflow = workflow.decode() if isinstance(workflow, bytes) else str(workflow)
+        written = []
+        f["results"].visititems(lambda key, obj: written.append(key) if isinstance(obj, h5py.Dataset) else None)
+    patterns = documented.get(workflow, [])
+    return workflow, sorted(k for k in written if not any(re.fullmatch(p, k) for p in patterns))
