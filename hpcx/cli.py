@@ -1,4 +1,4 @@
-"""The ``hpcx`` command: run | validate | sweep | info | plot | bench | config-docs.
+"""The ``hpcx`` command: run | validate | sweep | info | show | plot | bench | scaling | config-docs.
 
 Errors a user can fix are printed as one line from rank 0 with a non-zero
 exit code; ``--debug`` (before or after the command) adds the traceback.  An
@@ -74,6 +74,11 @@ def _parser():
 
     add("info", help="versions, MPI, PETSc/SLEPc, parallel HDF5 and compiled kernels")
 
+    show = add("show", help="what a run file holds: provenance, timings, every result with its shape, "
+                            "units and values (finished or .partial)")
+    show.add_argument("runfile", help="run file (.h5 or .h5.partial) written by hpcx run")
+    show.add_argument("--config", action="store_true", help="also print the config text stored in the file")
+
     plot = add("plot", help="PNG figures of a run file, written next to it")
     plot.add_argument("runfile", help="finished run file (.h5) written by hpcx run")
 
@@ -145,6 +150,13 @@ def cmd_info(args, comm):
     return 0
 
 
+def cmd_show(args, comm):
+    from .summary import describe
+    if comm.rank == 0:
+        print("\n".join(describe(args.runfile, show_config=args.config)))
+    return 0
+
+
 def cmd_plot(args, comm):
     from .plotting import plot_run
     if comm.rank == 0:
@@ -186,7 +198,8 @@ def cmd_config_docs(args, comm):
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "info": cmd_info,
-            "plot": cmd_plot, "bench": cmd_bench, "scaling": cmd_scaling, "config-docs": cmd_config_docs}
+            "show": cmd_show, "plot": cmd_plot, "bench": cmd_bench, "scaling": cmd_scaling,
+            "config-docs": cmd_config_docs}
 
 
 def main(argv=None):

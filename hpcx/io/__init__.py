@@ -390,17 +390,21 @@ def _remove(path):
 
 
 class RunFile:
-    """Read access to a finished run file (``input = "earlier_run.h5"``)."""
+    """Read access to a finished run file (``input = "earlier_run.h5"``); ``allow_partial``
+    also opens an unfinished one (``NAME.h5.partial``, found as well when ``NAME.h5`` is given
+    and only the partial file exists), for inspection only."""
 
-    def __init__(self, path, expect_workflow=None):
+    def __init__(self, path, expect_workflow=None, allow_partial=False):
         path = Path(path)
+        if allow_partial and not path.exists() and Path(str(path) + PARTIAL_SUFFIX).exists():
+            path = Path(str(path) + PARTIAL_SUFFIX)
         self.path = path
         if not path.exists():
             hint = ""
             if Path(str(path) + PARTIAL_SUFFIX).exists():
                 hint = f" (only {path}{PARTIAL_SUFFIX} exists: that run did not finish)"
             raise InputError(f"{path}: no such run file{hint}")
-        if path.name.endswith(PARTIAL_SUFFIX):
+        if path.name.endswith(PARTIAL_SUFFIX) and not allow_partial:
             raise InputError(f"{path}: an unfinished run (.partial) cannot be used as input")
         h5py = _h5py()
         try:

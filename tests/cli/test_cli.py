@@ -110,6 +110,46 @@ def test_plot_writes_pngs_next_to_the_file(tmp_path):
     assert pngs == ["q_levels.png", "q_wavefunctions.png"]
 
 
+def test_show_summarises_finished_and_unfinished_run_files(tmp_path):
+    config = tmp_path / "q.toml"
+    config.write_text((ROOT / "examples" / "quickstart.toml").read_text())
+    assert run_hpcx(["run", "q.toml"], tmp_path).returncode == 0
+    proc = run_hpcx(["show", "q.h5", "--config"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("q.h5: 'wannier' run, finished 20")
+    with h5py.File(tmp_path / "q.h5") as f:
+        eb = f["results/excitons/MoSe2-WSe2/binding_energy"][()]
+        n_results = sum(1 for _ in _datasets(f["results"]))
+    row = next(line for line in lines if "excitons/MoSe2-WSe2/binding_energy " in line)
+    assert row.split()[1:3] == [f"[{len(eb)}]", "meV"]
+    assert row.split("= ")[1] == ", ".join(f"{v:.6g}" for v in eb)
+    assert f"results (/results, {n_results} datasets):" in lines
+    assert config.read_text().rstrip("\n") in proc.stdout
+
+    (tmp_path / "q.h5").rename(tmp_path / "q.h5.partial")
+    (tmp_path / "q.h5.checkpoint").mkdir()
+    (tmp_path / "q.h5.checkpoint" / "wannier.h5").write_bytes(b"")
+    proc = run_hpcx(["show", "q.h5"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "q.h5.partial: 'wannier' run, UNFINISHED" in proc.stdout
+    assert "q.h5.checkpoint/ (wannier.h5): the same command continues the run" in proc.stdout
+
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = 1.0
+    proc = run_hpcx(["show", "other.h5"], tmp_path)
+    assert proc.returncode == 2
+    _one_error_line(proc.stderr, "other.h5", "not an hpcx run file")
+
+
+def _datasets(group):
+    for item in group.values():
+        if isinstance(item, h5py.Dataset):
+            yield item
+        else:
+            yield from _datasets(item)
+
+
 def test_bench_lists_every_benchmark_module(tmp_path):
     from hpcx.bench import BENCH_MODULES
     proc = run_hpcx(["bench", "--help"], tmp_path)
