@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import sys
 
 import numpy as np
 
@@ -223,6 +224,15 @@ def barrier(comm):
 def abort(comm, code):
     """End every rank of ``comm`` with exit ``code`` (for errors raised on some ranks only)."""
     comm.Abort(code)
+
+
+def abort_with(exc, comm, where, code=1):
+    """Name ``exc`` on stderr (one line, this rank) and end every rank of ``comm`` with exit
+    ``code``: for an error inside a collective computation that cannot be unwound (other ranks
+    may be waiting for this one)."""
+    print(f"hpcx: internal error: [rank {comm.rank}] {type(exc).__name__}: {exc} ({where}; every rank "
+          f"is stopped)", file=sys.stderr, flush=True)
+    abort(comm, code)
 
 
 def mpi_library():

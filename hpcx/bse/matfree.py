@@ -15,7 +15,8 @@ The direct term is a convolution over the k-grid for every orbital pair
 (i, j): with V_R the real-space potential of the pair,
 sum_k' W(k - k') P(k') / N_k = fft2(V_R * ifft2(P)) (numpy conventions), so a
 product costs two 2D FFTs per pair plus two small contractions per k (kernel
-``bse_pairs``); H is never formed.  The exchange term is the rank-n_site product above.
+``bse_pairs`` below BLAS_PAIRS_FROM_ORBITALS orbitals, batched ZGEMMs from there); H is never
+formed.  The exchange term is the rank-n_site product above.
 
 Distribution (p ranks):
 - the vector: rank r owns the transitions of its block of k-points
@@ -55,9 +56,48 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _kernels
-from ..parallel import all_or_none, allgather_concat, allreduce_sum, block_range, get_comm
+from ..parallel import abort_with, all_or_none, allgather_concat, allreduce_sum, block_range, get_comm
 from .interaction import min_image
 from .kconv import KConvolution
+
+#: From this many orbitals on, the pair densities and their contraction are batched ZGEMMs
+#: (2-3x faster than the fused kernel's loops at 300-1000 orbitals: moiré supercells); below it
+#: the kernel (hpcx._kernels.bse_pairs), which avoids a BLAS call per k-point for small models.
+BLAS_PAIRS_FROM_ORBITALS = 64
+#: bytes of the complex128 temporaries of one block of k-points of the ZGEMM path
+BLAS_PAIRS_BLOCK_BYTES = 16 * 2 ** 20
+
+
+def _k_blocks(n_k, n_orb):
+    """[a, b) blocks of k-points whose [b - a, n_orb, n_orb] complex128 block fits the block bytes."""
+    step = max(1, BLAS_PAIRS_BLOCK_BYTES // (16 * n_orb * n_orb))
+    return [(a, min(a + step, n_k)) for a in range(0, n_k, step)]
+
+
+def blas_pair_density(C_v, C_c, X, out):
+    """The kernel's pair_density by batched matrix products: out[k, i n_orb + j] = sum_vc
+    conj(C_v[k, i, v]) X[k, v, c] C_c[k, j, c]; X [n_k, n_v, n_c], out [n_k, n_orb^2] complex128 or
+    complex64 (every element set, sums in double precision)."""
+    n_k, n = C_v.shape[:2]
+    for a, b in _k_blocks(n_k, n):
+        out[a:b] = (np.conj(C_v[a:b]) @ (X[a:b] @ C_c[a:b].transpose(0, 2, 1))).reshape(b - a, n * n)
+
+
+def blas_pair_contract(C_v, C_c, Q, scale, out):
+    """The kernel's pair_contract by batched matrix products: out[k, v, c] = scale sum_ij
+    C_v[k, i, v] Q[k, i n_orb + j] conj(C_c[k, j, c]); Q [n_k, n_orb^2] complex128 or complex64,
+    out [n_k, n_v, n_c] (sums in double precision)."""
+    n_k, n = C_v.shape[:2]
+    for a, b in _k_blocks(n_k, n):
+        S = Q[a:b].astype(complex, copy=False).reshape(b - a, n, n) @ np.conj(C_c[a:b])
+        out[a:b] = scale * (C_v[a:b].transpose(0, 2, 1) @ S)
+
+
+class _BlasPairs:
+    """The bse_pairs interface on batched ZGEMMs (models of many orbitals)."""
+
+    pair_density = staticmethod(blas_pair_density)
+    pair_contract = staticmethod(blas_pair_contract)
 
 
 def _evaluate(V, r, li, lj):
@@ -166,8 +206,9 @@ class MatFreeBSE:
             self.n_site = int(V_x.shape[0])
             self.V_x = np.asarray(V_x, float)
             self.f_x = float(exchange_factor)
-        self._kernel = _kernels.load("bse_pairs")
+        self._kernel = _kernels.load("bse_pairs") if self.n_orb < BLAS_PAIRS_FROM_ORBITALS else _BlasPairs
         self.n_products = 0
+        self.product_error = None
 
     @property
     def precision(self):
@@ -231,7 +272,20 @@ class MatFreeBSE:
 
     # --- PETSc ---------------------------------------------------------------------------------
     def mult(self, mat, x, y):          # petsc4py Mat python-context protocol
-        y.array[:] = self.apply(x.array_r)
+        """y = H x for SLEPc.  An error must not unwind through SLEPc (its solver would be left with
+        work matrices checked out and crash the process when destroyed): on one rank it is kept
+        in ``product_error``, the product returns zeros and the solver's stopping test ends the
+        solve, which raises it (hpcx.bse.solver); on several ranks, which may be waiting for this
+        one in an exchange of the product, it ends the run with the error named."""
+        if self.product_error is None:
+            try:
+                y.array[:] = self.apply(x.array_r)
+                return
+            except Exception as exc:  # noqa: BLE001 - re-raised after the solve, or the run aborted
+                if self.comm.size > 1:
+                    abort_with(exc, self.comm, "in a product of the matrix-free BSE operator")
+                self.product_error = exc
+        y.set(0.0)
 
     def getDiagonal(self, mat, d):      # E_c - E_v (the preconditioner's diagonal)
         d.array[:] = self._diagonal

@@ -33,6 +33,7 @@ nev]; :meth:`EigenPairs.gather` gives [N, nev] on every rank.
 from __future__ import annotations
 
 import dataclasses
+import traceback
 
 import numpy as np
 
@@ -236,6 +237,8 @@ def _slepc(op, nev, o, progress, start=None):
     try:
         if progress is not None:
             eps.setMonitor(_monitor(progress))
+        if hasattr(op, "product_error"):
+            eps.setStoppingTest(_stopping_test(op))
         if start is not None:
             space = []
             for j in range(np.shape(start)[1]):
@@ -243,7 +246,7 @@ def _slepc(op, nev, o, progress, start=None):
                 v.getArray()[:] = start[:, j]
                 space.append(v)
             eps.setInitialSpace(space)
-        its = _run_eps(eps, nev, o)
+        its = _run_eps(eps, nev, o, op)
         x = A.createVecRight()
         vals, vecs = [], []
         for i in range(eps.getConverged()):
@@ -260,9 +263,28 @@ def _slepc(op, nev, o, progress, start=None):
     return np.array(vals)[order], vectors, its, method
 
 
-def _run_eps(eps, nev, o):
+def _stopping_test(op):
+    """SLEPc's basic stopping test (EPSStoppingBasic), which also ends the iteration once a
+    product of ``op`` failed (``op.product_error``, set by its MatMult instead of raising through
+    SLEPc, which would leave the solver unusable and crash the process when it is destroyed)."""
+    from slepc4py import SLEPc
+    reason = SLEPc.EPS.ConvergedReason
+
+    def stopping(eps, its, max_it, nconv, nev):
+        if op.product_error is not None:
+            return reason.DIVERGED_BREAKDOWN
+        if nconv >= nev:
+            return reason.CONVERGED_TOL
+        if its >= max_it:
+            return reason.DIVERGED_ITS
+        return reason.ITERATING
+    return stopping
+
+
+def _run_eps(eps, nev, o, op=None):
     """Solve with o.options set as -<prefix><name> only around the solve; the iteration count.
-    ConvergenceError when SLEPc fails or fewer than ``nev`` pairs converged."""
+    The error of a failed product of ``op`` is raised as it was; ConvergenceError when SLEPc fails
+    or fewer than ``nev`` pairs converged."""
     from petsc4py import PETSc
     from slepc4py import SLEPc
     eps.setOptionsPrefix(o.prefix)
@@ -280,6 +302,13 @@ def _run_eps(eps, nev, o):
     finally:
         for key in inserted:
             opts.delValue(key)
+    failed = getattr(op, "product_error", None)
+    if failed is not None:
+        op.product_error = None
+        # the frames of the failed product hold SLEPc's work vectors: released now, not when the
+        # exception dies (after PETSc has freed them, which crashes the process)
+        traceback.clear_frames(failed.__traceback__)
+        raise failed
     nconv, its = eps.getConverged(), eps.getIterationNumber()
     if nconv < nev:
         reason = eps.getConvergedReason()

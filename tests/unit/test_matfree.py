@@ -141,27 +141,50 @@ def _ops_on_grid(grid, comm=None, **kw):
     return op, model, (E_v, E_c, C_v, C_c)
 
 
+# (n_k, n_orb, n_v, n_c): a small model, and supercell sizes whose work arrays (n_c n_orb or
+# n_v n_orb numbers) exceed any fixed buffer of 4096
+PAIR_SHAPES = [(5, 4, 2, 3), (2, 70, 3, 60), (2, 70, 60, 3)]
+
+
+@pytest.mark.parametrize("shape", PAIR_SHAPES)
 @pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
-def test_pair_kernel_equals_its_numpy_twin(dtype):
+@pytest.mark.parametrize("path", ["kernel", "blas"])
+def test_pair_densities_and_contraction_equal_the_numpy_twin(dtype, shape, path):
     from hpcx._kernels import twin
-    kern = require_kernel("bse_pairs")
+    from hpcx.bse import matfree
+    impl = require_kernel("bse_pairs") if path == "kernel" else matfree._BlasPairs
     ref = twin("bse_pairs")
+    n_k, n_orb, n_v, n_c = shape
     rng = np.random.default_rng(7)
     c = lambda *s: rng.normal(size=s) + 1j * rng.normal(size=s)       # noqa: E731
-    C_v, C_c, X, Q = c(5, 4, 2), c(5, 4, 3), c(5, 2, 3), c(5, 16).astype(dtype)
-    a, b = np.empty((5, 16), dtype), np.empty((5, 16), dtype)
-    kern.pair_density(C_v, C_c, X, a)
+    C_v, C_c, X, Q = c(n_k, n_orb, n_v), c(n_k, n_orb, n_c), c(n_k, n_v, n_c), c(n_k, n_orb ** 2).astype(dtype)
+    a, b = np.empty((n_k, n_orb ** 2), dtype), np.empty((n_k, n_orb ** 2), dtype)
+    impl.pair_density(C_v, C_c, X, a)
     ref.pair_density(C_v, C_c, X, b)
-    np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.complex64 else 1e-13)
+    tol = 1e-6 if dtype == np.complex64 else 1e-12
+    scale = np.abs(b).max()
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)
     # P = conj(C_v) X C_c^T per k, by matrix products
-    np.testing.assert_allclose(b.reshape(5, 4, 4), np.conj(C_v) @ X @ C_c.transpose(0, 2, 1),
-                               rtol=1e-6 if dtype == np.complex64 else 1e-13)
-    y1, y2 = np.empty((5, 2, 3), complex), np.empty((5, 2, 3), complex)
-    kern.pair_contract(C_v, C_c, Q, -0.5, y1)
+    np.testing.assert_allclose(b.reshape(n_k, n_orb, n_orb), np.conj(C_v) @ X @ C_c.transpose(0, 2, 1),
+                               rtol=tol, atol=tol * scale)
+    y1, y2 = np.empty((n_k, n_v, n_c), complex), np.empty((n_k, n_v, n_c), complex)
+    impl.pair_contract(C_v, C_c, Q, -0.5, y1)
     ref.pair_contract(C_v, C_c, Q, -0.5, y2)
-    np.testing.assert_allclose(y1, y2, rtol=1e-12)
-    np.testing.assert_allclose(y2, -0.5 * C_v.transpose(0, 2, 1) @ Q.astype(complex).reshape(5, 4, 4) @ np.conj(C_c),
-                               rtol=1e-12)
+    scale = np.abs(y2).max()
+    np.testing.assert_allclose(y1, y2, rtol=1e-12, atol=1e-12 * scale)
+    direct = -0.5 * C_v.transpose(0, 2, 1) @ Q.astype(complex).reshape(n_k, n_orb, n_orb) @ np.conj(C_c)
+    np.testing.assert_allclose(y2, direct, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_blas_path_products_equal_the_kernel_path(monkeypatch):
+    from hpcx.bse import matfree
+    op_k, *_ = _ops_on_grid((5, 4))
+    monkeypatch.setattr(matfree, "BLAS_PAIRS_FROM_ORBITALS", 1)
+    monkeypatch.setattr(matfree, "BLAS_PAIRS_BLOCK_BYTES", 16 * 9 * 3)     # blocks of 3 k-points
+    op_b, *_ = _ops_on_grid((5, 4))
+    assert op_b._kernel is matfree._BlasPairs and op_k._kernel is not matfree._BlasPairs
+    x = np.random.default_rng(3).normal(size=(op_k.N, 2)) + 1j * np.random.default_rng(4).normal(size=(op_k.N, 2))
+    np.testing.assert_allclose(op_b.apply(x), op_k.apply(x), rtol=1e-12, atol=1e-12 * np.abs(op_k.apply(x)).max())
 
 
 def test_single_precision_product_and_switching_back():
@@ -242,3 +265,69 @@ def test_coarse_start_gives_the_fine_grid_answer():
     assert [lv.n for lv in levels] == [4, 8] and [lv.N for lv in levels] == [32, 128]
     assert levels[1].products == res.products and levels[1].max_residual < 1e-9
     assert len(levels[0].values) == 6                        # nev + 2 guard pairs carried
+
+
+# -- an error inside a product that SLEPc called ----------------------------------------------
+
+FAILING_PRODUCT = """
+import sys
+sys.path.insert(0, {tests!r})
+from helpers import band_edges, smooth_potential, three_band_model
+from hpcx.bse.matfree import MatFreeBSE
+from hpcx.bse.solver import SolverOptions, solve
+from hpcx.parallel import block_range, get_comm
+
+comm = get_comm()
+model = three_band_model()
+_, E_v, E_c, C_v, C_c = band_edges(model, (6, 6), 1, 2)
+k0, k1 = block_range(36, comm.size, comm.rank)
+op = MatFreeBSE((6, 6), model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
+                smooth_potential, comm=comm)
+apply = op.apply
+
+
+def failing(x):
+    if op.n_products > 5 and comm.rank == comm.size - 1:
+        raise ValueError("no memory for the product")
+    return apply(x)
+
+
+op.apply = failing
+try:
+    solve(op, 4, SolverOptions(backend="slepc", tol=1e-10))
+except ValueError as exc:
+    print("raised:", exc, flush=True)
+op.apply = apply
+print("lowest:", solve(op, 4, SolverOptions(backend="slepc", tol=1e-10)).values[0], flush=True)
+"""
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_failed_product_inside_slepc_is_named_without_a_crash(tmp_path, ranks):
+    """One rank: the solve raises the product's error, the solver still works and the process ends
+    cleanly (SLEPc is not left mid-iteration, which crashed it at exit).  Two ranks: one line
+    names the error and every rank stops (exit 1), nobody waits."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT, mpirun_command
+    require_module("slepc4py")
+    script = tmp_path / "failing_product.py"
+    script.write_text(FAILING_PRODUCT.format(tests=str(ROOT / "tests")))
+    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
+    if prefix is None:
+        pytest.skip("mpirun not found")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(prefix + [str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "SEGV" not in proc.stderr and "Segmentation" not in proc.stderr, proc.stderr[-2000:]
+    if ranks == 1:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "raised: no memory for the product" in proc.stdout
+        assert "lowest:" in proc.stdout
+    else:
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("hpcx: ")]
+        assert lines == [f"hpcx: internal error: [rank {ranks - 1}] ValueError: no memory for the product "
+                         "(in a product of the matrix-free BSE operator; every rank is stopped)"], proc.stderr
