@@ -31,10 +31,14 @@ _pyplot = pyplot
 
 
 def decoration(*artists):
-    """Mark artists (guide lines, tick lines, annotations) that need no legend entry."""
+    """Mark artists (guide lines, tick lines, annotations, repeats of a labelled line) that need no
+    legend entry, and keep them out of the legend (a repeat keeps its label with a leading "_")."""
     for artist in artists:
         for a in (artist if isinstance(artist, (list, tuple)) else [artist]):
             a.set_gid("decoration")
+            label = a.get_label() or ""
+            if label and not label.startswith("_"):
+                a.set_label(f"_{label}")
     return artists[0] if len(artists) == 1 else artists
 
 
