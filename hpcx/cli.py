@@ -208,7 +208,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    from .errors import CheckpointedStop, HpcxError
+    from .errors import HpcxError, error_line
     from .parallel import abort, get_comm
     from .stopping import disable_petsc_signal_handler
 
@@ -231,13 +231,8 @@ def main(argv=None):
         if args.debug:
             traceback.print_exc()
         if comm.rank == 0 or not collective:
-            prefix = "hpcx: error: " if user_error else "hpcx: internal error: "
-            if isinstance(exc, CheckpointedStop):
-                prefix = "hpcx: stopped: "
-            where = f"[rank {comm.rank}] " if not collective else ""
             hint = "" if user_error or args.debug else " (rerun with --debug for a traceback)"
-            detail = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
-            print(f"{prefix}{where}{detail}{hint}", file=sys.stderr, flush=True)
+            print(error_line(exc, None if collective else comm.rank) + hint, file=sys.stderr, flush=True)
         code = getattr(exc, "exit_code", EXIT_USER_ERROR) if user_error else EXIT_INTERNAL_ERROR
         if not collective:
             # Only some ranks failed: the others may be waiting in a collective call.

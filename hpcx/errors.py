@@ -63,3 +63,14 @@ class CheckpointedStop(HpcxError):
 
 
 EXIT_CHECKPOINTED = CheckpointedStop.exit_code
+
+
+def error_line(exc, rank=None):
+    """The one line an error is reported as: ``hpcx: error: MESSAGE`` for an :class:`HpcxError`,
+    ``hpcx: stopped: ...`` for a :class:`CheckpointedStop`, ``hpcx: internal error: Type: message``
+    for anything else; ``[rank N] `` before the message when only that rank raised it."""
+    user = isinstance(exc, HpcxError)
+    prefix = ("hpcx: stopped: " if isinstance(exc, CheckpointedStop)
+              else "hpcx: error: " if user else "hpcx: internal error: ")
+    where = "" if rank is None else f"[rank {rank}] "
+    return prefix + where + (str(exc) if user else f"{type(exc).__name__}: {exc}")

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from .errors import HpcxError
+from .errors import HpcxError, error_line
 
 try:  # mpi4py is optional: without it hpcx runs serially
     from mpi4py import MPI
@@ -230,8 +230,7 @@ def abort_with(exc, comm, where, code=1):
     """Name ``exc`` on stderr (one line, this rank) and end every rank of ``comm`` with exit
     ``code``: for an error inside a collective computation that cannot be unwound (other ranks
     may be waiting for this one)."""
-    print(f"hpcx: internal error: [rank {comm.rank}] {type(exc).__name__}: {exc} ({where}; every rank "
-          f"is stopped)", file=sys.stderr, flush=True)
+    print(f"{error_line(exc, comm.rank)} ({where}; every rank is stopped)", file=sys.stderr, flush=True)
     abort(comm, code)
 
 
