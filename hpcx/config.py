@@ -287,7 +287,7 @@ def validate(text, source, schemas, base_dir=None):
         raise ConfigError(source, "run.workflow", "missing: every config needs [run] workflow = \"...\" "
                           f"(one of {', '.join(schemas)})")
     workflow = run_table["workflow"]
-    if workflow not in schemas:
+    if not isinstance(workflow, str) or workflow not in schemas:
         raise ConfigError(source, "run.workflow", f"unknown workflow {workflow!r}"
                           f"{_suggest(str(workflow), schemas)}; allowed: {', '.join(schemas)}")
     schema = schemas[workflow]

@@ -58,6 +58,9 @@ def test_unknown_or_missing_workflow():
         validate("[run]\nworkflow = 'dem'\n", "c.toml", SCHEMAS)
     with pytest.raises(ConfigError, match="run.workflow"):
         validate("[physics]\n", "c.toml", SCHEMAS)
+    for value in ("[]", "['demo']", "{ name = 'demo' }", "3"):      # not a name: no TypeError
+        with pytest.raises(ConfigError, match="run.workflow: unknown workflow"):
+            validate(f"[run]\nworkflow = {value}\n", "c.toml", SCHEMAS)
 
 
 def test_markdown_lists_every_key():

@@ -20,7 +20,7 @@ MOIRE = Section("moire", (
           "(shell 0 = {0}; 10 shells = 85 plane waves)", minimum=1, maximum=60),
     Field("n_bands", int, 6, "number of lowest bands kept", minimum=2),
     Field("path_points", int, 121, "points on the path gamma-kappa-m-gamma (spread by segment length)",
-          minimum=4),
+          minimum=4, maximum=100000),
     Field("grid", int, 24, "n of the Gamma-centred n x n Monkhorst-Pack grid on the mini-BZ", minimum=3,
           maximum=300),
     Field("twist_scan", float, (), "twist angles of the bandwidth/gap scan (empty: no scan)", unit="deg",
