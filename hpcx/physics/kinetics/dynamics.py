@@ -253,12 +253,14 @@ def simulate(model: KineticsModel, G: np.ndarray, gamma_P: np.ndarray, pulse: Pu
 
 def formation_time(traj: Trajectory, species: int, pump_center: float) -> float:
     """Seed 001 definition: time from the pump maximum until the density of ``species`` first
-    reaches (1 - 1/e) of its maximum over the simulated window (ps); NaN if never.  The
-    crossing is located on the cubic Hermite interpolant of the samples and their derivatives."""
+    reaches (1 - 1/e) of its maximum over the simulated window (ps); NaN if never, or if the output
+    grid does not resolve it (the crossing interval starts before the pump maximum: output spacing
+    longer than the formation).  The crossing is located on the cubic Hermite interpolant of the
+    samples and their derivatives."""
     dens = traj.species_density(species)
     target = (1.0 - math.exp(-1.0)) * float(dens.max())
     above = np.nonzero(dens >= target)[0]
-    if target <= 0.0 or above.size == 0 or above[0] == 0:
+    if target <= 0.0 or above.size == 0 or above[0] == 0 or traj.time[above[0] - 1] < pump_center:
         return math.nan
     k = int(above[0])
     t0, t1 = float(traj.time[k - 1]), float(traj.time[k])

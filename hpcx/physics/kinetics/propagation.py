@@ -89,18 +89,32 @@ def evolve(G, n0, t, g=None, profile: Callable | None = None, t_switch: float = 
             out[:, k] = y = E @ y
         return out
     g = np.asarray(g, dtype=float)
-    k_switch = min(int(np.searchsorted(t, t_switch - 1e-12 * dt)), len(t) - 1)
+    k_switch = min(int(np.searchsorted(t, t_switch * (1.0 - 1e-12))), len(t) - 1)
+    m = max(1, math.ceil(dt / h_max))
+    h = dt / m
+    # the pump's last interval: substeps up to the first one that ends at or after t_switch, then
+    # the exact tail over the rest of it when that rest would take more than N substeps (one more
+    # exponential of order N + 1, ~10 N^3 flops, is cheaper than > N substeps of N^2 each: long
+    # output spacings, e.g. t_end in microseconds)
+    last = m
     if k_switch > 0:
-        m = max(1, math.ceil(dt / h_max))
-        h = dt / m
+        last = min(m, max(1, math.ceil((t_switch - t[k_switch - 1]) / h - 1e-9)))
+        if m - last <= N:
+            last = m
+    if k_switch > 0:
         Eyy, Eyz = _polynomial_propagator(G, g, h)
         for k in range(1, k_switch + 1):
-            for j in range(m):
+            for j in range(m if k < k_switch else last):
                 start = t[k - 1] + j * h
                 y = Eyy @ y + Eyz @ (_TAYLOR @ profile(start + h * _NODES))
-            out[:, k] = y
+            if k < k_switch or last == m:
+                out[:, k] = y
+    if last < m:                               # the rest of the last pump interval, exactly
+        rest = (m - last) * h
+        w = _decay_propagator(G, g, tail_rate, rest) @ np.append(y, float(profile(t[k_switch] - rest)))
+        out[:, k_switch] = y = w[:N]
     E = _decay_propagator(G, g, tail_rate, dt)
-    w = np.append(y, float(profile(t[k_switch])))
+    w = np.append(y, float(profile(t[k_switch])) if last == m else w[N])
     for k in range(k_switch + 1, len(t)):
         w = E @ w
         out[:, k] = w[:N]

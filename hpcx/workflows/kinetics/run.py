@@ -51,6 +51,11 @@ def run(p, ctx):
         model, traj, tau = solve_point(p, p.temperature, p.delta_e, ctx.comm, tables)
         ctx.log.info("%d shells per species (Q_max %.3f 1/nm), formation time %.4f ps", model.shells.n,
                      model.shells.q[-1], tau)
+        if np.isnan(tau):
+            ctx.log.warning("formation time undefined: the interlayer density never reaches 1 - 1/e of its "
+                            "maximum after the pump maximum on the output grid (spacing %g ps); resolve the "
+                            "formation with more kinetics.n_times or a shorter kinetics.t_end",
+                            p.t_end / (p.n_times - 1))
     with ctx.phase("luminescence"):
         point = PointResult.from_trajectory(p, model, traj, tau)
         ctx.log.info("PL crossover %.3f ps; equilibrium crossover temperature %.1f K",
