@@ -46,9 +46,11 @@ class MemoryBudget:
 
 
 def gib(n_bytes):
-    """'1.25 GiB' (or MiB below 1 GiB) for a byte count."""
+    """'1.25 GiB' (MiB below 1 GiB, '3.1e+09 GiB' from a million GiB on) for a byte count."""
     if n_bytes is None:
         return "unlimited"
+    if n_bytes >= 1e6 * GIB:
+        return f"{n_bytes / GIB:.2g} GiB"
     return f"{n_bytes / GIB:.2f} GiB" if n_bytes >= GIB else f"{n_bytes / MIB:.0f} MiB"
 
 

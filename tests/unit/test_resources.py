@@ -103,3 +103,10 @@ def test_refusal_names_estimate_limit_and_keys():
 def test_the_real_node_has_a_limit():
     budget = res.memory_budget(1)
     assert budget.rss > 0 and budget.limit is not None and budget.limit > budget.rss
+
+
+def test_byte_counts_read_at_every_size():
+    assert res.gib(300 * MIB) == "300 MiB"
+    assert res.gib(1.25 * GIB) == "1.25 GiB"
+    assert res.gib(3.1e9 * GIB) == "3.1e+09 GiB"       # absurd requests stay one short line
+    assert res.gib(None) == "unlimited"
