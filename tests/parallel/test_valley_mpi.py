@@ -1,5 +1,5 @@
-"""The ``valley`` workflow gives identical results on any number of ranks (temperatures in fixed
-blocks, profile chunks dealt cyclically, Monte Carlo batches in blocks)."""
+"""The ``valley`` workflow gives identical results on any number of ranks (temperatures and profile
+chunks dealt cyclically in rounds, Monte Carlo batches in blocks)."""
 
 import pytest
 

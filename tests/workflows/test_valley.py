@@ -8,6 +8,9 @@ from hpcx.errors import ConfigError
 
 from helpers import VALLEY_MC_SMALL, VALLEY_SMALL, params_of, run_config
 
+#: stop polls of the moment phase of the small configs (two temperatures: before each round, after the last)
+MOMENT_POLLS = 3
+
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
@@ -124,13 +127,13 @@ def test_a_stop_request_without_output_ends_the_run_at_that_sample():
     from hpcx.stopping import Interrupted
 
     from helpers import stop_after, validate_text
-    flag = stop_after(3)
+    flag = stop_after(MOMENT_POLLS + 3)
     flag.signum = signal.SIGUSR1
     cfg = validate_text(VALLEY_MC_SMALL)
     wf = workflows.load("valley")
     with pytest.raises(Interrupted) as stopped:
         wf.run(wf.params(cfg, 1), RunContext(output=None, workflow="valley", stop_flag=flag))
-    assert flag.polls == 3
+    assert flag.polls == MOMENT_POLLS + 3
     assert stopped.value.exit_code == 128 + signal.SIGUSR1
 
 
@@ -143,7 +146,7 @@ def test_a_stopped_monte_carlo_resumes_from_its_checkpoint_with_identical_number
     from helpers import HpcxLog, run_with_context, stop_after
     full = run_with_context(VALLEY_MC_SMALL, tmp_path / "full.h5").monte_carlo
     samples = len(full.time)
-    flag = stop_after(samples + 2)                  # one poll per sample: sample 1 of the second temperature
+    flag = stop_after(MOMENT_POLLS + samples + 2)   # one poll per sample: sample 1 of the second temperature
     with pytest.raises(CheckpointedStop, match="1 of 2 temperatures kept"):
         run_with_context(VALLEY_MC_SMALL, tmp_path / "run.h5", stop_flag=flag)
     assert (tmp_path / "run.h5.checkpoint" / "valley_monte_carlo.h5").exists()
@@ -165,12 +168,29 @@ def test_stopped_profiles_resume_from_their_checkpoint_with_identical_numbers(tm
     from helpers import HpcxLog, run_with_context, stop_after
     full = run_with_context(VALLEY_SMALL, tmp_path / "full.h5")
     with pytest.raises(CheckpointedStop, match="with 2 of 6"):
-        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(3))
+        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(MOMENT_POLLS + 3))
     assert (tmp_path / "run.h5.checkpoint" / "valley_profiles.h5").exists()
     with HpcxLog() as log:
         resumed = run_with_context(VALLEY_SMALL, tmp_path / "run.h5")
     assert any("2 of 6 items taken from the checkpoint" in m for m in log.messages)
     for name in ("profile", "eta", "pl_profile", "r", "width2", "diffusion"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
+
+
+def test_stopped_moments_resume_from_their_checkpoint_with_identical_numbers(tmp_path):
+    """A request before the second of two temperatures: the first is kept (exit 75), the rerun
+    solves only the second, and every moment result equals an uninterrupted run's."""
+    from hpcx.errors import CheckpointedStop
+
+    from helpers import HpcxLog, run_with_context, stop_after
+    full = run_with_context(VALLEY_SMALL, tmp_path / "full.h5")
+    with pytest.raises(CheckpointedStop, match="valley moment stopped on request with 1 of 2"):
+        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(2))
+    assert (tmp_path / "run.h5.checkpoint" / "valley_moments.h5").exists()
+    with HpcxLog() as log:
+        resumed = run_with_context(VALLEY_SMALL, tmp_path / "run.h5")
+    assert any("1 of 2 temperatures taken from the checkpoint" in m for m in log.messages)
+    for name in ("density", "width2", "diffusion", "diffusion_scattering", "stationary_diffusion", "profile"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
 
 
@@ -183,7 +203,7 @@ def test_without_output_a_stop_during_the_profiles_ends_the_run_at_once():
     from hpcx.stopping import Interrupted
 
     from helpers import stop_after, validate_text
-    flag = stop_after(2)
+    flag = stop_after(MOMENT_POLLS + 2)
     flag.signum = signal.SIGTERM
     wf = workflows.load("valley")
     with pytest.raises(Interrupted) as stopped:

@@ -1,7 +1,8 @@
 """Workflow ``valley``: valley-resolved spatiotemporal exciton dynamics of a monolayer (seed 002).
 
 Config -> valley model of the material with its phonon couplings (:mod:`.schema`) -> rates on
-continuous |Q|, the spatial-moment solver per temperature (:mod:`.run`) and the radial-profile
+continuous |Q|, the spatial-moment solver per temperature (:mod:`.moments`, checkpointed in
+``<output>.checkpoint/valley_moments.h5``) and the radial-profile
 solver per (temperature, wavenumber chunk) (:mod:`.profiles`, checkpointed in
 ``<output>.checkpoint/valley_profiles.h5``), distributed over ranks, optionally the weighted
 Monte Carlo on the same cells and rates (:mod:`.monte_carlo`, checkpointed per temperature in

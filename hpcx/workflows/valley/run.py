@@ -1,15 +1,14 @@
-"""Phases of the ``valley`` workflow: model, moments per temperature (distributed over ranks in
-fixed blocks), profiles per (temperature, k-chunk) (:mod:`.profiles`, checkpointed), and optionally
+"""Phases of the ``valley`` workflow: model, moments per temperature (:mod:`.moments`, rounds over
+ranks, checkpointed), profiles per (temperature, k-chunk) (:mod:`.profiles`, checkpointed), and optionally
 the Monte Carlo (:mod:`.monte_carlo`, particle batches over ranks, checkpointed per temperature);
 results independent of the rank count."""
 
 from __future__ import annotations
 
 from ...materials import tmd
-from ...parallel import allgather_blocks, local_items
 from ...physics import valley_dynamics as vd
 from ...physics.valley_model import model_from_couplings
-from ...units import KB_MEV_PER_K, NM2_PER_PS_IN_CM2_PER_S
+from .moments import moment_solutions
 from .monte_carlo import monte_carlo
 from .profiles import radial_profiles
 from .result import Result
@@ -41,7 +40,7 @@ def run(p, ctx):
         ctx.log.info("%d valleys (%s), %d temperatures, %d output times on %d rank(s)", len(p.valleys),
                      ", ".join(p.valleys), len(p.temperatures), p.n_times, ctx.comm.size)
     with ctx.phase("moments"):
-        moments = _moments(model, p, s, ctx)
+        moments = moment_solutions(model, p, s, ctx)
     profiles = None
     if p.profiles:
         with ctx.phase("profiles"):
@@ -53,19 +52,3 @@ def run(p, ctx):
     with ctx.phase("observables"):
         return Result.assemble(p, model, s, eb, moments, profiles, mc)
 
-
-def _moments(model, p, s, ctx):
-    """{T: (MomentTrace, stationary D per group with / without intervalley, formation rate)}."""
-    _, mine = local_items(list(p.temperatures), ctx.comm)
-    progress = ctx.progress(len(mine), "moment solutions (rank 0)", unit="temperatures")
-    out = []
-    for T in mine:
-        trace, st = vd.solve_moments_at(model, T, s)
-        d_on = vd.stationary_diffusion(st.tables, st.groups, True)
-        d_off = vd.stationary_diffusion(st.tables, st.groups, False)
-        ctx.log.info("T = %5.1f K: %d cells, formation rate %.2f 1/ps, stationary D %.3f cm^2/s "
-                     "(kT = %.2f meV)", T, st.cells.n, st.decay_rate, d_on[len(p.valleys)] *
-                     NM2_PER_PS_IN_CM2_PER_S, KB_MEV_PER_K * T)
-        out.append((T, (trace, d_on, d_off, st.decay_rate)))
-        progress.update()
-    return dict(allgather_blocks(out, ctx.comm))
