@@ -42,6 +42,8 @@ def test_output_contract(small):
 @pytest.mark.parametrize("change, key", [
     ({"valleys": ["KK", "XX"]}, "valley.valleys[1]"),
     ({"t_end": 4.05}, "valley.t_end"),
+    ({"dt": 1e12}, "valley.t_end"),                 # longer than the window: no output step
+    ({"pulse_fwhm": 1.0}, "valley.pulse_fwhm"),     # the pulse outlasts t_end = 4 ps
     ({"intervalley_off_after": 0.3}, "valley.intervalley_off_after"),
     ({"material": "MoTe2"}, "valley.material"),
     ({"profile_dt": 0.75}, "valley.profile_dt"),

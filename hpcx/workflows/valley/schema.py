@@ -144,7 +144,9 @@ class Params:
 
 
 def _multiple(value, step):
-    return abs(value / step - round(value / step)) < 1e-6
+    """value = n step for a whole n >= 1 (to 1e-6)."""
+    n = value / step
+    return round(n) >= 1 and abs(n - round(n)) < 1e-6
 
 
 def _check_times(cfg, v):
@@ -156,6 +158,9 @@ def _check_times(cfg, v):
                           f"and divide t_end = {v.t_end} ps")
     if v.t_end / v.dt > 200000:
         raise ConfigError(src, "valley.dt", f"{v.t_end / v.dt:.0f} output times; allowed: at most 200000")
+    if v.pulse_t0 + 5.0 * v.pulse_fwhm >= v.t_end:
+        raise ConfigError(src, "valley.pulse_fwhm", f"{v.pulse_fwhm} ps: the pulse (until pulse_t0 + 5 pulse_fwhm "
+                          f"= {v.pulse_t0 + 5.0 * v.pulse_fwhm:.4g} ps) must end before t_end = {v.t_end} ps")
     off = v.intervalley_off_after
     if off is not None:
         pulse_end = v.pulse_t0 + 5.0 * v.pulse_fwhm
