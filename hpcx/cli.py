@@ -246,7 +246,7 @@ def _interrupted(exc, comm):
     code = getattr(exc, "exit_code", 130)
     what = str(exc) or "interrupted"
     print(f"hpcx: {what} [rank {comm.rank}] outside a safe point: no checkpoint written, a rerun "
-          f"starts over (an unfinished run file is left as *.partial)", file=sys.stderr, flush=True)
+          f"starts over (a run file already begun is left as *.partial)", file=sys.stderr, flush=True)
     if comm.size > 1:
         abort(comm, code)
     return code

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from .parallel import sum_over_ranks
+from .parallel import max_over_ranks, sum_over_ranks
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGUSR1") if hasattr(signal, name))
 
@@ -106,6 +106,57 @@ class StopFlag:
         state.calls, state.last = 0, now
         state.agreed = bool(total[0] > 0)
         return state.agreed
+
+
+class HeldSignals:
+    """SIGTERM, SIGINT and SIGUSR1 held back while native code runs Python callbacks.
+
+    A SLEPc solve calls the operator's product, its monitor and its stopping test in Python; an
+    exception raised there by a signal handler (:class:`Interrupted`) would unwind through SLEPc,
+    leave the solver mid-iteration and crash the process when the solver is destroyed, hiding the
+    stop.  Inside the block a signal is only recorded; :meth:`requested` (collective over
+    ``comm``: every rank calls it at the same points, e.g. the solver's stopping test) tells
+    whether any rank got one, so that all ranks end the solve at the same iteration.  Leaving the
+    block normally, the ranks agree once more and the signal is delivered again, on every rank,
+    to the handlers that were there before (hpcx's: :func:`handle_signals`); leaving it with an
+    exception, a rank delivers only the signal it got.  Handlers that are not Python callables
+    (SIG_DFL, SIG_IGN) are left alone, and outside the main thread nothing is changed.
+    """
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.signum = None          # the first signal this rank received in the block
+        self.agreed = 0             # a signal number once any rank has one (after requested())
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in SIGNALS:
+                handler = signal.getsignal(s)
+                if callable(handler):
+                    self._previous[s] = handler
+                    signal.signal(s, self._record)
+        return self
+
+    def _record(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+
+    def requested(self):
+        """True once any rank of ``comm`` has received a signal in the block (collective)."""
+        if not self.agreed:
+            self.agreed = int(max_over_ranks(int(self.signum or 0), self.comm))
+        return self.agreed > 0
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None:
+            self.requested()
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        pending = self.agreed if kind is None else self.signum
+        if pending:
+            signal.raise_signal(pending)
+        return False
 
 
 def disable_petsc_signal_handler():

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import ConvergenceError
 from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks
+from ..stopping import HeldSignals, Interrupted
 
 BACKENDS = ("auto", "slepc", "dense", "davidson")
 EPS_TYPES = ("krylovschur", "lanczos", "arnoldi", "lobpcg", "lapack", "gd", "jd")
@@ -237,8 +238,6 @@ def _slepc(op, nev, o, progress, start=None):
     try:
         if progress is not None:
             eps.setMonitor(_monitor(progress))
-        if hasattr(op, "product_error"):
-            eps.setStoppingTest(_stopping_test(op))
         if start is not None:
             space = []
             for j in range(np.shape(start)[1]):
@@ -263,15 +262,17 @@ def _slepc(op, nev, o, progress, start=None):
     return np.array(vals)[order], vectors, its, method
 
 
-def _stopping_test(op):
+def _stopping_test(op, held):
     """SLEPc's basic stopping test (EPSStoppingBasic), which also ends the iteration once a
     product of ``op`` failed (``op.product_error``, set by its MatMult instead of raising through
-    SLEPc, which would leave the solver unusable and crash the process when it is destroyed)."""
+    SLEPc, which would leave the solver unusable and crash the process when it is destroyed) or a
+    rank received a stop signal (``held``, a :class:`~hpcx.stopping.HeldSignals`; collective, so
+    asked first on every rank)."""
     from slepc4py import SLEPc
     reason = SLEPc.EPS.ConvergedReason
 
     def stopping(eps, its, max_it, nconv, nev):
-        if op.product_error is not None:
+        if held.requested() or getattr(op, "product_error", None) is not None:
             return reason.DIVERGED_BREAKDOWN
         if nconv >= nev:
             return reason.CONVERGED_TOL
@@ -281,10 +282,16 @@ def _stopping_test(op):
     return stopping
 
 
-def _run_eps(eps, nev, o, op=None):
+#: SLEPc's dense direct eigensolvers: no iterations, no stopping test
+_DIRECT_TYPES = ("lapack", "scalapack", "elpa", "elemental")
+
+
+def _run_eps(eps, nev, o, op):
     """Solve with o.options set as -<prefix><name> only around the solve; the iteration count.
-    The error of a failed product of ``op`` is raised as it was; ConvergenceError when SLEPc fails
-    or fewer than ``nev`` pairs converged."""
+    The error of a failed product of ``op`` is raised as it was; a stop signal during the solve
+    ends it at the next iteration on every rank and is then delivered (:class:`~hpcx.stopping.HeldSignals`:
+    :class:`~hpcx.stopping.Interrupted` outside a polled phase, exit 128 + signal); ConvergenceError
+    when SLEPc fails or fewer than ``nev`` pairs converged."""
     from petsc4py import PETSc
     from slepc4py import SLEPc
     eps.setOptionsPrefix(o.prefix)
@@ -293,15 +300,21 @@ def _run_eps(eps, nev, o, op=None):
     for key, value in (o.options or {}).items():
         opts[o.prefix + key] = value
         inserted.append(o.prefix + key)
+    held = HeldSignals(op.comm)
     try:
         eps.setFromOptions()
-        eps.solve()
+        if eps.getType() not in _DIRECT_TYPES:   # these take no stopping test (and call no product)
+            eps.setStoppingTest(_stopping_test(op, held))
+        with held:
+            eps.solve()
     except PETSc.Error as exc:
         raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}) with options "
                                f"{o.options or {}}; see the PETSc message above") from None
     finally:
         for key in inserted:
             opts.delValue(key)
+    if held.agreed:                 # delivered, but its handler only noted it (a polled phase)
+        raise Interrupted(held.agreed)
     failed = getattr(op, "product_error", None)
     if failed is not None:
         op.product_error = None

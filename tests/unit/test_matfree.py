@@ -302,6 +302,69 @@ print("lowest:", solve(op, 4, SolverOptions(backend="slepc", tol=1e-10)).values[
 """
 
 
+SIGNALLED_SOLVE = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from helpers import band_edges, smooth_potential, three_band_model
+from hpcx.bse.matfree import MatFreeBSE
+from hpcx.bse.solver import SolverOptions, solve
+from hpcx.parallel import block_range, get_comm
+from hpcx.stopping import Interrupted, StopFlag, handle_signals
+
+comm = get_comm()
+model = three_band_model()
+_, E_v, E_c, C_v, C_c = band_edges(model, (6, 6), 1, 2)
+k0, k1 = block_range(36, comm.size, comm.rank)
+op = MatFreeBSE((6, 6), model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
+                smooth_potential, comm=comm)
+apply = op.apply
+
+
+def signalled(x):
+    if op.n_products == 5 and comm.rank == comm.size - 1:
+        os.kill(os.getpid(), signal.SIGTERM)         # inside SLEPc's MatMult callback, one rank only
+    return apply(x)
+
+
+op.apply = signalled
+try:
+    with handle_signals(StopFlag(comm)):
+        solve(op, 4, SolverOptions(backend="slepc", tol=1e-10))
+except Interrupted as exc:
+    print(f"interrupted: {{exc}}, exit {{exc.exit_code}}, after {{op.n_products}} products", flush=True)
+op.apply = apply
+print("lowest:", solve(op, 4, SolverOptions(backend="slepc", tol=1e-10)).values[0], flush=True)
+"""
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_a_signal_during_a_slepc_solve_stops_every_rank_cleanly(tmp_path, ranks):
+    """SIGTERM while SLEPc runs the Python product (the eigenpairs phase has no safe point): the
+    handler's Interrupted must not unwind through SLEPc (that crashed the process with 'Need to call
+    MatDenseRestoreSubMatrix() first' when the solver was destroyed).  Held back, it ends the solve
+    at the same iteration on every rank, also those that got no signal, and is then raised (exit
+    128 + 15); the solver works again afterwards."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT, mpirun_command
+    require_module("slepc4py")
+    script = tmp_path / "signalled_solve.py"
+    script.write_text(SIGNALLED_SOLVE.format(tests=str(ROOT / "tests")))
+    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
+    if prefix is None:
+        pytest.skip("mpirun not found")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(prefix + [str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stopped = [line for line in proc.stdout.splitlines() if line.startswith("interrupted:")]
+    assert len(stopped) == ranks and len(set(stopped)) == 1, proc.stdout
+    assert stopped[0].startswith("interrupted: stopped by SIGTERM, exit 143, after ")
+    assert proc.stdout.count("lowest:") == ranks
+
+
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_failed_product_inside_slepc_is_named_without_a_crash(tmp_path, ranks):
     """One rank: the solve raises the product's error, the solver still works and the process ends
