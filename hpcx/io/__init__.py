@@ -32,6 +32,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,8 @@ def check_output_path(path, overwrite, protect=()):
 
     Refused: a name ending in ``.partial``; an existing file without
     ``overwrite``; a directory (even with ``overwrite``); any file of
-    ``protect`` (the config file itself); a missing or unwritable directory.
+    ``protect`` (the config file itself); a missing or unwritable directory, or one where no file
+    can be created (a probe file is made and removed).
     """
     path = Path(path)
     if path.name.endswith(PARTIAL_SUFFIX):
@@ -120,6 +122,12 @@ def check_output_path(path, overwrite, protect=()):
         raise OutputExistsError(f"{path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputExistsError(f"{path}: directory {parent} is not writable")
+    try:        # what os.access cannot see (root on NFS with root squash, pseudo file systems)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputExistsError(f"{path}: cannot create files in {parent} ({exc.strerror})") from None
     return path
 
 
@@ -406,6 +414,8 @@ class RunFile:
             raise InputError(f"{path}: no such run file{hint}")
         if path.name.endswith(PARTIAL_SUFFIX) and not allow_partial:
             raise InputError(f"{path}: an unfinished run (.partial) cannot be used as input")
+        if path.is_dir():
+            raise InputError(f"{path}: a directory, not a run file")
         h5py = _h5py()
         try:
             self.file = h5py.File(path, "r")

@@ -55,6 +55,7 @@ def test_bad_input_files_fail_with_the_config_key(wannier_run, tmp_path):
         (unfinished, "wannier", "the run did not finish"),
         (incomplete, "wannier", "an incomplete 'wannier' run file"),
         (tmp_path / "nodir", None, "no such file or directory"),
+        (tmp_path, "wannier", "a directory, not a run file"),
     ]
     for path, expected, fragment in cases:
         with pytest.raises(ConfigError) as info:

@@ -1,5 +1,6 @@
 import errno
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -158,6 +159,17 @@ def test_output_guards_refuse_a_directory_and_the_config_itself(tmp_path, overwr
 def test_output_guard_names_a_missing_directory(tmp_path):
     with pytest.raises(OutputExistsError, match="does not exist"):
         check_output_path(tmp_path / "nowhere" / "run.h5", False)
+
+
+def test_output_guard_tries_to_create_a_file_before_any_work(tmp_path):
+    """/proc passes os.access for root, yet no file can be created there: refused before the run
+    (it used to fail after the whole computation, at writing); the probe leaves nothing behind."""
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    with pytest.raises(OutputExistsError, match=r"/proc/run.h5: cannot create files in /proc"):
+        check_output_path("/proc/run.h5", False)
+    assert check_output_path(tmp_path / "run.h5", False) == tmp_path / "run.h5"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_save_hdf5_replaces_atomically_or_leaves_the_old_file(tmp_path, monkeypatch):
