@@ -269,13 +269,16 @@ def test_coarse_start_gives_the_fine_grid_answer():
 
 # -- an error inside a product that SLEPc called ----------------------------------------------
 
-FAILING_PRODUCT = """
-import sys
+#: a script's start: the matrix-free operator of the three-band model on the ranks it runs on, its
+#: product kept as ``apply`` (the script replaces ``op.apply`` to fail or signal inside SLEPc)
+OPERATOR_SCRIPT = """
+import os, signal, sys
 sys.path.insert(0, {tests!r})
 from helpers import band_edges, smooth_potential, three_band_model
 from hpcx.bse.matfree import MatFreeBSE
 from hpcx.bse.solver import SolverOptions, solve
 from hpcx.parallel import block_range, get_comm
+from hpcx.stopping import Interrupted, StopFlag, handle_signals
 
 comm = get_comm()
 model = three_band_model()
@@ -284,7 +287,9 @@ k0, k1 = block_range(36, comm.size, comm.rank)
 op = MatFreeBSE((6, 6), model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
                 smooth_potential, comm=comm)
 apply = op.apply
+"""
 
+FAILING_PRODUCT = """
 
 def failing(x):
     if op.n_products > 5 and comm.rank == comm.size - 1:
@@ -301,24 +306,7 @@ op.apply = apply
 print("lowest:", solve(op, 4, SolverOptions(backend="slepc", tol=1e-10)).values[0], flush=True)
 """
 
-
 SIGNALLED_SOLVE = """
-import os, signal, sys
-sys.path.insert(0, {tests!r})
-from helpers import band_edges, smooth_potential, three_band_model
-from hpcx.bse.matfree import MatFreeBSE
-from hpcx.bse.solver import SolverOptions, solve
-from hpcx.parallel import block_range, get_comm
-from hpcx.stopping import Interrupted, StopFlag, handle_signals
-
-comm = get_comm()
-model = three_band_model()
-_, E_v, E_c, C_v, C_c = band_edges(model, (6, 6), 1, 2)
-k0, k1 = block_range(36, comm.size, comm.rank)
-op = MatFreeBSE((6, 6), model.lattice, model.positions, E_v[k0:k1], E_c[k0:k1], C_v[k0:k1], C_c[k0:k1],
-                smooth_potential, comm=comm)
-apply = op.apply
-
 
 def signalled(x):
     if op.n_products == 5 and comm.rank == comm.size - 1:
@@ -331,10 +319,31 @@ try:
     with handle_signals(StopFlag(comm)):
         solve(op, 4, SolverOptions(backend="slepc", tol=1e-10))
 except Interrupted as exc:
-    print(f"interrupted: {{exc}}, exit {{exc.exit_code}}, after {{op.n_products}} products", flush=True)
+    print(f"interrupted: {exc}, exit {exc.exit_code}, after {op.n_products} products", flush=True)
 op.apply = apply
 print("lowest:", solve(op, 4, SolverOptions(backend="slepc", tol=1e-10)).values[0], flush=True)
 """
+
+
+def _run_operator_script(tmp_path, body, ranks):
+    """The finished process of OPERATOR_SCRIPT + ``body`` run on ``ranks`` ranks (skips without
+    slepc4py or, for several ranks, mpirun); fails on a segmentation fault."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT, mpirun_command
+    require_module("slepc4py")
+    script = tmp_path / "operator_script.py"
+    script.write_text(OPERATOR_SCRIPT.format(tests=str(ROOT / "tests")) + body)
+    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
+    if prefix is None:
+        pytest.skip("mpirun not found")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(prefix + [str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "SEGV" not in proc.stderr and "Segmentation" not in proc.stderr, proc.stderr[-2000:]
+    return proc
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
@@ -344,20 +353,7 @@ def test_a_signal_during_a_slepc_solve_stops_every_rank_cleanly(tmp_path, ranks)
     MatDenseRestoreSubMatrix() first' when the solver was destroyed).  Held back, it ends the solve
     at the same iteration on every rank, also those that got no signal, and is then raised (exit
     128 + 15); the solver works again afterwards."""
-    import os
-    import subprocess
-    import sys
-
-    from helpers import ROOT, mpirun_command
-    require_module("slepc4py")
-    script = tmp_path / "signalled_solve.py"
-    script.write_text(SIGNALLED_SOLVE.format(tests=str(ROOT / "tests")))
-    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
-    if prefix is None:
-        pytest.skip("mpirun not found")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(prefix + [str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = _run_operator_script(tmp_path, SIGNALLED_SOLVE, ranks)
     assert proc.returncode == 0, proc.stderr[-2000:]
     stopped = [line for line in proc.stdout.splitlines() if line.startswith("interrupted:")]
     assert len(stopped) == ranks and len(set(stopped)) == 1, proc.stdout
@@ -370,21 +366,7 @@ def test_failed_product_inside_slepc_is_named_without_a_crash(tmp_path, ranks):
     """One rank: the solve raises the product's error, the solver still works and the process ends
     cleanly (SLEPc is not left mid-iteration, which crashed it at exit).  Two ranks: one line
     names the error and every rank stops (exit 1), nobody waits."""
-    import os
-    import subprocess
-    import sys
-
-    from helpers import ROOT, mpirun_command
-    require_module("slepc4py")
-    script = tmp_path / "failing_product.py"
-    script.write_text(FAILING_PRODUCT.format(tests=str(ROOT / "tests")))
-    prefix = [sys.executable] if ranks == 1 else mpirun_command(ranks)
-    if prefix is None:
-        pytest.skip("mpirun not found")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(prefix + [str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert "SEGV" not in proc.stderr and "Segmentation" not in proc.stderr, proc.stderr[-2000:]
+    proc = _run_operator_script(tmp_path, FAILING_PRODUCT, ranks)
     if ranks == 1:
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "raised: no memory for the product" in proc.stdout

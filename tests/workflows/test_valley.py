@@ -162,37 +162,30 @@ def test_a_stopped_monte_carlo_resumes_from_its_checkpoint_with_identical_number
         np.testing.assert_array_equal(resumed.values[name], values, err_msg=name)
 
 
-def test_stopped_profiles_resume_from_their_checkpoint_with_identical_numbers(tmp_path):
-    """A request before the third of six (temperature, wavenumber chunk) items: two are kept (exit
-    75), the rerun computes the other four, and every profile equals an uninterrupted run's."""
+@pytest.mark.parametrize("polls, stopped, checkpoint, taken", [
+    # before the second of two temperatures: the first is kept
+    (2, "valley moment stopped on request with 1 of 2", "valley_moments.h5",
+     "1 of 2 temperatures taken from the checkpoint"),
+    # before the third of six (temperature, wavenumber chunk) items: two are kept
+    (MOMENT_POLLS + 3, "valley profiles stopped on request with 2 of 6", "valley_profiles.h5",
+     "2 of 6 items taken from the checkpoint"),
+], ids=["moments", "profiles"])
+def test_stopped_moments_and_profiles_resume_from_their_checkpoint_with_identical_numbers(
+        tmp_path, polls, stopped, checkpoint, taken):
+    """A stop request in the moment or the profile phase keeps what is finished (exit 75); the rerun
+    computes only the rest, and every result equals an uninterrupted run's."""
     from hpcx.errors import CheckpointedStop
 
     from helpers import HpcxLog, run_with_context, stop_after
     full = run_with_context(VALLEY_SMALL, tmp_path / "full.h5")
-    with pytest.raises(CheckpointedStop, match="with 2 of 6"):
-        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(MOMENT_POLLS + 3))
-    assert (tmp_path / "run.h5.checkpoint" / "valley_profiles.h5").exists()
+    with pytest.raises(CheckpointedStop, match=stopped):
+        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(polls))
+    assert (tmp_path / "run.h5.checkpoint" / checkpoint).exists()
     with HpcxLog() as log:
         resumed = run_with_context(VALLEY_SMALL, tmp_path / "run.h5")
-    assert any("2 of 6 items taken from the checkpoint" in m for m in log.messages)
-    for name in ("profile", "eta", "pl_profile", "r", "width2", "diffusion"):
-        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
-
-
-def test_stopped_moments_resume_from_their_checkpoint_with_identical_numbers(tmp_path):
-    """A request before the second of two temperatures: the first is kept (exit 75), the rerun
-    solves only the second, and every moment result equals an uninterrupted run's."""
-    from hpcx.errors import CheckpointedStop
-
-    from helpers import HpcxLog, run_with_context, stop_after
-    full = run_with_context(VALLEY_SMALL, tmp_path / "full.h5")
-    with pytest.raises(CheckpointedStop, match="valley moment stopped on request with 1 of 2"):
-        run_with_context(VALLEY_SMALL, tmp_path / "run.h5", stop_flag=stop_after(2))
-    assert (tmp_path / "run.h5.checkpoint" / "valley_moments.h5").exists()
-    with HpcxLog() as log:
-        resumed = run_with_context(VALLEY_SMALL, tmp_path / "run.h5")
-    assert any("1 of 2 temperatures taken from the checkpoint" in m for m in log.messages)
-    for name in ("density", "width2", "diffusion", "diffusion_scattering", "stationary_diffusion", "profile"):
+    assert any(taken in m for m in log.messages)
+    for name in ("density", "width2", "diffusion", "diffusion_scattering", "stationary_diffusion", "profile",
+                 "eta", "pl_profile", "r"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
 
 
