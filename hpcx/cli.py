@@ -208,7 +208,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    from .errors import HpcxError, error_line
+    from .errors import HpcxError, error_line, print_line
     from .parallel import abort, get_comm
     from .stopping import disable_petsc_signal_handler
 
@@ -232,7 +232,7 @@ def main(argv=None):
             traceback.print_exc()
         if comm.rank == 0 or not collective:
             hint = "" if user_error or args.debug else " (rerun with --debug for a traceback)"
-            print(error_line(exc, None if collective else comm.rank) + hint, file=sys.stderr, flush=True)
+            print_line(error_line(exc, None if collective else comm.rank) + hint)
         code = getattr(exc, "exit_code", EXIT_USER_ERROR) if user_error else EXIT_INTERNAL_ERROR
         if not collective:
             # Only some ranks failed: the others may be waiting in a collective call.
@@ -242,11 +242,12 @@ def main(argv=None):
 
 def _interrupted(exc, comm):
     """A signal stopped the run before a safe point (hpcx.stopping.Interrupted) or Ctrl-C."""
+    from .errors import print_line
     from .parallel import abort
     code = getattr(exc, "exit_code", 130)
     what = str(exc) or "interrupted"
-    print(f"hpcx: {what} [rank {comm.rank}] outside a safe point: no checkpoint written, a rerun "
-          f"starts over (a run file already begun is left as *.partial)", file=sys.stderr, flush=True)
+    print_line(f"hpcx: {what} [rank {comm.rank}] outside a safe point: no checkpoint written, a rerun "
+               f"starts over (a run file already begun is left as *.partial)")
     if comm.size > 1:
         abort(comm, code)
     return code

@@ -1,5 +1,7 @@
 """Exceptions a user can act on.  The CLI prints them as one line, no traceback."""
 
+import sys
+
 
 class HpcxError(Exception):
     """An error caused by input, environment or output location, not by a bug.
@@ -74,3 +76,12 @@ def error_line(exc, rank=None):
               else "hpcx: error: " if user else "hpcx: internal error: ")
     where = "" if rank is None else f"[rank {rank}] "
     return prefix + where + (str(exc) if user else f"{type(exc).__name__}: {exc}")
+
+
+def print_line(line, stream=None):
+    """Write ``line`` and its newline to ``stream`` (default stderr) in one write and flush: the
+    ranks of a job share one stderr, and print() writes the text and the newline separately, so
+    another process's output (mpirun's abort notice, another rank's line) could land in between."""
+    stream = sys.stderr if stream is None else stream
+    stream.write(line + "\n")
+    stream.flush()

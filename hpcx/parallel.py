@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import sys
 
 import numpy as np
 
-from .errors import HpcxError, error_line
+from .errors import HpcxError, error_line, print_line
 
 try:  # mpi4py is optional: without it hpcx runs serially
     from mpi4py import MPI
@@ -230,7 +229,7 @@ def abort_with(exc, comm, where, code=1):
     """Name ``exc`` on stderr (one line, this rank) and end every rank of ``comm`` with exit
     ``code``: for an error inside a collective computation that cannot be unwound (other ranks
     may be waiting for this one)."""
-    print(f"{error_line(exc, comm.rank)} ({where}; every rank is stopped)", file=sys.stderr, flush=True)
+    print_line(f"{error_line(exc, comm.rank)} ({where}; every rank is stopped)")
     abort(comm, code)
 
 

@@ -37,6 +37,26 @@ def test_bad_config_one_line_nonzero_no_hang(tmp_path, ranks):
     assert not list(tmp_path.glob("*.h5*")), "nothing may be written before validation passes"
 
 
+def test_an_error_line_is_written_in_one_piece():
+    """The ranks of a job share stderr: text and newline in one write, so that no other process's
+    output (mpirun's abort notice) lands inside the line."""
+    from hpcx.errors import print_line
+
+    class Recorder:
+        def __init__(self):
+            self.writes, self.flushed = [], 0
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            self.flushed += 1
+
+    stream = Recorder()
+    print_line("hpcx: error: x.toml: run.workflow: missing", stream)
+    assert stream.writes == ["hpcx: error: x.toml: run.workflow: missing\n"] and stream.flushed == 1
+
+
 def test_debug_shows_traceback(tmp_path):
     (tmp_path / "bad.toml").write_text(BAD)
     proc = run_hpcx(["--debug", "validate", "bad.toml"], tmp_path)

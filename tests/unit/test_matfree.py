@@ -1,6 +1,8 @@
 """Matrix-free BSE operator: product == dense H x (independent slow reference and the dense
 assembly of hpcx.bse.hamiltonian), eigenpairs with SLEPc, zone folding."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -355,9 +357,9 @@ def test_a_signal_during_a_slepc_solve_stops_every_rank_cleanly(tmp_path, ranks)
     128 + 15); the solver works again afterwards."""
     proc = _run_operator_script(tmp_path, SIGNALLED_SOLVE, ranks)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    stopped = [line for line in proc.stdout.splitlines() if line.startswith("interrupted:")]
-    assert len(stopped) == ranks and len(set(stopped)) == 1, proc.stdout
-    assert stopped[0].startswith("interrupted: stopped by SIGTERM, exit 143, after ")
+    # the ranks' lines may interleave on the shared stdout: found by pattern, not by line
+    products = re.findall(r"interrupted: stopped by SIGTERM, exit 143, after (\d+) products", proc.stdout)
+    assert len(products) == ranks and len(set(products)) == 1, proc.stdout
     assert proc.stdout.count("lowest:") == ranks
 
 
@@ -373,6 +375,7 @@ def test_failed_product_inside_slepc_is_named_without_a_crash(tmp_path, ranks):
         assert "lowest:" in proc.stdout
     else:
         assert proc.returncode == 1, proc.stderr[-2000:]
-        lines = [line for line in proc.stderr.splitlines() if line.startswith("hpcx: ")]
-        assert lines == [f"hpcx: internal error: [rank {ranks - 1}] ValueError: no memory for the product "
-                         "(in a product of the matrix-free BSE operator; every rank is stopped)"], proc.stderr
+        # one line, whose end mpirun's abort notice may interleave with: found as text, not by line
+        line = (f"hpcx: internal error: [rank {ranks - 1}] ValueError: no memory for the product "
+                "(in a product of the matrix-free BSE operator; every rank is stopped)")
+        assert proc.stderr.count("hpcx: ") == 1 and line in proc.stderr, proc.stderr
