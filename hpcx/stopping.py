@@ -14,7 +14,10 @@ A second signal, or a first one in a phase that has not polled the flag
 once with :class:`Interrupted` (exit 128 + signal number): there is no
 checkpoint to write.  So does a request still pending when the next phase
 starts.  While the run file is written, signals are deferred: the run
-finishes.
+finishes.  While native code calls back into Python (a SLEPc solve running
+the matrix-free product), :class:`HeldSignals` keeps the handler's exception
+out of it: the solve ends at the same iteration on every rank and the signal
+is delivered afterwards.
 """
 
 from __future__ import annotations
