@@ -21,7 +21,8 @@ of G that sum to zero keep 1^T n exactly (to rounding) without source.
 The matrix exponentials use ``scipy.sparse.linalg.expm`` (Al-Mohy and Higham's scaling
 and squaring, also for dense arrays): ``scipy.linalg.expm`` of scipy < 1.13 reads an
 uninitialised work array for matrices of order >= 400 whose norm selects the degree-9
-Pade approximant (scipy issue 18086), which gives wrong, run-dependent propagators here.
+Pade approximant (a scipy defect, fixed in 1.13), which gives wrong propagators that change
+from call to call for the generators of this integrator.
 """
 
 from __future__ import annotations
@@ -96,25 +97,23 @@ def evolve(G, n0, t, g=None, profile: Callable | None = None, t_switch: float = 
     # the exact tail over the rest of it when that rest would take more than N substeps (one more
     # exponential of order N + 1, ~10 N^3 flops, is cheaper than > N substeps of N^2 each: long
     # output spacings, e.g. t_end in microseconds)
-    last = m
+    last = m                                   # substeps of the last pump interval
     if k_switch > 0:
-        last = min(m, max(1, math.ceil((t_switch - t[k_switch - 1]) / h - 1e-9)))
-        if m - last <= N:
-            last = m
-    if k_switch > 0:
+        cut = max(1, math.ceil((t_switch - t[k_switch - 1]) / h - 1e-9))
+        if m - cut > N:
+            last = cut
         Eyy, Eyz = _polynomial_propagator(G, g, h)
         for k in range(1, k_switch + 1):
             for j in range(m if k < k_switch else last):
                 start = t[k - 1] + j * h
                 y = Eyy @ y + Eyz @ (_TAYLOR @ profile(start + h * _NODES))
-            if k < k_switch or last == m:
-                out[:, k] = y
+            out[:, k] = y
     if last < m:                               # the rest of the last pump interval, exactly
         rest = (m - last) * h
-        w = _decay_propagator(G, g, tail_rate, rest) @ np.append(y, float(profile(t[k_switch] - rest)))
-        out[:, k_switch] = y = w[:N]
+        y = (_decay_propagator(G, g, tail_rate, rest) @ np.append(y, float(profile(t[k_switch] - rest))))[:N]
+        out[:, k_switch] = y
     E = _decay_propagator(G, g, tail_rate, dt)
-    w = np.append(y, float(profile(t[k_switch])) if last == m else w[N])
+    w = np.append(y, float(profile(t[k_switch])))
     for k in range(k_switch + 1, len(t)):
         w = E @ w
         out[:, k] = w[:N]

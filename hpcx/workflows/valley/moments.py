@@ -17,9 +17,9 @@ from ...physics import valley_dynamics as vd
 from ...physics.valley_moments import MomentTrace
 from ...rounds import solve_in_rounds
 from ...units import KB_MEV_PER_K, NM2_PER_PS_IN_CM2_PER_S
+from .checkpoints import load_temperatures, temperature_tree
 
 NAME = "valley_moments"
-_TRACE_FIELDS = tuple(f.name for f in dataclasses.fields(MomentTrace))
 
 
 def moment_solutions(model, p, s, ctx):
@@ -29,7 +29,7 @@ def moment_solutions(model, p, s, ctx):
     done = _load(store, temperatures, ctx)
     todo = [T for T in temperatures if T not in done]
     done = solve_in_rounds(todo, lambda T: (T, _solve(model, p, s, T, ctx.log)), done, ctx, store=store,
-                           tree=lambda done: {"temperatures": _tree(done)}, name="valley moment",
+                           tree=_tree, name="valley moment",
                            unit="temperatures")
     return {T: done[T] for T in temperatures}
 
@@ -44,22 +44,15 @@ def _solve(model, p, s, T, log):
 
 
 def _tree(done):
-    return {str(i): {"T": T, "d_on": d_on, "d_off": d_off, "decay_rate": rate,
-                     **{f: getattr(trace, f) for f in _TRACE_FIELDS}}
-            for i, (T, (trace, d_on, d_off, rate)) in enumerate(done.items())}
+    return temperature_tree(done, lambda value: {"d_on": value[1], "d_off": value[2], "decay_rate": value[3],
+                                                 **dataclasses.asdict(value[0])})
 
 
 def _load(store, temperatures, ctx):
     """{T: solution} of the checkpoint's temperatures that belong to ``temperatures``, or {}."""
-    state = store.load() if store is not None else None
-    if not state:
-        return {}
-    wanted, done = set(temperatures), {}
-    for entry in state["temperatures"].values():
-        T = float(entry["T"])
-        if T in wanted:
-            trace = MomentTrace(**{f: np.asarray(entry[f]) for f in _TRACE_FIELDS})
-            done[T] = (trace, np.asarray(entry["d_on"]), np.asarray(entry["d_off"]), float(entry["decay_rate"]))
-    ctx.log.info("moments: %d of %d temperatures taken from the checkpoint %s", len(done), len(temperatures),
-                 store.path)
-    return done
+    names = [f.name for f in dataclasses.fields(MomentTrace)]
+
+    def restore(e):
+        return (MomentTrace(**{k: np.asarray(e[k]) for k in names}), np.asarray(e["d_on"]), np.asarray(e["d_off"]),
+                float(e["decay_rate"]))
+    return load_temperatures(store, temperatures, restore, ctx.log, "moments")

@@ -21,6 +21,7 @@ from ...io import checkpoint as ck
 from ...physics import valley_dynamics as vd
 from ...physics import valley_mc as vmc
 from ...physics.valley_mc_table import cell_table
+from .checkpoints import load_temperatures, temperature_tree
 
 NAME = "valley_monte_carlo"
 
@@ -41,7 +42,7 @@ def monte_carlo(model, p, s, ctx):
                 _stop(store, len(out), len(mc.temperatures), f"at T = {T:.1f} K, sample {k}", ctx)
         out[T] = _temperature(model, T, s, mc.speeds, settings, times, ctx, on_sample)
         if store is not None:
-            store.save({}, {"temperatures": _tree(out)}, f"{len(out)} of {len(mc.temperatures)} temperatures")
+            store.save({}, _tree(out), f"{len(out)} of {len(mc.temperatures)} temperatures")
     if ctx.stop_requested(final=True):          # the last safe point: every temperature is kept
         _stop(store, len(out), len(mc.temperatures), "after the last temperature", ctx)
     return out
@@ -72,22 +73,12 @@ def _stop(store, done, total, where, ctx):
 
 
 def _tree(out):
-    """Checkpoint tree of the finished temperatures: {"<i>": {"T", "events", McTrace fields}}."""
-    return {str(i): {"T": T, "events": events, **dataclasses.asdict(trace)}
-            for i, (T, (trace, events)) in enumerate(out.items())}
+    """Checkpoint tree of the finished temperatures: ``temperatures/<i>/`` with T, events, McTrace fields."""
+    return temperature_tree(out, lambda value: {"events": value[1], **dataclasses.asdict(value[0])})
 
 
 def _load(store, temperatures, ctx):
     """{T: (McTrace, events)} of the checkpoint (the temperatures of this config only), or {}."""
-    state = store.load() if store is not None else None
-    if not state:
-        return {}
-    names = {f.name for f in dataclasses.fields(vmc.McTrace)}
-    out = {}
-    for entry in state["temperatures"].values():
-        T = float(entry["T"])
-        if T in temperatures:
-            out[T] = (vmc.McTrace(**{k: entry[k] for k in names}), np.asarray(entry["events"]))
-    ctx.log.info("Monte Carlo: %d of %d temperatures taken from the checkpoint %s", len(out), len(temperatures),
-                 store.path)
-    return out
+    names = [f.name for f in dataclasses.fields(vmc.McTrace)]
+    return load_temperatures(store, temperatures, lambda e: (vmc.McTrace(**{k: e[k] for k in names}),
+                                                            np.asarray(e["events"])), ctx.log, "Monte Carlo")

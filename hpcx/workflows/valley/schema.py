@@ -158,12 +158,12 @@ def _check_times(cfg, v):
                           f"and divide t_end = {v.t_end} ps")
     if v.t_end / v.dt > 200000:
         raise ConfigError(src, "valley.dt", f"{v.t_end / v.dt:.0f} output times; allowed: at most 200000")
-    if v.pulse_t0 + 5.0 * v.pulse_fwhm >= v.t_end:
+    pulse_end = v.pulse_t0 + 5.0 * v.pulse_fwhm
+    if pulse_end >= v.t_end:
         raise ConfigError(src, "valley.pulse_fwhm", f"{v.pulse_fwhm} ps: the pulse (until pulse_t0 + 5 pulse_fwhm "
-                          f"= {v.pulse_t0 + 5.0 * v.pulse_fwhm:.4g} ps) must end before t_end = {v.t_end} ps")
+                          f"= {pulse_end:.4g} ps) must end before t_end = {v.t_end} ps")
     off = v.intervalley_off_after
     if off is not None:
-        pulse_end = v.pulse_t0 + 5.0 * v.pulse_fwhm
         steps = (v.dt, v.profile_dt) if v.profiles else (v.dt,)
         if off >= v.t_end or off <= pulse_end or not all(_multiple(off, s) for s in steps):
             raise ConfigError(src, "valley.intervalley_off_after",
