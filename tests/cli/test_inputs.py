@@ -8,6 +8,7 @@ import pytest
 
 from hpcx import api
 from hpcx.errors import ConfigError
+from hpcx.io import RunFile
 from hpcx.parallel import SerialComm
 
 from helpers import MOIRE_SMALL, QUICKSTART, SCATTERING_SMALL, run_config, run_hpcx
@@ -28,7 +29,9 @@ def _check(path, expected):
 
 
 def test_a_complete_run_file_of_the_expected_workflow_passes(wannier_run):
-    _check(wannier_run, "wannier")
+    with RunFile(wannier_run) as runfile:       # what the check must accept: a finished wannier run
+        assert runfile.attrs["workflow"] == "wannier" and runfile.attrs["finished"]
+    _check(wannier_run, "wannier")              # ConfigError if refused
     _check(wannier_run.parent, None)            # a directory that must exist (e.g. Wannier90 files)
 
 
