@@ -13,7 +13,10 @@ particle index) and the tables.
 Structure, for extensions (e.g. particles that carry a weight): :class:`Ensemble` owns the
 per-particle arrays of this rank (``PARTICLE_FIELDS``, one entry per particle, the fields a
 checkpoint stores) and calls the kernel's ``initialise``, ``push`` and ``sample``;
-:func:`simulate` is the sampling loop (push to each time, sample, record, callback).  A new
+:func:`simulate` is the sampling loop (push to each time, sample, record, callback).  A sampling
+interval expected to take more than ``EVENTS_PER_PIECE`` scattering events per rank is pushed in
+pieces of the particles, with a callback between them (a safe point for progress and stops inside
+long intervals); particles are independent, so the pieces do not change any result.  A new
 per-particle quantity is a new field in ``PARTICLE_FIELDS`` (checkpointed automatically) and
 a new argument of the kernel functions and their twin; moments are added at the end of
 ``MOMENTS`` (the kernel's ``sample`` fills them in that order).
@@ -40,6 +43,8 @@ __all__ = ["MOMENTS", "McParams", "Record", "Ensemble", "simulate", "batch_bound
 MOMENTS = ("n", "x", "y", "xx", "yy", "dx", "dy", "dxdx", "dydy", "energy")
 PARTICLE_FIELDS = ("state", "x", "y", "x0", "y0", "t", "tn", "ctr")
 SAMPLERS = {"search": 0, "alias": 1}
+EVENTS_PER_PIECE = 10 ** 8      # expected events per rank (several seconds of the kernel) between safe points
+MAX_PIECES = 10 ** 4
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class Ensemble:
         self._alias = table.alias(self.kernel) if params.sampler == "alias" else np.zeros((0, 4))
         edges = params.profile_edges
         self.edges = np.asarray(edges if edges is not None else [-1.0, 1.0], dtype=float)
+        self._fastest = float(np.max(table.gout)) if table.n else 0.0
 
     @property
     def n_local(self):
@@ -136,14 +142,30 @@ class Ensemble:
         self.x0[:] = self.x
         self.y0[:] = self.y
 
-    def push(self, t_end):
-        """Advance to t_end (ps); returns (events, decays) summed over ranks."""
+    def push(self, t_end, piece=0, pieces=1):
+        """Advance piece ``piece`` of ``pieces`` of this rank's particles (consecutive blocks; all by
+        default) to t_end (ps); returns (events, decays) summed over ranks.  Particles already at
+        t_end are left unchanged, so a partly pushed ensemble (a checkpoint taken between pieces)
+        continues exactly."""
         vx, vy, gout, decay, indptr, indices, cum = self._tables
-        ev, dec = self.kernel.push(self.params.seed, self.p0, float(t_end), self.state, self.x, self.y, self.t,
-                                   self.tn, self.ctr, vx, vy, gout, decay, indptr, indices, cum, self._alias,
-                                   SAMPLERS[self.params.sampler])
+        a, b = block_range(self.n_local, pieces, piece)
+        part = [arr[a:b] for arr in (self.state, self.x, self.y, self.t, self.tn, self.ctr)]
+        ev, dec = self.kernel.push(self.params.seed, self.p0 + a, float(t_end), *part, vx, vy, gout, decay, indptr,
+                                   indices, cum, self._alias, SAMPLERS[self.params.sampler])
         tot = sum_over_ranks(np.array([ev, dec], dtype=np.int64), self.comm)
         return int(tot[0]), int(tot[1])
+
+    def pieces_between(self, t_start, t_end):
+        """In how many pieces to push from t_start to t_end (ps): the expected scattering events
+        per rank (the ensemble's present total rate times the interval) over EVENTS_PER_PIECE,
+        from 1 to MAX_PIECES; the same on every rank (collective only when the bound from the
+        fastest state allows more than one piece)."""
+        dt = max(float(t_end) - float(t_start), 0.0)
+        if self.params.particles * dt * self._fastest <= EVENTS_PER_PIECE * self.comm.size:
+            return 1
+        live = self.state[self.state >= 0]
+        rate = float(sum_over_ranks(np.array([np.sum(self.table.gout[live])]), self.comm)[0])
+        return int(min(max(np.ceil(rate * dt / (EVENTS_PER_PIECE * self.comm.size)), 1), MAX_PIECES))
 
     def sample(self):
         """(moments [B, G, M], occupation [n], profiles [G, n_bins]) over all ranks."""
@@ -177,13 +199,16 @@ class Ensemble:
 
 
 def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, start=0, particles=None,
-             on_sample=None, kernel=None):
+             on_sample=None, kernel=None, counts=None, on_piece=None):
     """Run the ensemble through the sampling times (ps, increasing, >= 0); returns a Record.
 
     Fresh start: particles placed from ``cdf`` and sampled at times[0].  Resume: ``record``
     (filled up to start - 1) and global ``particles`` arrays (Ensemble.gather_state) at
-    times[start - 1].  ``on_sample(k, record, ensemble)`` is called after sample k (for
-    checkpoints, progress and stop requests); it is collective.
+    times[start - 1], or partly pushed towards times[start] with ``counts`` = (events, decays)
+    so far.  ``on_sample(k, record, ensemble)`` is called after sample k (for checkpoints,
+    progress and stop requests); ``on_piece(k, record, ensemble, pushed, (events, decays))``
+    between the pieces of a long interval (:meth:`Ensemble.pieces_between`), ``pushed`` the
+    approximate number of particles already at times[k].  Both are collective.
     """
     times = np.asarray(times, dtype=float)
     if np.any(np.diff(times) <= 0) or times[0] < 0:
@@ -196,11 +221,18 @@ def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, st
         ens.initialise(cdf)
     else:
         ens.restore(particles)
-    events = int(record.events[start - 1]) if start else 0
-    decays = int(record.decays[start - 1]) if start else 0
+    if counts is not None:
+        events, decays = (int(c) for c in counts)
+    else:
+        events = int(record.events[start - 1]) if start else 0
+        decays = int(record.decays[start - 1]) if start else 0
     for k in range(start, len(times)):
-        ev, dec = ens.push(times[k])
-        events, decays = events + ev, decays + dec
+        pieces = ens.pieces_between(times[k - 1] if k else 0.0, times[k]) if on_piece is not None else 1
+        for piece in range(pieces):
+            ev, dec = ens.push(times[k], piece, pieces)
+            events, decays = events + ev, decays + dec
+            if piece + 1 < pieces:
+                on_piece(k, record, ens, params.particles * (piece + 1) // pieces, (events, decays))
         record.moments[k], record.occupation[k], record.profiles[k] = ens.sample()
         record.events[k], record.decays[k] = events, decays
         if on_sample is not None:

@@ -3,7 +3,9 @@ stops every rank with a checkpoint; the tables are held once per node in shared 
 the result of private copies (run under mpirun -n 2 and -n 3)."""
 
 import types
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -47,15 +49,27 @@ def test_in_process_tables_over_ranks(comm, tmp_path_factory):
     assert_ranks_agree(SMALL, comm, tmp_path_factory, required=REQUIRED, rtol=0.0)
 
 
-def test_stop_on_one_rank_stops_all_and_resumes_bit_identical(comm, tmp_path_factory):
+@pytest.mark.parametrize("events_per_piece", [me.EVENTS_PER_PIECE, 2000], ids=["whole", "pieces"])
+def test_stop_on_one_rank_stops_all_and_resumes_bit_identical(comm, tmp_path_factory, events_per_piece,
+                                                               monkeypatch):
     # a stop request seen by the last rank only (a signal delivered late elsewhere) stops every rank
-    # at the same sample with one checkpoint per point; the rerun on the same ranks equals a serial
-    # uninterrupted run; two sweep points, so with 3 ranks the groups differ in size
+    # at the same sample (or, with intervals pushed in pieces, between the same two pieces) with one
+    # checkpoint per point; the rerun on the same ranks equals a serial uninterrupted run of whole
+    # intervals; two sweep points, so with 3 ranks the groups differ in size
     text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 300.0]")
     base = broadcast(str(tmp_path_factory.mktemp("stop")) if comm.rank == 0 else None, comm)
+    monkeypatch.setattr(me, "EVENTS_PER_PIECE", events_per_piece)
     with pytest.raises(CheckpointedStop):
         run_with_context(text, f"{base}/run.h5", comm, stop_after(7, rank=comm.size - 1, comm=comm))
+    inside = None
+    if comm.rank == 0:
+        inside = []
+        for path in sorted(Path(base, "run.h5.checkpoint").glob("point_*.h5")):
+            with h5py.File(path) as f:
+                inside.append("events" in f.attrs)      # a checkpoint between pieces holds the counts
+    assert any(broadcast(inside, comm)) == (events_per_piece == 2000)
     out = run_with_context(text, f"{base}/run.h5", comm)
+    monkeypatch.undo()
     ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
     for name, value in ref.observables.items():
         np.testing.assert_array_equal(out.observables[name], value, err_msg=name)

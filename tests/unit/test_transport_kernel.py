@@ -188,3 +188,49 @@ def test_engine_with_reference_kernel(ker):
     np.testing.assert_array_equal(a.occupation, b.occupation)
     np.testing.assert_array_equal(a.events, b.events)
     np.testing.assert_allclose(a.moments, b.moments, rtol=1e-11)
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "reference"])
+def test_long_intervals_pushed_in_pieces_give_the_same_record(ker, kernel, monkeypatch):
+    # a few hundred expected events per piece: every interval is pushed in several pieces with a
+    # callback between them; the record is bit-identical to whole-interval pushes, the callbacks'
+    # counts grow to the next sample's, and a stop between two pieces (the ensemble partly
+    # pushed, its particle arrays saved) continues to the same record
+    from hpcx.parallel import SerialComm
+    from hpcx.physics import mc_engine as me
+    mod = ker if kernel == "compiled" else ref
+    table = random_table(seed=6)
+    params = me.McParams(3000, 6, 17, 100.0, "alias", np.linspace(-400.0, 400.0, 21))
+    cdf = mt.initial_cdf(table, "uniform", e0=np.inf)
+    times = np.linspace(0.0, 3.0, 7)
+    whole = me.simulate(table, params, times, cdf, SerialComm(), kernel=mod)
+    monkeypatch.setattr(me, "EVENTS_PER_PIECE", 400)
+    seen = []
+
+    def on_piece(k, record, ens, pushed, counts):
+        seen.append((k, pushed, counts[0]))
+
+    pieces = me.simulate(table, params, times, cdf, SerialComm(), kernel=mod, on_piece=on_piece)
+    for name in ("moments", "occupation", "profiles", "events", "decays"):
+        np.testing.assert_array_equal(getattr(pieces, name), getattr(whole, name), err_msg=name)
+    assert len(seen) > 6 * 5 and {k for k, _, _ in seen} == set(range(1, 7))
+    for k, pushed, events in seen:
+        assert 0 < pushed < params.particles and whole.events[k - 1] <= events <= whole.events[k]
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_interval_4(k, record, ens, pushed, counts):
+        if k == 4:
+            saved.update(record=record, particles=ens.gather_state(), counts=counts)
+            raise Stop
+
+    saved = {}
+    with pytest.raises(Stop):
+        me.simulate(table, params, times, cdf, SerialComm(), kernel=mod, on_piece=stop_in_interval_4)
+    t = saved["particles"]["t"][saved["particles"]["state"] >= 0]
+    assert np.any(t == times[4]) and np.any(t == times[3])          # partly pushed
+    resumed = me.simulate(table, params, times, cdf, SerialComm(), saved["record"], 4, saved["particles"],
+                          kernel=mod, counts=saved["counts"], on_piece=on_piece)
+    for name in ("moments", "occupation", "profiles", "events", "decays"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name), err_msg=name)

@@ -257,6 +257,27 @@ def test_stop_request_and_rerun_equal_uninterrupted(tmp_path):
     _assert_same(ref, out)
 
 
+def test_stop_between_pieces_of_a_long_interval_resumes_bit_identical(tmp_path, monkeypatch):
+    # intervals expected to take more than EVENTS_PER_PIECE events are pushed in pieces with a safe
+    # point between them: a stop there checkpoints the partly pushed particles and the event counts
+    # so far (next_sample is the interval's end), and the rerun equals the uninterrupted run, which
+    # pushed whole intervals
+    ref = run_with_context(SMALL, tmp_path / "ref.h5")
+    monkeypatch.setattr(me, "EVENTS_PER_PIECE", 2000)
+    with HpcxLog() as log, pytest.raises(CheckpointedStop):
+        run_with_context(SMALL, tmp_path / "run.h5", stop_flag=stop_after(30))
+    with h5py.File(tmp_path / "run.h5.checkpoint" / "point_0000.h5") as f:
+        k, events = int(f.attrs["next_sample"]), int(f.attrs["events"])
+        t = f["particles/t"][()][f["particles/state"][()] >= 0]
+    assert 1 < k < 20 and f"between {k - 1:.4g} and {k:.4g} ps" in log.text
+    assert ref.events[0, k - 1] < events < ref.events[0, k]
+    assert np.any(t == k) and np.any(t == k - 1)        # t_max 20 ps in 20 samples: times[k] = k ps
+    with HpcxLog() as log:
+        out = run_with_context(SMALL, tmp_path / "run.h5")
+    assert f"at sample {k}" in log.text and "inside the interval before it" in log.text
+    _assert_same(ref, out)
+
+
 def test_crash_resumes_from_periodic_checkpoint(tmp_path):
     # a run killed in the second point (an exception at a sample) after periodic checkpoints
     # (every 5 samples) resumes from sample 10 and equals the uninterrupted run through api.run

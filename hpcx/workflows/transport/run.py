@@ -164,12 +164,16 @@ def _mc_params(mc):
 
 
 def _resume(saved, i, ckpt, times, ctx):
-    """(record, first sample, particle arrays) to continue from, or a fresh start."""
+    """(record, first sample, particle arrays, (events, decays) or None) to continue from, or a
+    fresh start; a checkpoint taken between the pieces of a long interval holds the counts so far."""
     if not saved or saved["attrs"]["done"] or saved.get("record") is None:
-        return None, 0, None
-    start = int(saved["attrs"]["next_sample"])
-    ctx.log.info("point %d: resuming from %s at sample %d (t = %.4g ps)", i, ckpt.path, start, times[start])
-    return me.Record(**saved["record"]), start, saved["particles"]
+        return None, 0, None, None
+    attrs = saved["attrs"]
+    start = int(attrs["next_sample"])
+    counts = (int(attrs["events"]), int(attrs["decays"])) if "events" in attrs else None
+    ctx.log.info("point %d: resuming from %s at sample %d (t = %.4g ps)%s", i, ckpt.path, start, times[start],
+                 ", inside the interval before it" if counts else "")
+    return me.Record(**saved["record"]), start, saved["particles"], counts
 
 
 def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
@@ -179,31 +183,47 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
     if mc.radiative_rate > 0:
         table = table.with_decay(mc.radiative_rate, mc.light_cone)
     cdf = mt.initial_cdf(table, mc.initial, T=T, e0=mc.e0, state=mc.initial_state)
-    record, start, particles = _resume(saved, i, ckpt, times, ctx)
-    clock = (time.perf_counter(), int(record.events[start - 1]) if start else 0)
+    record, start, particles, counts = _resume(saved, i, ckpt, times, ctx)
+    clock = (time.perf_counter(), counts[0] if counts else int(record.events[start - 1]) if start else 0)
+    reported = [0]                      # particles of the current interval counted by the progress reporter
 
-    def save(k, rec, ens, why):
+    def save(attrs, rec, ens, events, where):
         state = ens.gather_state()
         if ckpt is not None:
-            rate = (rec.events[k] - clock[1]) / max(time.perf_counter() - clock[0], 1e-9)
-            ckpt.save({"done": False, "next_sample": k + 1}, {"record": rec.as_dict(), "particles": state},
-                      f"point {i}, t = {times[k]:.4g} ps, {why}; {rate:.3g} scattering events/s")
+            rate = (events - clock[1]) / max(time.perf_counter() - clock[0], 1e-9)
+            ckpt.save({"done": False, **attrs}, {"record": rec.as_dict(), "particles": state},
+                      f"point {i}, {where}; {rate:.3g} scattering events/s")
+
+    def stop_agreed():
+        # agreed within the group (every rank of it polls here); groups agree after their points
+        return max_over_ranks(int(ctx.stop_requested(comm)), comm)
+
+    def on_piece(k, rec, ens, pushed, counts):
+        progress.update(pushed - reported[0])
+        reported[0] = pushed
+        if stop_agreed():
+            events, decays = counts
+            save({"next_sample": k, "events": events, "decays": decays}, rec, ens, events,
+                 f"between {times[k - 1]:.4g} and {times[k]:.4g} ps, stop requested")
+            raise _Stop
 
     def on_sample(k, rec, ens):
         if k > 0:
-            progress.update(mc.particles)
+            progress.update(mc.particles - reported[0])
+        reported[0] = 0
         if k + 1 >= len(times):
             return
+        where = f"t = {times[k]:.4g} ps"
         periodic = mc.checkpoint_every and (k + 1) % mc.checkpoint_every == 0
         if periodic:
-            save(k, rec, ens, "periodic")
-        # agreed within the group (every rank of it polls here); groups agree after their points
-        if max_over_ranks(int(ctx.stop_requested(comm)), comm):
+            save({"next_sample": k + 1}, rec, ens, rec.events[k], f"{where}, periodic")
+        if stop_agreed():
             if not periodic:
-                save(k, rec, ens, "stop requested")
+                save({"next_sample": k + 1}, rec, ens, rec.events[k], f"{where}, stop requested")
             raise _Stop
 
-    record = me.simulate(table, _mc_params(mc), times, cdf, comm, record, start, particles, on_sample)
+    record = me.simulate(table, _mc_params(mc), times, cdf, comm, record, start, particles, on_sample,
+                         counts=counts, on_piece=on_piece)
     ctx.log.info("point %d (%.3g deg, %.1f K): %d scattering events, %d decays", i, theta, T,
                  record.events[-1], record.decays[-1])
     # the exact t -> infinity limit of the same tables (a sparse solve, on the group's root)
