@@ -75,8 +75,9 @@ def _parser():
     add("info", help="versions, MPI, PETSc/SLEPc, parallel HDF5 and compiled kernels")
 
     show = add("show", help="what a run file holds: provenance, timings, every result with its shape, "
-                            "units and values (finished or .partial)")
-    show.add_argument("runfile", help="run file (.h5 or .h5.partial) written by hpcx run")
+                            "units and values (finished or .partial); a stopped run: its checkpoints")
+    show.add_argument("runfile", help="run file (.h5 or .h5.partial) written by hpcx run, or one of its "
+                                      "checkpoints (RUN.h5.checkpoint/NAME.h5)")
     show.add_argument("--config", action="store_true", help="also print the config text stored in the file")
 
     plot = add("plot", help="PNG figures of a run file, written next to it")

@@ -1,7 +1,9 @@
 """A plain-text summary of a run file (``hpcx show``): provenance, phase timings and every
 ``/results`` dataset with its shape and units, and the values of scalars, labels and short
 vectors.  Reads finished and unfinished (``.partial``) files alike and says which it is, and
-whether a checkpoint directory of the run is waiting for a rerun."""
+whether a checkpoint directory of the run is waiting for a rerun, with what each checkpoint
+holds.  A run that stopped before writing anything (exit 75), or is still running, is shown
+by its checkpoints; so is a single checkpoint file."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ __all__ = ["describe"]
 
 
 def describe(path, show_config: bool = False, max_values: int = 6) -> list[str]:
-    """The summary of run file ``path`` as lines of text; raises :class:`hpcx.errors.InputError`
-    for a missing, unreadable or foreign file.  ``max_values``: arrays with at most this many
+    """The summary of run file ``path`` as lines of text (of its checkpoints when only they
+    exist, or of one checkpoint file); raises :class:`hpcx.errors.InputError` for a missing,
+    unreadable or foreign file.  ``max_values``: arrays with at most this many
     elements are printed in full, longer ones by their range."""
+    checkpoint = _checkpoint_only(Path(path))
+    if checkpoint is not None:
+        return checkpoint
     with RunFile(path, allow_partial=True) as run:
         lines = _provenance(run)
         lines += _timings(run)
@@ -52,11 +58,39 @@ def _provenance(run):
              f"format {_text(a.get('format_version', ''))}",
              f"  command     {_text(a.get('command_line', ''))}",
              f"  config      {_text(run.file['config'].attrs.get('source', ''))} (the text: hpcx show --config)"]
-    checkpoint = Path(str(final) + ".checkpoint")
-    if checkpoint.is_dir():
-        files = sorted(p.name for p in checkpoint.iterdir())
-        lines.append(f"  checkpoint  {checkpoint}/ ({', '.join(files) or 'empty'}): the same command continues the run")
-    return lines
+    return lines + _checkpoint_lines(Path(str(final) + ".checkpoint"))
+
+
+def _checkpoint_only(path):
+    """Lines for a run known only by its checkpoints (no run file, no .partial) or for one
+    checkpoint file; None when ``path`` is something else."""
+    directory = Path(str(path) + ".checkpoint")
+    if not path.exists() and not Path(str(path) + PARTIAL_SUFFIX).exists() and directory.is_dir():
+        return [f"{path}: not written yet: the run stopped before its end (exit 75) or is still running",
+                *_checkpoint_lines(directory)]
+    if path.is_file() and path.parent.name.endswith(".checkpoint"):
+        return [f"{path}: a checkpoint of the run {str(path.parent).removesuffix('.checkpoint')}",
+                _checkpoint_entry(path)]
+    return None
+
+
+def _checkpoint_lines(directory):
+    """The checkpoint directory's files, each with when it was written and what it holds."""
+    if not directory.is_dir():
+        return []
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    return ([f"  checkpoint  {directory}/ ({len(files) or 'no'} file(s)): the same command continues the run"]
+            + [_checkpoint_entry(p) for p in files])
+
+
+def _checkpoint_entry(path):
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            written, what = _text(f.attrs.get("written", "")), _text(f.attrs.get("hpcx_checkpoint", ""))
+    except OSError as exc:
+        return f"    {path.name}: unreadable ({exc}); the rerun moves it aside and starts that part afresh"
+    return f"    {path.name}: written {written or '?'}: {what or '(no description)'}"
 
 
 def _timings(run):

@@ -1,7 +1,9 @@
 """Restart files of long runs: ``<output>.checkpoint/<name>.h5`` (``RunContext.checkpoint_dir``).
 
 A checkpoint holds attributes (numbers, strings) and trees (nested dicts of arrays
-and string tuples), plus the ``fingerprint`` of the parameters that produced it.
+and string tuples), plus the ``fingerprint`` of the parameters that produced it and, for
+``hpcx show``, what it holds (``hpcx_checkpoint``, the text of its log line) and when it was
+written (``written``, UTC).
 Rank 0 of the communicator writes it (:func:`hpcx.io.save_hdf5`: an in-memory image
 written to ``<name>.h5.tmp`` and renamed over the old one), so a checkpoint on disk is
 always complete; a write error (disk full) reaches every rank as one error naming the
@@ -24,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from ..parallel import all_or_none, barrier, on_root
-from . import save_hdf5
+from . import _now, save_hdf5
 
-__all__ = ["Checkpoint", "fingerprint", "remove", "write_tree", "read_tree"]
+__all__ = ["Checkpoint", "fingerprint", "remove", "write_tree", "read_tree", "BOOKKEEPING"]
+
+BOOKKEEPING = ("fingerprint", "hpcx_checkpoint", "written")      # attributes that are not the workflow's
 
 
 def fingerprint(params):
@@ -79,7 +83,7 @@ class Checkpoint:
             with h5py.File(self.path, "r") as f:
                 if f.attrs.get("fingerprint", "") != self.fingerprint:
                     return self._set_aside("foreign", "it belongs to other parameters")
-                state = {"attrs": {k: v for k, v in f.attrs.items() if k != "fingerprint"}}
+                state = {"attrs": {k: v for k, v in f.attrs.items() if k not in BOOKKEEPING}}
                 for name in f:
                     state[name] = read_tree(f[name])
             return state
@@ -98,12 +102,14 @@ class Checkpoint:
         """Write ``attrs`` and ``trees`` (rank 0; collective, errors on every rank); logs one line."""
         with all_or_none(self.comm):
             if self.comm.rank == 0:
-                self._write(attrs, trees)
+                self._write(attrs, trees, what)
         self.log.info("checkpoint written: %s%s", self.path, f" ({what})" if what else "")
 
-    def _write(self, attrs, trees):
+    def _write(self, attrs, trees, what):
         def fill(f):
             f.attrs["fingerprint"] = self.fingerprint
+            f.attrs["hpcx_checkpoint"] = what
+            f.attrs["written"] = _now()
             for key, value in attrs.items():
                 f.attrs[key] = value
             for name, tree in trees.items():

@@ -9,7 +9,12 @@ import time
 import h5py
 import pytest
 
-from helpers import ROOT, run_hpcx
+from hpcx.errors import CheckpointedStop
+from hpcx.io.checkpoint import Checkpoint
+from hpcx.parallel import SerialComm
+from hpcx.summary import describe
+
+from helpers import ROOT, TRANSPORT_SMALL, HpcxLog, run_hpcx, run_with_context, stop_after
 
 BAD = """
 [run]
@@ -153,7 +158,8 @@ def test_show_summarises_finished_and_unfinished_run_files(tmp_path):
     proc = run_hpcx(["show", "q.h5"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "q.h5.partial: 'wannier' run, UNFINISHED" in proc.stdout
-    assert "q.h5.checkpoint/ (wannier.h5): the same command continues the run" in proc.stdout
+    assert "q.h5.checkpoint/ (1 file(s)): the same command continues the run" in proc.stdout
+    assert "    wannier.h5: unreadable (" in proc.stdout
 
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["x"] = 1.0
@@ -231,3 +237,25 @@ def test_info_output_is_plain_text(tmp_path):
     assert proc.returncode == 0
     out = proc.stdout.decode("utf-8")
     assert "\x00" not in out and all(ch.isprintable() or ch == "\n" for ch in out)
+
+
+def test_show_describes_a_stopped_run_by_its_checkpoints(tmp_path):
+    # a run stopped before writing its file (exit 75) is shown by its checkpoints: when each was
+    # written and what it holds (the text of its log line); so is one checkpoint file; the
+    # description is bookkeeping, not one of the workflow's attributes
+    with HpcxLog() as log, pytest.raises(CheckpointedStop):
+        run_with_context(TRANSPORT_SMALL, tmp_path / "run.h5", stop_flag=stop_after(5))
+    logged = next(line for line in log.text.splitlines() if line.startswith("checkpoint written: "))
+    what = logged.split(" (", 1)[1].removesuffix(")")
+    assert what.startswith("point 0, t = ")
+    lines = describe(tmp_path / "run.h5")
+    directory = tmp_path / "run.h5.checkpoint"
+    assert lines[0] == f"{tmp_path / 'run.h5'}: not written yet: the run stopped before its end (exit 75) or is " \
+                       f"still running"
+    assert lines[1] == f"  checkpoint  {directory}/ (1 file(s)): the same command continues the run"
+    assert lines[2].startswith(f"    point_0000.h5: written {time.strftime('%Y')}") and lines[2].endswith(f": {what}")
+    assert describe(directory / "point_0000.h5")[1] == lines[2]
+    with h5py.File(directory / "point_0000.h5") as f:
+        fingerprint = f.attrs["fingerprint"]
+    state = Checkpoint(directory, "point_0000", fingerprint, SerialComm(), None).load()
+    assert set(state["attrs"]) == {"done", "next_sample"}
