@@ -78,7 +78,7 @@ def _checkpoint_lines(directory):
     """The checkpoint directory's files, each with when it was written and what it holds."""
     if not directory.is_dir():
         return []
-    files = sorted(p for p in directory.iterdir() if p.is_file())
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix == ".h5")    # not *.h5.tmp
     return ([f"  checkpoint  {directory}/ ({len(files) or 'no'} file(s)): the same command continues the run"]
             + [_checkpoint_entry(p) for p in files])
 
