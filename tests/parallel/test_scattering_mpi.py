@@ -1,9 +1,14 @@
-"""1 rank and 2 ranks give the same scattering tables (run under mpirun -n 2)."""
+"""1 rank and 2 ranks give the same scattering tables; a stop on one rank stops all, and the
+rerun equals a serial run (run under mpirun -n 2 and -n 3)."""
 
+import numpy as np
 import pytest
 
+from hpcx.errors import CheckpointedStop
+from hpcx.parallel import SerialComm, broadcast
+
 from helpers import SCATTERING_SMALL as SMALL
-from helpers import assert_ranks_agree
+from helpers import HpcxLog, assert_ranks_agree, run_with_context, stop_after
 
 pytestmark = pytest.mark.mpi
 
@@ -12,3 +17,18 @@ def test_two_ranks_equal_one_rank(comm, tmp_path_factory):
     # bit-identical: overlaps come from row blocks aligned to global indices, rates are summed
     # per row in a fixed order, and the fixed point is iterated on allgathered rows
     assert_ranks_agree(SMALL, comm, tmp_path_factory, required=("rates/cumulative", "rta/diffusion"))
+
+
+def test_a_stop_on_one_rank_keeps_the_finished_temperatures_on_every_rank(comm, tmp_path_factory):
+    # a stop request seen by the last rank only, before the second of three RTA temperatures, stops
+    # every rank with one checkpoint; the rerun on the same ranks equals a serial uninterrupted run
+    text = SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0, 150.0, 300.0]")
+    base = broadcast(str(tmp_path_factory.mktemp("stop")) if comm.rank == 0 else None, comm)
+    with pytest.raises(CheckpointedStop):
+        run_with_context(text, f"{base}/run.h5", comm, stop_after(2, rank=comm.size - 1, comm=comm))
+    with HpcxLog() as log:
+        out = run_with_context(text, f"{base}/run.h5", comm)
+    assert broadcast("1 of 3 temperatures done" in log.text if comm.rank == 0 else None, comm)   # rank 0 logs
+    ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
+    for name in ("temperature", "diffusion", "v2_eff", "tau_eff", "iterations"):
+        np.testing.assert_array_equal(np.asarray(getattr(out, name)), np.asarray(getattr(ref, name)), err_msg=name)

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcx.errors import ConfigError
+from hpcx.errors import CheckpointedStop, ConfigError
 from hpcx.materials.phonons import phonon_params
 from hpcx.physics import phonons as ph
 from hpcx.physics import scattering as sc
@@ -16,9 +16,12 @@ from hpcx.units import HBAR2_2M0_MEV_NM2, HBAR_MEV_PS, KB_MEV_PER_K
 from helpers import (
     GEO,
     MOIRE_SMALL,
+    HpcxLog,
     free_states,
     params_of,
     run_config,
+    run_with_context,
+    stop_after,
 )
 from helpers import (
     SCATTERING_SMALL as SMALL,
@@ -155,6 +158,26 @@ def test_workflow_layout_and_physics(tmp_path):
         r.visititems(lambda name, obj: units.append((name, "units" in obj.attrs))
                      if isinstance(obj, h5py.Dataset) else None)
         assert all(has for _, has in units)
+
+
+def test_stopped_rta_curve_resumes_with_the_missing_temperatures(tmp_path):
+    # a stop request before the third of four RTA temperatures (the polls come before each and
+    # after the last) keeps the two finished ones in rta.h5; the rerun computes the other two and
+    # its whole result equals an uninterrupted run's
+    text = SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0, 80.0, 150.0, 300.0]")
+    ref = run_with_context(text, tmp_path / "ref.h5")
+    with pytest.raises(CheckpointedStop) as info:
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(3))
+    assert info.value.exit_code == 75 and "2 of 4 temperatures done" in str(info.value)
+    with h5py.File(tmp_path / "run.h5.checkpoint" / "rta.h5") as f:
+        np.testing.assert_array_equal(f["rta/temperature"][()], [30.0, 80.0])
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "2 of 4 temperatures done" in log.text
+    assert log.text.count("D_RTA =") == 2
+    for name in ("temperature", "diffusion", "v2_eff", "tau_eff", "iterations", "energy", "velocity"):
+        np.testing.assert_array_equal(np.asarray(getattr(out, name)), np.asarray(getattr(ref, name)), err_msg=name)
+    np.testing.assert_array_equal(out.tables.total_rate, ref.tables.total_rate)
 
 
 def test_multivalley_model_runs(tmp_path):

@@ -1,9 +1,16 @@
-"""Phases of the ``scattering`` workflow: states and coupling terms (rows over ranks), RTA curve, tables."""
+"""Phases of the ``scattering`` workflow: states and coupling terms (rows over ranks), RTA curve, tables.
+
+The RTA curve is checkpointed: every finished temperature goes to ``<output>.checkpoint/rta.h5``
+and a stop request is agreed before each temperature and after the last, so a stopped run
+(exit 75) recomputes the coupling terms and then only the missing temperatures.
+"""
 
 from __future__ import annotations
 
+from ...errors import CheckpointedStop
+from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands
-from ...parallel import allgather_concat, allreduce_sum, block_range, on_root
+from ...parallel import allgather_concat, allreduce_sum, block_range, max_over_ranks, on_root
 from ...physics import scattering_states as ss
 from ...physics import scattering_tables as st
 from .result import Result, Tables
@@ -14,7 +21,7 @@ def run(p, ctx):
     with ctx.phase("terms"):
         states, terms, potential = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
     with ctx.phase("rta"):
-        rta = [_rta_point(p, states, terms, T, ctx) for T in p.temperatures]
+        rta = _rta_curve(p, states, terms, ctx)
     with ctx.phase("table"):
         tables = _tables(p, states, terms, ctx)
     D, v2, tau, iterations = (list(col) for col in zip(*rta))
@@ -62,6 +69,30 @@ def local_table(states, terms, T, settings, ctx):
     ctx.log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, Gamma %.3f..%.3f meV",
                  T, tab.iterations, tab.residual, tab.gamma.min(), tab.gamma.max())
     return tab
+
+
+def _rta_curve(p, states, terms, ctx):
+    """[(D, v2_eff, tau_eff, iterations)] per temperature of ``p``, with a checkpoint after each."""
+    store = ctx.checkpoint("rta", ck.fingerprint(p))
+    saved = store.load() if store is not None else None
+    done = {float(T): (float(d), float(v2), float(tau), int(it))
+            for T, (d, v2, tau, it) in zip(saved["rta"]["temperature"], saved["rta"]["values"])} if saved else {}
+    if done:
+        ctx.log.info("resuming from %s: %d of %d temperatures done", store.path, len(done), len(p.temperatures))
+    todo = [T for T in p.temperatures if T not in done]
+    for n in range(len(todo) + 1):          # a safe point before each temperature and after the last
+        if max_over_ranks(int(ctx.stop_requested(final=n == len(todo))), ctx.comm):
+            if store is None:               # no output path: nothing to resume into
+                ctx.interrupt()
+            raise CheckpointedStop(f"RTA curve stopped on request with {len(done)} of {len(p.temperatures)} "
+                                   f"temperatures done (kept in {store.path}); rerun to continue")
+        if n == len(todo):
+            break
+        done[todo[n]] = _rta_point(p, states, terms, todo[n], ctx)
+        if store is not None:
+            store.save({}, {"rta": {"temperature": list(done), "values": list(done.values())}},
+                       f"{len(done)} of {len(p.temperatures)} temperatures")
+    return [done[T] for T in p.temperatures]
 
 
 def _rta_point(p, states, terms, T, ctx):
