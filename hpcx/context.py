@@ -6,6 +6,7 @@ import dataclasses
 import signal
 from pathlib import Path
 
+from .errors import CheckpointedStop
 from .log import PhaseTimer, Progress, get_logger
 from .parallel import SerialComm
 from .stopping import Interrupted, StopFlag
@@ -74,6 +75,17 @@ class RunContext:
         that keeps no checkpoint: called on every rank, the run ends there with exit 128 + the signal
         (SIGTERM on a rank the signal did not reach) instead of computing on to the next phase."""
         raise Interrupted(getattr(self.stop_flag, "signum", None) or signal.SIGTERM)
+
+    def end_after_stop(self, store, what, status):
+        """End the run on every rank after an agreed stop request: :class:`~hpcx.errors.CheckpointedStop`
+        (exit 75: "``what`` stopped on request with ``status`` (in PATH) ...") when ``store`` (the
+        phase's Checkpoint) keeps what is done, else at once with :meth:`interrupt` (no output path:
+        nothing to resume into)."""
+        if store is None:
+            self.log.warning("%s: stop requested, no output path, so no checkpoint; stopping now", what)
+            self.interrupt()
+        raise CheckpointedStop(f"{what} stopped on request with {status} (in {store.path}); rerun the same "
+                               f"command to continue")
 
     def checkpoint(self, name, fingerprint, comm=None):
         """The restart file ``<checkpoint_dir>/<name>.h5`` (:class:`hpcx.io.checkpoint.Checkpoint`)

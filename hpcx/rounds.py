@@ -9,7 +9,6 @@ without a checkpoint (no output path), at once (``ctx.interrupt()``, exit 128 + 
 
 from __future__ import annotations
 
-from .errors import CheckpointedStop
 from .parallel import allgather_blocks, max_over_ranks
 
 __all__ = ["solve_in_rounds"]
@@ -29,15 +28,12 @@ def solve_in_rounds(todo, solve, done, ctx, *, store, tree, name, unit):
     rounds = max_over_ranks(len(mine), comm)
     for n in range(rounds + 1):                 # a safe point before each round and after the last
         if max_over_ranks(int(ctx.stop_requested(final=n == rounds)), comm):
-            if store is None:                   # no output path: nothing to resume into
-                ctx.interrupt()
-            raise CheckpointedStop(f"{name} stopped on request with {len(done)} of {total} {unit} done "
-                                   f"(kept in {store.path}); rerun to continue")
+            ctx.end_after_stop(store, name, f"{len(done)} of {total} {unit} done")
         if n == rounds:
             break
         new = allgather_blocks([solve(mine[n])] if n < len(mine) else [], comm)
         done.update(new)
         progress.update(len(new))
         if store is not None:
-            store.save({}, tree(done), f"{len(done)} of {total} {unit}")
+            store.save({}, tree(done), f"{len(done)} of {total} {unit} done")
     return done

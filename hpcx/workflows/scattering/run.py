@@ -7,7 +7,6 @@ and a stop request is agreed before each temperature and after the last, so a st
 
 from __future__ import annotations
 
-from ...errors import CheckpointedStop
 from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands
 from ...parallel import allgather_concat, allreduce_sum, block_range, max_over_ranks, on_root
@@ -82,16 +81,13 @@ def _rta_curve(p, states, terms, ctx):
     todo = [T for T in p.temperatures if T not in done]
     for n in range(len(todo) + 1):          # a safe point before each temperature and after the last
         if max_over_ranks(int(ctx.stop_requested(final=n == len(todo))), ctx.comm):
-            if store is None:               # no output path: nothing to resume into
-                ctx.interrupt()
-            raise CheckpointedStop(f"RTA curve stopped on request with {len(done)} of {len(p.temperatures)} "
-                                   f"temperatures done (kept in {store.path}); rerun to continue")
+            ctx.end_after_stop(store, "RTA curve", f"{len(done)} of {len(p.temperatures)} temperatures done")
         if n == len(todo):
             break
         done[todo[n]] = _rta_point(p, states, terms, todo[n], ctx)
         if store is not None:
             store.save({}, {"rta": {"temperature": list(done), "values": list(done.values())}},
-                       f"{len(done)} of {len(p.temperatures)} temperatures")
+                       f"{len(done)} of {len(p.temperatures)} temperatures done")
     return [done[T] for T in p.temperatures]
 
 

@@ -29,8 +29,7 @@ def moment_solutions(model, p, s, ctx):
     done = _load(store, temperatures, ctx)
     todo = [T for T in temperatures if T not in done]
     done = solve_in_rounds(todo, lambda T: (T, _solve(model, p, s, T, ctx.log)), done, ctx, store=store,
-                           tree=_tree, name="valley moment",
-                           unit="temperatures")
+                           tree=_tree, name="valley moment", unit="temperatures")
     return {T: done[T] for T in temperatures}
 
 

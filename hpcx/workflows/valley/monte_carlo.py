@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 
-from ...errors import CheckpointedStop
 from ...io import checkpoint as ck
 from ...physics import valley_dynamics as vd
 from ...physics import valley_mc as vmc
@@ -63,13 +62,8 @@ def _temperature(model, T, s, speeds, settings, times, ctx, on_sample):
 
 
 def _stop(store, done, total, where, ctx):
-    """End the run on every rank after an agreed stop request: with the checkpoint of the finished
-    temperatures (CheckpointedStop), or at once when there is no checkpoint to keep (no output)."""
-    if store is None:
-        ctx.log.warning("stop requested %s: no output path, so no checkpoint; stopping now", where)
-        ctx.interrupt()
-    raise CheckpointedStop(f"valley Monte Carlo stopped on request {where}; {done} of {total} temperatures "
-                           f"kept in {store.path}: rerun the same command to continue")
+    """End the run on every rank after an agreed stop request (:meth:`RunContext.end_after_stop`)."""
+    ctx.end_after_stop(store, f"valley Monte Carlo ({where})", f"{done} of {total} temperatures kept")
 
 
 def _tree(out):
