@@ -36,12 +36,35 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(_version_text())
+        parser._print_message(_version_text() + "\n", sys.stdout)
         parser.exit()
 
 
+def _launcher_rank():
+    """This process's rank as ``mpirun``/``srun`` tells it (0 when started alone), known before MPI
+    starts: command-line help and errors come once per job, not once per rank."""
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that prints (usage, help, errors) on the first rank only; every rank
+    still exits with the same code.  Long options must be spelled out (no abbreviations: a
+    mistyped ``--overwrit`` is an error, not ``--overwrite``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def _print_message(self, message, file=None):
+        if _launcher_rank() == 0:
+            super()._print_message(message, file)
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hpcx", description="MPI-parallel exciton physics in 2D semiconductors and moiré heterostructures.",
         epilog="exit codes: 0 ok, 1 internal error, 2 bad config/input/output path/memory, "
                "74 output not written (disk full, quota, I/O error), 75 stopped with a checkpoint "
@@ -49,7 +72,7 @@ def _parser():
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug log lines")
     parser.add_argument("--version", action=_VersionAction, help="print the hpcx version and git commit")
     # --debug is accepted after the command too; SUPPRESS keeps it from resetting the global one
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and debug log lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

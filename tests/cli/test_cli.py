@@ -206,6 +206,17 @@ def test_version(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith(f"hpcx {__version__} (git ")
 
 
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_command_line_errors_come_once_and_options_are_not_abbreviated(tmp_path, ranks):
+    """A misspelled option is an error on every rank (exit 2), printed once per job; a prefix of
+    --overwrite must not overwrite an existing output."""
+    (tmp_path / "bad.toml").write_text(BAD)
+    proc = run_hpcx(["run", "bad.toml", "--overwrit"], tmp_path, ranks=ranks, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("unrecognized arguments: --overwrit") == 1, proc.stderr
+    assert proc.stderr.count("usage: hpcx") == 1, proc.stderr
+
+
 def test_debug_is_accepted_after_the_command(tmp_path):
     (tmp_path / "bad.toml").write_text(BAD)
     for args in (["validate", "--debug", "bad.toml"], ["validate", "bad.toml", "--debug"],
