@@ -48,6 +48,11 @@ def test_wannier_run_file_gives_the_in_process_energies(tmp_path):
     in_process = params_of(kinetics_config())
     assert from_file.energies(315.0) == pytest.approx(in_process.energies(315.0), abs=0.05)
 
+    with h5py.File(wannier, "r+") as f:      # the same file, as a run that did not finish
+        f.attrs["finished"] = ""
+    with pytest.raises(ConfigError, match=r"kinetics.wannier_file: .*did not finish"):
+        params_of(kinetics_config(wannier_file=str(wannier)))
+
 
 def test_sweep_points_are_single_runs():
     text = kinetics_config(sweep=True)

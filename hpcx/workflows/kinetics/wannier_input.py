@@ -22,6 +22,8 @@ def read_species(path: Path, names, source, key) -> tuple:
         with RunFile(path) as run:
             if run.workflow != "wannier":
                 raise ConfigError(source, key, f"{path} is a '{run.workflow}' run file; allowed: a `wannier` run")
+            if not run.attrs.get("finished"):
+                raise ConfigError(source, key, f"{path}: the run did not finish (attribute 'finished' is empty)")
             have = sorted(run.file[GROUP].keys())
             missing = [n for n in names if n not in have]
             if missing:
