@@ -311,6 +311,7 @@ def test_memory_estimate_grows_with_grid_and_basis():
     ("twist_scan = [2.0, 4.0, 6.0]", "include_mismatch = false\ntwist_scan = [0.0]", "moire.twist_scan",
      "no moiré superlattice"),
     ("twist_deg = 3.0", "twist_deg = -1.0", "moire.twist_deg", "out of range"),
+    ("twist_scan = [2.0, 4.0, 6.0]", "twist_scan = [2.0, 60.0]", "moire.twist_scan[1]", "out of range"),
     ("shells = 6", "shels = 6", "moire.shels", "did you mean 'shells'"),
     ("shells = 6", "shells = 6\nconduction_fraction = 1.5", "moire.conduction_fraction", "out of range"),
     ("shells = 6", "shells = 6\npotential = 'pointlike'", "moire.potential", "not allowed"),

@@ -7,7 +7,7 @@ import dataclasses
 from ...config import Field, Schema, Section
 from ...errors import ConfigError
 from ...materials import UnknownMaterialError
-from ...materials.moire import MoireSystem, trapped_exciton_names, trapped_exciton_system
+from ...materials.moire import MoireSystem, trapped_exciton_system
 from ...physics import biexciton as bx
 from ...physics import moire as mp
 
@@ -95,8 +95,7 @@ def _material(cfg):
     try:
         return trapped_exciton_system(cfg.biexciton.system)
     except UnknownMaterialError as exc:
-        known = ", ".join(trapped_exciton_names())
-        raise ConfigError(cfg.source, "biexciton.system", f"{exc}; known systems: {known}") from None
+        raise ConfigError(cfg.source, "biexciton.system", str(exc)) from None
 
 
 def _check_lists(cfg):

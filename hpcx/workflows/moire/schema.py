@@ -24,7 +24,7 @@ MOIRE = Section("moire", (
     Field("grid", int, 24, "n of the Gamma-centred n x n Monkhorst-Pack grid on the mini-BZ", minimum=3,
           maximum=300),
     Field("twist_scan", float, (), "twist angles of the bandwidth/gap scan (empty: no scan)", unit="deg",
-          list_of=True, minimum=0.0),
+          list_of=True, minimum=0.0, maximum=30.0),
     Field("scan_grid", int, 12, "n of the n x n grid (plus the path) used for the scan's band extrema",
           minimum=3, maximum=300),
     Field("include_mismatch", bool, True, "use both layers' lattice constants (false: both = electron "
