@@ -284,6 +284,16 @@ def all_or_none(comm):
     raise exc from None
 
 
+def raised_on_every_rank(exc, comm):
+    """``exc``, marked ``collective`` if ``comm`` spans the whole run (COMM_WORLD): for an error that
+    every rank of ``comm`` raises at the same point, decided on values that are the same on every
+    rank (allreduced or allgathered).  The CLI then reports it once and ends every rank without
+    MPI_Abort; raised on a smaller communicator it stays an error of some ranks (abort)."""
+    if comm is not None and comm.size == get_comm().size:
+        exc.collective = True
+    return exc
+
+
 def on_root(func, comm, *args, root=0, **kwargs):
     """Call ``func`` on ``root`` only, broadcast its result; errors reach all ranks."""
     result = None

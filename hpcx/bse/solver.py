@@ -38,7 +38,7 @@ import traceback
 import numpy as np
 
 from ..errors import ConvergenceError
-from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks
+from ..parallel import allgather_blocks, allgather_concat, allreduce_sum, min_over_ranks, raised_on_every_rank
 from ..stopping import HeldSignals, Interrupted
 
 BACKENDS = ("auto", "slepc", "dense", "davidson")
@@ -125,8 +125,9 @@ def solve(op, nev, options=SolverOptions(), progress=None, start=None):
         1e3 * options.tol * max(1.0, float(np.abs(values).max()))
     bad = np.flatnonzero(residuals > limit)
     if bad.size:
-        raise ConvergenceError(f"{method}: eigenpair {bad[0]} has residual {residuals[bad[0]]:.3e} eV "
-                               f"> {limit:.1e} eV")
+        raise raised_on_every_rank(ConvergenceError(
+            f"{method}: eigenpair {bad[0]} has residual {residuals[bad[0]]:.3e} eV > {limit:.1e} eV"
+            f"{'; ' + options.hint if options.hint else ''}"), op.comm)
     return EigenPairs(values, vectors, residuals, method, iterations, op.n_products - before,
                       tuple(op.local_range), op.comm)
 
@@ -327,9 +328,9 @@ def _run_eps(eps, nev, o, op):
         reason = eps.getConvergedReason()
         names = {v: k for k, v in vars(SLEPc.EPS.ConvergedReason).items() if isinstance(v, int)}
         tol, max_it = eps.getTolerances()
-        raise ConvergenceError(f"SLEPc {eps.getType()}: {nconv} of {nev} eigenpairs converged after {its} "
-                               f"iterations (reason {names.get(reason, reason)}, tol {tol:g}, "
-                               f"max_it {max_it}){'; ' + o.hint if o.hint else ''}")
+        raise raised_on_every_rank(ConvergenceError(
+            f"SLEPc {eps.getType()}: {nconv} of {nev} eigenpairs converged after {its} iterations (reason "
+            f"{names.get(reason, reason)}, tol {tol:g}, max_it {max_it}){'; ' + o.hint if o.hint else ''}"), op.comm)
     return its
 
 
@@ -460,9 +461,10 @@ def davidson(op, nev, o=SolverOptions(backend="davidson"), start=None, progress=
         if np.all(rn[:nev] <= o.tol):
             break
         if it == o.max_it:
-            raise ConvergenceError(f"davidson: {int(np.sum(rn[:nev] <= o.tol))} of {nev} eigenpairs converged "
-                                   f"after {it} iterations (largest residual {rn[:nev].max():.2e} eV, "
-                                   f"tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}")
+            raise raised_on_every_rank(ConvergenceError(
+                f"davidson: {int(np.sum(rn[:nev] <= o.tol))} of {nev} eigenpairs converged after {it} iterations "
+                f"(largest residual {rn[:nev].max():.2e} eV, tol {o.tol:g} eV){'; ' + o.hint if o.hint else ''}"),
+                comm)
         act = np.flatnonzero(rn > o.tol)
         for c, i in enumerate(act):                         # the unconverged first, in place (c <= i)
             if c != i:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpcx._kernels import load as _load_kernel
-from hpcx.parallel import allgather_concat
+from hpcx.errors import ConvergenceError
+from hpcx.parallel import allgather_concat, raised_on_every_rank
 from hpcx.units import HBAR_MEV_PS as _HBAR
 from hpcx.units import KB_MEV_PER_K as _KB
 
@@ -307,8 +308,12 @@ def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6,
         local = 0.5 * _HBAR * out_rates(E, terms, T, gamma, beta, width_min, kernel, nb)
         return np.asarray(local) if comm is None else allgather_concat(local, comm)
 
-    return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing",
-                                 progress=progress)
+    try:
+        return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing",
+                                     progress=progress)
+    except ConvergenceError as exc:     # every rank iterates the same allgathered Gamma: all raise it
+        raised_on_every_rank(exc, comm)
+        raise
 
 
 def detailed_balance(W_fwd, W_bwd, E, start, T):

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from hpcx.errors import HpcxError
+from hpcx.errors import ConvergenceError, HpcxError
 from hpcx.parallel import allgather_blocks, allgather_concat
 
 from . import scattering as sc
@@ -27,7 +27,8 @@ __all__ = ["TableSettings", "LocalTable", "CsrRows", "local_table", "rta_of_rows
 class TableSettings:
     """How a table is built: generalised-normal shape ``beta``, broadening floor ``width`` (HWHM, meV),
     self-consistency ``tol``/``max_iter``/``mixing``, ``detailed_balance`` symmetrisation, and the
-    sampling ``threshold`` (entries below threshold x row total are dropped)."""
+    sampling ``threshold`` (entries below threshold x row total are dropped); ``hint`` is added to the
+    error when the self-consistency does not converge (what the caller can change)."""
 
     beta: float
     width: float
@@ -36,6 +37,7 @@ class TableSettings:
     mixing: float
     detailed_balance: bool
     threshold: float
+    hint: str = ""
 
 
 @dataclasses.dataclass
@@ -68,6 +70,10 @@ def local_table(E, terms, T, settings, comm, progress=None):
     except FloatingPointError as exc:
         raise HpcxError(f"scattering tables at T = {T:g} K: floating-point {exc}; the rates are not "
                         f"representable at this temperature") from None
+    except ConvergenceError as exc:
+        error = ConvergenceError(f"scattering tables at T = {T:g} K: {exc}{'; ' + s.hint if s.hint else ''}")
+        error.collective = exc.collective
+        raise error from None
     return LocalTable(T, W, gamma, it, res)
 
 

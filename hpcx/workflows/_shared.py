@@ -135,7 +135,8 @@ def table_settings(cfg, model, section="scattering"):
     """:class:`~hpcx.physics.scattering_tables.TableSettings` of a section (broadening floor of ``model``)."""
     s = getattr(cfg, section)
     return TableSettings(s.beta, ss.broadening_floor(model, s.width_min), s.tol, s.max_iter, s.mixing,
-                         s.detailed_balance, s.threshold)
+                         s.detailed_balance, s.threshold,
+                         f"raise {section}.max_iter (now {s.max_iter}) or lower {section}.mixing (now {s.mixing:g})")
 
 
 def check_temperatures(source, key, temperatures, span_meV, what):

@@ -32,3 +32,14 @@ def test_a_stop_on_one_rank_keeps_the_finished_temperatures_on_every_rank(comm, 
     ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
     for name in ("temperature", "diffusion", "v2_eff", "tau_eff", "iterations"):
         np.testing.assert_array_equal(np.asarray(getattr(out, name)), np.asarray(getattr(ref, name)), err_msg=name)
+
+
+def test_a_self_consistency_failure_is_one_error_of_the_run(comm, tmp_path_factory):
+    # every rank iterates the same allgathered Gamma, so every rank fails at the same iteration: the
+    # error is marked collective (the CLI prints it once and ends without MPI_Abort) and names the keys
+    from hpcx.errors import ConvergenceError
+    text = SMALL.replace("[scattering]", "[scattering]\nmax_iter = 1", 1)
+    base = broadcast(str(tmp_path_factory.mktemp("sc")) if comm.rank == 0 else None, comm)
+    with pytest.raises(ConvergenceError, match=r"no convergence in 1 iterations.*raise scattering.max_iter") as err:
+        run_with_context(text, f"{base}/run.h5", comm)
+    assert err.value.collective

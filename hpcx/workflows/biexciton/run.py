@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...parallel import allgather_blocks, local_items
+from ...parallel import all_or_none, allgather_blocks, local_items
 from ...physics import biexciton as bx
 from ...physics import moire as mp
 from .result import PL, Biexciton, Lifetime, Repulsion, Result, Single, Trap
@@ -61,10 +61,17 @@ def _relative(p, trap, ctx):
     rel = bx.solve_relative(trap, p.d_nm, p.eps_r, p.n_radial, list(range(0, p.window + 1, 2)))
     dxx = float(rel.energies[0][0] - trap.hbar_omega0)
     change = dxx - bx.delta_xx(trap, p.d_nm, p.eps_r, p.n_radial // 2)
-    bx.check_basis_converged([change], p.convergence_tol, f"{p.theta_deg} deg", "raise biexciton.n_radial")
+    _check_converged([change], p, f"{p.theta_deg} deg", "biexciton.n_radial", ctx)
     ctx.log.info("Delta_xx = %.4f meV = %.4f hbar omega0 (n_radial %d; change from n_radial/2: %.2g meV)",
                  dxx, dxx / trap.hbar_omega0, p.n_radial, change)
     return rel, dxx, change
+
+
+def _check_converged(changes, p, what, key, ctx):
+    """:func:`~hpcx.physics.biexciton.check_basis_converged` on every rank together (the changes are
+    replicated), so that a failed check is one error of the run, not one per rank."""
+    with all_or_none(ctx.comm):
+        bx.check_basis_converged(changes, p.convergence_tol, what, f"raise {key}")
 
 
 def _sweep(items, compute, label, unit, ctx):
@@ -88,7 +95,7 @@ def _repulsion(p, ctx):
     items = [(e, t) for e in p.eps_scan for t in p.twist_scan]
     rows = np.array(_sweep(items, point, "repulsion scan", "points", ctx))
     rows = rows.reshape(len(p.eps_scan), len(p.twist_scan), 5)
-    bx.check_basis_converged(rows[..., 4], p.convergence_tol, "repulsion scan", "raise biexciton.n_radial")
+    _check_converged(rows[..., 4], p, "repulsion scan", "biexciton.n_radial", ctx)
     for i, eps in enumerate(p.eps_scan):
         ctx.log.info("eps_r = %g: Delta_xx = %s meV at theta = %s deg", eps, np.round(rows[i, :, 3], 3),
                      list(p.twist_scan))
@@ -109,8 +116,7 @@ def _lifetime(p, trap, ctx):
 
     points = _sweep(p.dipole_scales, point, "lifetime ratio", "dipoles", ctx)
     life = np.array([(q.delta_xx, q.change, q.zeta) for q in points]).reshape(-1, 3)
-    bx.check_basis_converged(life[:, 1], p.convergence_tol, "lifetime-ratio scan",
-                             "raise biexciton.lifetime_n_radial")
+    _check_converged(life[:, 1], p, "lifetime-ratio scan", "biexciton.lifetime_n_radial", ctx)
     scales = np.array(p.dipole_scales, dtype=float)
     return Lifetime(scales, scales * p.d_nm, life[:, 0], life[:, 1], life[:, 0] / trap.hbar_omega0, life[:, 2])
 
