@@ -56,6 +56,37 @@ def slepc_available():
         return False
 
 
+def petsc_reason(exc):
+    """The message lines of a ``PETSc.Error`` (what was wrong), without its call trace."""
+    lines = [line.split("] ", 1)[-1].strip() for line in str(exc).splitlines()[1:]]
+    return "; ".join(line for line in lines if line and "() at " not in line) or f"error code {exc.ierr}"
+
+
+def slepc_option_problem(options):
+    """Why SLEPc refuses ``options`` ({name: value} of EPS options without the leading '-', e.g.
+    {'eps_max_it': '500'}), or None: they are set on a small eigensolver on this rank alone and
+    read by its ``setFromOptions`` (a value of the wrong type, an unknown solver type).  Options
+    SLEPc does not know are not detected (PETSc ignores them)."""
+    if not options or not slepc_available():
+        return None
+    from petsc4py import PETSc
+    from slepc4py import SLEPc
+    prefix, opts = "hpcx_option_check_", PETSc.Options()
+    eps = SLEPc.EPS().create(comm=PETSc.COMM_SELF)
+    try:
+        eps.setOptionsPrefix(prefix)
+        for key, value in options.items():
+            opts[prefix + key] = value
+        eps.setFromOptions()
+        return None
+    except PETSc.Error as exc:
+        return petsc_reason(exc)
+    finally:
+        eps.destroy()
+        for key in options:
+            opts.delValue(prefix + key)
+
+
 @dataclasses.dataclass(frozen=True)
 class SolverOptions:
     """How to solve: backend (BACKENDS), method (EPS_TYPES), SLEPc tol / max_it / ncv (None:
@@ -309,8 +340,8 @@ def _run_eps(eps, nev, o, op):
         with held:
             eps.solve()
     except PETSc.Error as exc:
-        raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}) with options "
-                               f"{o.options or {}}; see the PETSc message above") from None
+        raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}: {petsc_reason(exc)}) with options "
+                               f"{o.options or {}}") from None
     finally:
         for key in inserted:
             opts.delValue(key)

@@ -89,6 +89,8 @@ def _check(text):
     (lambda t: t.replace("valence_bands = 2", "valence_bands = 9"), "bse.valence_bands", "at most the 7"),
     (lambda t: t.replace("n_eig = 12", "n_eig = 500"), "bse.n_eig", "at most the BSE dimension 144"),
     (lambda t: t + "slepc_options = ['eps_ncv']\n", "bse.slepc_options[0]", "name=value"),
+    (lambda t: t + "slepc_options = ['eps_max_it=abc']\n", "bse.slepc_options", "abc has no integer value"),
+    (lambda t: t + "slepc_options = ['eps_type=nosuch']\n", "bse.slepc_options", "Unknown EPS type"),
     (lambda t: t.replace('source = "wannier90"', 'source = "liu"\nmaterial = "WSe3"'), "bse.material",
      "unknown three-band TB material"),
     (lambda t: t + "energy_min = 2.0\nenergy_max = 1.5\n", "bse.energy_max", "must exceed energy_min = 2.0 eV"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...bse.liu import liu_materials, liu_model
-from ...bse.solver import SolverOptions, slepc_available
+from ...bse.solver import SolverOptions, slepc_available, slepc_option_problem
 from ...bse.tbmodel import TBModel
 from ...config import Field, Schema, Section
 from ...errors import ConfigError, InputError
@@ -130,6 +130,9 @@ def _slepc_options(cfg):
             raise ConfigError(cfg.source, f"bse.slepc_options[{i}]", f"{item!r} is not of the form name=value")
         k, v = (s.strip() for s in item.split("=", 1))
         out[k.lstrip("-").removeprefix("bse_")] = v
+    problem = slepc_option_problem(out)
+    if problem:
+        raise ConfigError(cfg.source, "bse.slepc_options", f"SLEPc refuses {out}: {problem}")
     return out
 
 
