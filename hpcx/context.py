@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from .errors import CheckpointedStop
-from .log import PhaseTimer, Progress, get_logger
+from .log import ONCE, PhaseTimer, Progress, get_logger
 from .parallel import SerialComm
 from .stopping import Interrupted, StopFlag
 
@@ -82,7 +82,7 @@ class RunContext:
         phase's Checkpoint) keeps what is done, else at once with :meth:`interrupt` (no output path:
         nothing to resume into)."""
         if store is None:
-            self.log.warning("%s: stop requested, no output path, so no checkpoint; stopping now", what)
+            self.log.warning("%s: stop requested, no output path, so no checkpoint; stopping now", what, extra=ONCE)
             self.interrupt()
         raise CheckpointedStop(f"{what} stopped on request with {status} (in {store.path}); rerun the same "
                                f"command to continue")

@@ -1,6 +1,8 @@
 """Rank-aware logging, phase timers and progress lines that read well in SLURM logs.
 
-Rank 0 logs at the chosen level; other ranks log warnings and errors only.
+Rank 0 logs at the chosen level; other ranks log warnings and errors only, except
+warnings marked :data:`ONCE` (``log.warning(..., extra=ONCE)``: every rank would give the
+same one, decided on replicated values), which only rank 0 prints.
 Every line carries a time stamp and ``rank/size``.  Progress is printed as
 whole lines (never carriage-return spinners), throttled in time.
 """
@@ -16,6 +18,13 @@ from .parallel import max_over_ranks
 
 LOGGER_NAME = "hpcx"
 
+#: ``extra=`` of a log call that every rank makes alike: printed by rank 0 only
+ONCE = {"hpcx_once": True}
+
+
+def _not_once(record):
+    return not getattr(record, "hpcx_once", False)
+
 
 def get_logger(name=None):
     return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
@@ -30,6 +39,8 @@ def setup_logging(comm, level="INFO", stream=None):
     handler.setFormatter(logging.Formatter(
         f"%(asctime)s [{comm.rank}/{comm.size}] %(levelname)s %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S"))
+    if comm.rank != 0:
+        handler.addFilter(_not_once)
     logger.addHandler(handler)
     logger.setLevel(level if comm.rank == 0 else "WARNING")
     logger.propagate = False

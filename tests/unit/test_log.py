@@ -75,3 +75,20 @@ def test_resumed_progress_counts_only_new_steps_in_rate_and_eta():
     clock.now = 20.0
     progress.set(70)                      # 10 new steps in 20 s: 0.5 per second, 30 left
     assert "(70/100) 0.5 it/s" in progress.line() and "ETA 0:01:00" in progress.line()
+
+
+def test_warnings_every_rank_gives_alike_are_printed_by_rank_0_only():
+    from hpcx.log import ONCE
+
+    class Rank1:
+        rank, size = 1, 2
+
+    for comm, printed in ((SerialComm(), 3), (Rank1(), 1)):
+        stream = io.StringIO()
+        logger = setup_logging(comm, "INFO", stream=stream)
+        logger.info("progress")                         # other ranks: warnings and errors only
+        logger.warning("replicated: %d", 1, extra=ONCE)
+        logger.warning("this rank's own")
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == printed and "this rank's own" in lines[-1], lines
+        assert ("replicated: 1" in stream.getvalue()) == (comm.rank == 0)

@@ -11,6 +11,7 @@ from ...bse import optics as op
 from ...bse.operator import DenseRows, ownership
 from ...bse.solver import solve
 from ...bse.tbmodel import monkhorst_pack
+from ...log import ONCE
 from .result import Result
 
 
@@ -85,7 +86,7 @@ def spectrum_grid(s, values, log):
     e_hi = s.energy_max or values[-1] + 3 * s.broadening
     if e_hi <= e_lo:
         log.warning("spectrum: energy_min = %.3f eV lies above the computed excitons (end %.3f eV): "
-                    "the spectrum ends at energy_min + 1 eV; set energy_max", e_lo, e_hi)
+                    "the spectrum ends at energy_min + 1 eV; set energy_max", e_lo, e_hi, extra=ONCE)
         e_hi = e_lo + 1.0
     return np.linspace(e_lo, e_hi, s.energy_points)
 

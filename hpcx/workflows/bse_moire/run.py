@@ -14,6 +14,7 @@ from ...bse.solver import solve
 from ...bse.supercell import bands_near_gap_mpi
 from ...bse.tbmodel import monkhorst_pack
 from ...formats.wannier90 import load_wannier90_sparse
+from ...log import ONCE
 from ...parallel import allreduce_sum, min_over_ranks
 from .result import Result, Spectrum, Wavefunctions
 
@@ -59,7 +60,7 @@ def _model(p, ctx):
         if not valleys:
             ctx.log.warning("the %d x %d grid misses the folded K/K' points of this cell (m1 - m2 = %d is not a "
                             "multiple of 3: K folds to the moire K point): the band edges are not sampled; use a "
-                            "k_grid divisible by 3", *p.grid, cell.m[0] - cell.m[1])
+                            "k_grid divisible by 3", *p.grid, cell.m[0] - cell.m[1], extra=ONCE)
     for line in p.memory.lines():
         ctx.log.info("memory estimate: %s", line)
     ctx.log.info("operator: %s", "dense rows" if p.operator == "dense" else "matrix-free (PETSc MatShell)")
@@ -79,7 +80,7 @@ def _bands(p, problem, ctx):
     split = int(allreduce_sum(split, comm))
     if split:
         ctx.log.warning("the band window splits a degenerate level at %d k-point edge(s); results depend on "
-                        "which partner was kept: change valence_bands/conduction_bands by one", split)
+                        "which partner was kept: change valence_bands/conduction_bands by one", split, extra=ONCE)
     gap_loc = float((bands.E_c[:, 0] - bands.E_v[:, 0]).min()) if len(bands.E_v) else np.inf
     qp_gap = min_over_ranks(gap_loc, comm)
     P = op.velocity_matrix_sparse(sc, k[k0:k0 + len(e_loc)], bands.C_v, bands.C_c)
@@ -132,7 +133,7 @@ def _wavefunctions(p, problem, bands, pairs, ctx):
     if not complete:
         ctx.log.warning("the last multiplet of the %d wavefunctions may continue beyond the %d computed eigenpairs: "
                         "its average is over the computed members only (raise n_eig)", p.wavefunctions,
-                        len(pairs.values))
+                        len(pairs.values), extra=ONCE)
     return Wavefunctions(hole, problem.site_pos[hole], dens, pos, rho_h)
 
 

@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 
+from ...log import ONCE
 from ...parallel import SerialComm, allgather_concat, block_range
 from ...physics.kinetics import dynamics, setup, states
 from ...rounds import solve_in_rounds
@@ -42,7 +43,7 @@ def run(p, ctx):
     if p.energy_step > p.broadening:
         ctx.log.warning("energy_step %g meV exceeds the broadening %g meV: the shells under-resolve energy "
                         "conservation (rates ripple by several %%); use energy_step <= broadening",
-                        p.energy_step, p.broadening)
+                        p.energy_step, p.broadening, extra=ONCE)
     with ctx.phase("main point"):
         ctx.log.info("%s on %s, T = %g K, Delta E = %g meV: %s", p.hetero_name, p.substrate, p.temperature,
                      p.delta_e, ", ".join(f"{s.name} {e / 1e3:.4f} eV (E_b {s.binding:.1f} meV)"

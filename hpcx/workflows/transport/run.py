@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import CheckpointedStop
 from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands, read_scattering_tables, scattering_tables_layout
+from ...log import ONCE
 from ...parallel import all_or_none, allgather_blocks, block_range, max_over_ranks, on_root, shared_arrays, split
 from ...physics import mc_engine as me
 from ...physics import mc_table as mt
@@ -255,7 +256,7 @@ def _analyse(p, times, results, ctx):
         if a["fit_events"] < 20:
             ctx.log.warning("point %d: only %.3g scattering events per particle in the fit window: the motion "
                             "is not diffusive yet, D is not stationary (increase t_max)", r["index"],
-                            a["fit_events"])
+                            a["fit_events"], extra=ONCE)
     names = tuple(results[0]["group_names"])
     attrs = {"model": "moire" if names[0].startswith("band") else "multivalley", "groups": list(names),
              "particles": mc.particles, "batches": mc.batches, "seed": mc.seed, "initial": mc.initial,
