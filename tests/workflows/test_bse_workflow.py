@@ -88,6 +88,7 @@ def _check(text):
     (lambda t: t.replace("n_occupied = 7", "n_occupied = 0"), "bse.n_occupied", "must be 1..10"),
     (lambda t: t.replace("valence_bands = 2", "valence_bands = 9"), "bse.valence_bands", "at most the 7"),
     (lambda t: t.replace("n_eig = 12", "n_eig = 500"), "bse.n_eig", "at most the BSE dimension 144"),
+    (lambda t: t + "wavefunctions = 13\n", "bse.wavefunctions", "at most the 12 computed excitons"),
     (lambda t: t + "slepc_options = ['eps_ncv']\n", "bse.slepc_options[0]", "name=value"),
     (lambda t: t + "slepc_options = ['eps_max_it=abc']\n", "bse.slepc_options", "abc has no integer value"),
     (lambda t: t + "slepc_options = ['eps_type=nosuch']\n", "bse.slepc_options", "Unknown EPS type"),

@@ -55,6 +55,7 @@ SPECIES = "\n[[wannier.species]]\nname = 'X'\nelectron_layer = 0\nhole_layer = {
     (BASE.replace('"SiO2"', '"SiO3"'), "structure.substrate", "unknown environment"),
     (BASE.replace('"sheet"', '"sheat"'), "structure.screening", "did you mean 'sheet'"),
     (BASE.replace('["1s"]', '["1x"]'), "wannier.states[0]", "not of the form"),
+    (BASE.replace('["1s"]', '["1s", "2p", "1S"]'), "wannier.states[2]", "'1s' is listed twice"),
     (BASE + "basis_size = 'many'\n", "wannier.basis_size", "expected integer"),
     (BASE + "basis_sise = 10\n", "wannier.basis_sise", "did you mean 'basis_size'"),
     (BASE + SPECIES.format(h=2, extra=""), "wannier.species[0].hole_layer", "not a layer index"),

@@ -195,6 +195,9 @@ def params(cfg, comm_size=1):
     n = grid[0] * grid[1] * b.valence_bands * b.conduction_bands
     if b.n_eig > n:
         raise ConfigError(cfg.source, "bse.n_eig", f"at most the BSE dimension {n}")
+    if b.wavefunctions > (b.n_eig or n):
+        raise ConfigError(cfg.source, "bse.wavefunctions", f"{b.wavefunctions}: at most the {b.n_eig or n} computed "
+                          f"excitons (bse.n_eig)")
     if b.energy_min and b.energy_max and b.energy_max <= b.energy_min:
         raise ConfigError(cfg.source, "bse.energy_max", f"{b.energy_max} eV must exceed energy_min = "
                           f"{b.energy_min} eV (or be 0: from the eigenvalues)")

@@ -136,7 +136,11 @@ def _states(cfg):
             wannier_physics.parse_state(label)
         except ValueError as exc:
             raise ConfigError(cfg.source, f"wannier.states[{i}]", str(exc)) from None
-    return tuple(s.strip().lower() for s in cfg.wannier.states)
+    states = tuple(s.strip().lower() for s in cfg.wannier.states)
+    for i, label in enumerate(states):
+        if label in states[:i]:
+            raise ConfigError(cfg.source, f"wannier.states[{i}]", f"{label!r} is listed twice")
+    return states
 
 
 def params(cfg, comm_size=1):
