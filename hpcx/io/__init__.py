@@ -411,7 +411,8 @@ class RunFile:
                 hint = f" (only {path}{PARTIAL_SUFFIX} exists: that run did not finish)"
             raise InputError(f"{path}: no such run file{hint}")
         if path.name.endswith(PARTIAL_SUFFIX) and not allow_partial:
-            raise InputError(f"{path}: an unfinished run (.partial) cannot be used as input")
+            raise InputError(f"{path}: an unfinished run (.partial) holds no usable result; `hpcx show {path}` "
+                             f"describes it")
         if path.is_dir():
             raise InputError(f"{path}: a directory, not a run file")
         h5py = _h5py()
