@@ -39,10 +39,12 @@ def fingerprint(params):
 
 
 def write_tree(group, tree):
-    """Write a nested dict of arrays, numbers and string tuples into an h5py group."""
+    """Write a nested dict of arrays, numbers, strings and string tuples into an h5py group."""
     for key, value in tree.items():
         if isinstance(value, dict):
             write_tree(group.create_group(key), value)
+        elif isinstance(value, str):
+            group.create_dataset(key, data=value.encode("utf-8"))
         elif isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
             group.create_dataset(key, data=np.char.encode(np.asarray(value), "utf-8"))
         else:
@@ -50,7 +52,7 @@ def write_tree(group, tree):
 
 
 def read_tree(group):
-    """The nested dict :func:`write_tree` wrote (strings back as tuples of str)."""
+    """The nested dict :func:`write_tree` wrote (strings back as str, string tuples as tuples of str)."""
     import h5py
     out = {}
     for key, obj in group.items():
@@ -60,6 +62,8 @@ def read_tree(group):
             data = obj[()]
             if isinstance(data, np.ndarray) and data.dtype.kind == "S":
                 data = tuple(np.char.decode(data, "utf-8").tolist())
+            elif isinstance(data, bytes):
+                data = data.decode("utf-8")
             out[key] = data
     return out
 

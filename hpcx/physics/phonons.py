@@ -205,16 +205,19 @@ def self_consistent_dephasing(E, channels: Sequence[Channel], T, beta: float = 2
                               g, tol, max_iter, mixing, "self-consistent dephasing")
 
 
-def damped_fixed_point(update, start, tol, max_iter, mixing, what, progress=None):
+def damped_fixed_point(update, start, tol, max_iter, mixing, what, progress=None, done=0, after=None):
     """Fixed point of x = update(x) by x <- (1 - mixing) x + mixing update(x).
 
     Returns (x, iterations, residual) with residual max|new - old| / max|new|;
     raises ConvergenceError (with the residual) after max_iter iterations.
     ``progress`` (optional, with ``update()``) is told about every iteration.
+    ``after(x, iterations)`` (optional) is called after every iteration that does not end the
+    loop, with the iterate the next one starts from; a run resumed with that ``start`` and
+    ``done = iterations`` continues bit for bit as the uninterrupted one.
     """
     x = np.array(start, dtype=float)
     residual = np.inf
-    for it in range(1, max_iter + 1):
+    for it in range(done + 1, max_iter + 1):
         new = update(x)
         if progress is not None:
             progress.update()
@@ -223,6 +226,8 @@ def damped_fixed_point(update, start, tol, max_iter, mixing, what, progress=None
         x = (1.0 - mixing) * x + mixing * new
         if residual < tol:
             return new, it, residual
+        if after is not None and it < max_iter:
+            after(x, it)
     raise ConvergenceError(f"{what}: no convergence in {max_iter} iterations "
                            f"(residual {residual:.3e} > tol {tol:.1e})")
 

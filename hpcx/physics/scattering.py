@@ -291,13 +291,16 @@ def _kernel_rates(k, E, terms, T, gamma, beta, width_min, reverse, table, nb=Non
 
 
 def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6, max_iter=200,
-                          mixing=0.5, comm=None, kernel=None, progress=None):
+                          mixing=0.5, comm=None, kernel=None, progress=None, resume=None, after=None):
     """Fixed point of SI Eq. 24, Gamma_i = (hbar/2) sum_f W_if(Gamma), rows split over ranks.
 
     Damped iteration as :func:`hpcx.physics.phonons.self_consistent_dephasing` (same
     residual max|new - old| / max new); the new Gamma is allgathered every iteration.
-    ``progress`` (optional, ``update()``) is told about every iteration.
-    Returns (gamma [n] meV, iterations, residual); ConvergenceError after max_iter.
+    ``progress`` (optional, ``update()``) is told about every iteration; ``after(gamma,
+    iterations)`` after every one that does not end it (on every rank alike), and ``resume``
+    = (gamma [n] meV, iterations) such a pair to continue from, bit for bit (the start is
+    Gamma = 0 otherwise).  Returns (gamma [n] meV, iterations, residual); ConvergenceError
+    after max_iter.
     """
     if width_min <= 0.0:
         raise ValueError("self_consistent_gamma needs width_min > 0 (the start is Gamma = 0)")
@@ -309,8 +312,9 @@ def self_consistent_gamma(E, terms: Terms, T, beta=2.0, width_min=0.1, tol=1e-6,
         return np.asarray(local) if comm is None else allgather_concat(local, comm)
 
     try:
-        return ph.damped_fixed_point(update, np.zeros(len(E)), tol, max_iter, mixing, "self-consistent dephasing",
-                                     progress=progress)
+        start, done = resume if resume is not None else (np.zeros(len(E)), 0)
+        return ph.damped_fixed_point(update, start, tol, max_iter, mixing, "self-consistent dephasing",
+                                     progress=progress, done=done, after=after)
     except ConvergenceError as exc:     # every rank iterates the same allgathered Gamma: all raise it
         raised_on_every_rank(exc, comm)
         raise

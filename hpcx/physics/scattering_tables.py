@@ -52,9 +52,11 @@ class LocalTable:
     residual: float
 
 
-def local_table(E, terms, T, settings, comm, progress=None):
+def local_table(E, terms, T, settings, comm, progress=None, resume=None, after=None):
     """:class:`LocalTable` of the rows of ``terms`` at T: self-consistent Gamma, then the rates,
-    symmetrised when ``settings.detailed_balance``.  Collective.
+    symmetrised when ``settings.detailed_balance``.  Collective.  ``resume`` and ``after``: a
+    self-consistency continued from a saved iterate, and the hook that can save one (see
+    :func:`hpcx.physics.scattering.self_consistent_gamma`).
 
     A floating-point overflow or invalid operation (a temperature outside the tables'
     validity) raises :class:`hpcx.errors.HpcxError` instead of returning NaN rates.
@@ -63,7 +65,7 @@ def local_table(E, terms, T, settings, comm, progress=None):
     try:
         with np.errstate(over="raise", invalid="raise"):
             gamma, it, res = sc.self_consistent_gamma(E, terms, T, s.beta, s.width, s.tol, s.max_iter, s.mixing,
-                                                      comm, progress=progress)
+                                                      comm, progress=progress, resume=resume, after=after)
             W, Wb = sc.rates(E, terms, T, gamma, s.beta, s.width, reverse=True)
             if s.detailed_balance:
                 W = sc.detailed_balance(W, Wb, E, terms.start, T)

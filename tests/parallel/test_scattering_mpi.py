@@ -20,18 +20,21 @@ def test_two_ranks_equal_one_rank(comm, tmp_path_factory):
 
 
 def test_a_stop_on_one_rank_keeps_the_finished_temperatures_on_every_rank(comm, tmp_path_factory):
-    # a stop request seen by the last rank only, before the second of three RTA temperatures, stops
-    # every rank with one checkpoint; the rerun on the same ranks equals a serial uninterrupted run
+    # a stop request seen by the last rank only, after the third self-consistent iteration of the
+    # second of three RTA temperatures, stops every rank with one checkpoint (the first temperature
+    # and that iterate); the rerun on the same ranks equals a serial uninterrupted run
     text = SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0, 150.0, 300.0]")
     base = broadcast(str(tmp_path_factory.mktemp("stop")) if comm.rank == 0 else None, comm)
-    with pytest.raises(CheckpointedStop):
-        run_with_context(text, f"{base}/run.h5", comm, stop_after(2, rank=comm.size - 1, comm=comm))
+    ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
+    poll = 1 + (ref.iterations[0] - 1) + 1 + 3        # before T0, T0's iterations, before T1, 3 of T1's
+    with pytest.raises(CheckpointedStop, match="1 of 3 temperatures done; rta at 150 K after 3"):
+        run_with_context(text, f"{base}/run.h5", comm, stop_after(poll, rank=comm.size - 1, comm=comm))
     with HpcxLog() as log:
         out = run_with_context(text, f"{base}/run.h5", comm)
     assert broadcast("1 of 3 temperatures done" in log.text if comm.rank == 0 else None, comm)   # rank 0 logs
-    ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
     for name in ("temperature", "diffusion", "v2_eff", "tau_eff", "iterations"):
         np.testing.assert_array_equal(np.asarray(getattr(out, name)), np.asarray(getattr(ref, name)), err_msg=name)
+    np.testing.assert_array_equal(out.tables.gamma, ref.tables.gamma)
 
 
 def test_a_self_consistency_failure_is_one_error_of_the_run(comm, tmp_path_factory):

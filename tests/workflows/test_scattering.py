@@ -161,23 +161,57 @@ def test_workflow_layout_and_physics(tmp_path):
 
 
 def test_stopped_rta_curve_resumes_with_the_missing_temperatures(tmp_path):
-    # a stop request before the third of four RTA temperatures (the polls come before each and
-    # after the last) keeps the two finished ones in rta.h5; the rerun computes the other two and
-    # its whole result equals an uninterrupted run's
+    # a stop request before the third of four RTA temperatures keeps the two finished ones in rta.h5;
+    # the rerun computes the other two and its whole result equals an uninterrupted run's
     text = SMALL.replace("temperatures = [30.0, 150.0]", "temperatures = [30.0, 80.0, 150.0, 300.0]")
-    ref = run_with_context(text, tmp_path / "ref.h5")
+    counter = stop_after(10 ** 9)
+    ref = run_with_context(text, tmp_path / "ref.h5", stop_flag=counter)
+    polls_before_third = 2 + sum(it - 1 for it in ref.iterations[:2]) + 1
     with pytest.raises(CheckpointedStop) as info:
-        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(3))
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(polls_before_third))
     assert info.value.exit_code == 75 and "2 of 4 temperatures done" in str(info.value)
     with h5py.File(tmp_path / "run.h5.checkpoint" / "rta.h5") as f:
         np.testing.assert_array_equal(f["rta/temperature"][()], [30.0, 80.0])
+        assert "iterate" not in f
     with HpcxLog() as log:
         out = run_with_context(text, tmp_path / "run.h5")
     assert "2 of 4 temperatures done" in log.text
     assert log.text.count("D_RTA =") == 2
+    _assert_same_result(out, ref)
+    assert counter.polls == _rta_polls(ref) + 1 + ref.tables.attrs["iterations"] - 1     # + the table phase's
+
+
+@pytest.mark.parametrize("where", ["rta", "table"])
+def test_a_stop_inside_the_self_consistency_resumes_at_that_iteration(tmp_path, where):
+    # a stop request after an iteration of the self-consistent dephasing (the second RTA temperature,
+    # or the tables) saves that iterate; the rerun continues it bit for bit and runs the remaining
+    # iterations only
+    counter = stop_after(10 ** 9)
+    ref = run_with_context(SMALL, tmp_path / "ref.h5", stop_flag=counter)
+    poll = {"rta": 1 + (ref.iterations[0] - 1) + 1 + 4, "table": _rta_polls(ref) + 1 + 4}[where]
+    with pytest.raises(CheckpointedStop, match=f"{where} at .* K after 4 self-consistent iterations"):
+        run_with_context(SMALL, tmp_path / "run.h5", stop_flag=stop_after(poll))
+    with h5py.File(tmp_path / "run.h5.checkpoint" / "rta.h5") as f:
+        assert f["iterate/phase"][()] == where.encode() and f["iterate/iteration"][()] == 4
+        assert f["rta/temperature"].shape == ((1,) if where == "rta" else (2,))
+    with HpcxLog() as log:
+        out = run_with_context(SMALL, tmp_path / "run.h5")
+    _assert_same_result(out, ref)
+    assert log.text.count("D_RTA =") == (1 if where == "rta" else 0)
+
+
+def _rta_polls(result):
+    """Stop polls of an uninterrupted RTA phase: before each temperature, after the last, and after
+    every self-consistent iteration that does not end its loop."""
+    return len(result.temperature) + 1 + sum(it - 1 for it in result.iterations)
+
+
+def _assert_same_result(out, ref):
     for name in ("temperature", "diffusion", "v2_eff", "tau_eff", "iterations", "energy", "velocity"):
         np.testing.assert_array_equal(np.asarray(getattr(out, name)), np.asarray(getattr(ref, name)), err_msg=name)
-    np.testing.assert_array_equal(out.tables.total_rate, ref.tables.total_rate)
+    for name in ("total_rate", "cumulative", "indices", "gamma"):
+        np.testing.assert_array_equal(getattr(out.tables, name), getattr(ref.tables, name), err_msg=name)
+    assert out.tables.attrs["iterations"] == ref.tables.attrs["iterations"]
 
 
 def test_multivalley_model_runs(tmp_path):

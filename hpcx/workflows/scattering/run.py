@@ -1,8 +1,9 @@
 """Phases of the ``scattering`` workflow: states and coupling terms (rows over ranks), RTA curve, tables.
 
-The RTA curve is checkpointed: every finished temperature goes to ``<output>.checkpoint/rta.h5``
-and a stop request is agreed before each temperature and after the last, so a stopped run
-(exit 75) recomputes the coupling terms and then only the missing temperatures.
+The RTA curve and the tables are checkpointed (:class:`Kept`): every finished temperature goes to
+``<output>.checkpoint/rta.h5``, and a stop request is agreed before each temperature, before the
+tables and after every self-consistent iteration (whose iterate is then saved), so a stopped
+run (exit 75) recomputes the coupling terms and then continues where it stopped, bit for bit.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ def run(p, ctx):
     """Tables and RTA curve of ``p`` (a :class:`~.schema.Params`)."""
     with ctx.phase("terms"):
         states, terms, potential = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
+    kept = Kept(p, ctx)
     with ctx.phase("rta"):
-        rta = _rta_curve(p, states, terms, ctx)
+        rta = _rta_curve(p, kept, states, terms, ctx)
     with ctx.phase("table"):
-        tables = _tables(p, states, terms, ctx)
+        tables = _tables(p, kept, states, terms, ctx)
     D, v2, tau, iterations = (list(col) for col in zip(*rta))
     return Result(states.model, states.binding_energy, states.modes, states.energy, states.velocity,
                   states.weight, states.group, states.group_names, states.k, tables, list(p.temperatures),
@@ -60,47 +62,91 @@ def build_terms(model, twist_deg, bands_input, ctx):
     return states, terms, potential
 
 
-def local_table(states, terms, T, settings, ctx):
-    """:class:`~hpcx.physics.scattering_tables.LocalTable` at T (K), logged."""
-    progress = ctx.progress(settings.max_iter, f"self-consistent dephasing at {T:g} K (at most)",
-                            unit="iterations")
-    tab = st.local_table(states.energy, terms, T, settings, ctx.comm, progress)
+def local_table(states, terms, T, settings, ctx, kept=None, phase=""):
+    """:class:`~hpcx.physics.scattering_tables.LocalTable` at T (K), logged.  With ``kept`` (the
+    run's :class:`Kept`) a stop request is agreed after every self-consistent iteration (the
+    iterate is saved and the run ends) and a saved iterate of ``phase`` at T is continued."""
+    resume = kept.resume(phase, T) if kept is not None else None
+    after = kept.stop_hook(phase, T, ctx) if kept is not None else None
+    progress = ctx.progress(settings.max_iter - (resume[1] if resume else 0),
+                            f"self-consistent dephasing at {T:g} K (at most)", unit="iterations")
+    tab = st.local_table(states.energy, terms, T, settings, ctx.comm, progress, resume, after)
     ctx.log.info("T = %6.1f K: self-consistent dephasing in %d iterations, residual %.2e, Gamma %.3f..%.3f meV",
                  T, tab.iterations, tab.residual, tab.gamma.min(), tab.gamma.max())
     return tab
 
 
-def _rta_curve(p, states, terms, ctx):
+class Kept:
+    """What ``<output>.checkpoint/rta.h5`` keeps of a stopped run: the finished RTA temperatures
+    ``done`` {T: (D, v2_eff, tau_eff, iterations)} and the self-consistent ``iterate`` of the
+    temperature under way ({phase, temperature, gamma, iteration}, or None).  ``store`` is None
+    without an output path (nothing is kept)."""
+
+    def __init__(self, p, ctx):
+        self.total = len(p.temperatures)
+        self.store = ctx.checkpoint("rta", ck.fingerprint(p))
+        saved = self.store.load() if self.store is not None else None
+        rows = zip(saved["rta"]["temperature"], saved["rta"]["values"]) if saved else ()
+        self.done = {float(T): (float(d), float(v2), float(tau), int(it)) for T, (d, v2, tau, it) in rows}
+        self.iterate = saved.get("iterate") if saved else None
+
+    def status(self):
+        return f"{len(self.done)} of {self.total} temperatures done"
+
+    def save(self, status, iterate=None):
+        if self.store is not None:
+            trees = {"rta": {"temperature": list(self.done), "values": list(self.done.values())}}
+            self.store.save({}, {**trees, **({"iterate": iterate} if iterate else {})}, status)
+
+    def resume(self, phase, T):
+        """(gamma, iterations) saved for ``phase`` at T, or None."""
+        it = self.iterate
+        if it is None or str(it["phase"]) != phase or float(it["temperature"]) != T:
+            return None
+        return it["gamma"], int(it["iteration"])
+
+    def stop_hook(self, phase, T, ctx):
+        """The ``after(gamma, iterations)`` hook: on an agreed stop request the iterate is saved and
+        the run ends (every rank iterates the same allgathered Gamma, so all call it alike)."""
+        def after(gamma, iteration):
+            if max_over_ranks(int(ctx.stop_requested()), ctx.comm):
+                status = f"{self.status()}; {phase} at {T:g} K after {iteration} self-consistent iterations"
+                self.save(status, {"phase": phase, "temperature": T, "gamma": gamma, "iteration": iteration})
+                ctx.end_after_stop(self.store, "scattering", status)
+        return after
+
+
+def _rta_curve(p, kept, states, terms, ctx):
     """[(D, v2_eff, tau_eff, iterations)] per temperature of ``p``, with a checkpoint after each."""
-    store = ctx.checkpoint("rta", ck.fingerprint(p))
-    saved = store.load() if store is not None else None
-    done = {float(T): (float(d), float(v2), float(tau), int(it))
-            for T, (d, v2, tau, it) in zip(saved["rta"]["temperature"], saved["rta"]["values"])} if saved else {}
-    if done:
-        ctx.log.info("resuming from %s: %d of %d temperatures done", store.path, len(done), len(p.temperatures))
-    todo = [T for T in p.temperatures if T not in done]
+    if kept.done or kept.iterate is not None:
+        it = kept.iterate
+        ctx.log.info("resuming from %s: %s%s", kept.store.path, kept.status(), "" if it is None else
+                     f"; {it['phase']} at {float(it['temperature']):g} K from iteration {int(it['iteration'])}")
+    todo = [T for T in p.temperatures if T not in kept.done]
     for n in range(len(todo) + 1):          # a safe point before each temperature and after the last
         if max_over_ranks(int(ctx.stop_requested(final=n == len(todo))), ctx.comm):
-            ctx.end_after_stop(store, "RTA curve", f"{len(done)} of {len(p.temperatures)} temperatures done")
+            kept.save(kept.status())
+            ctx.end_after_stop(kept.store, "RTA curve", kept.status())
         if n == len(todo):
             break
-        done[todo[n]] = _rta_point(p, states, terms, todo[n], ctx)
-        if store is not None:
-            store.save({}, {"rta": {"temperature": list(done), "values": list(done.values())}},
-                       f"{len(done)} of {len(p.temperatures)} temperatures done")
-    return [done[T] for T in p.temperatures]
+        kept.done[todo[n]] = _rta_point(p, kept, states, terms, todo[n], ctx)
+        kept.save(kept.status())
+    return [kept.done[T] for T in p.temperatures]
 
 
-def _rta_point(p, states, terms, T, ctx):
-    tab = local_table(states, terms, T, p.settings, ctx)
+def _rta_point(p, kept, states, terms, T, ctx):
+    tab = local_table(states, terms, T, p.settings, ctx, kept, "rta")
     d, a, b = st.rta_of_rows(states.energy, states.velocity, states.weight, tab.W, T, ctx.comm)
     ctx.log.info("T = %6.1f K: D_RTA = %.4g cm^2/s, v2_eff = %.4g nm^2/ps^2, tau_eff = %.4g ps", T, d, a, b)
     return d, a, b, tab.iterations
 
 
-def _tables(p, states, terms, ctx):
+def _tables(p, kept, states, terms, ctx):
     T, s = p.table_temperature, p.settings
-    tab = local_table(states, terms, T, s, ctx)
+    if max_over_ranks(int(ctx.stop_requested(final=True)), ctx.comm):      # the RTA curve is kept
+        kept.save(kept.status())
+        ctx.end_after_stop(kept.store, "scattering", f"{kept.status()}, tables not started")
+    tab = local_table(states, terms, T, s, ctx, kept, "table")
     rows = st.csr_rows(tab.W, s.threshold, ctx.comm)
     dropped = allgather_concat(rows.local["dropped"], ctx.comm)
     ctx.log.info("tables at %.1f K: %d entries (%.1f per state), dropped rate fraction max %.2e mean %.2e",
