@@ -75,6 +75,19 @@ _DTYPES = {"energy": np.float64, "velocity": np.float64, "total_rate": np.float6
            "indices": np.int64, "cumulative": np.float64, "group": np.int64, "weight": np.float64, "k": np.float64}
 
 
+def band_names(band, n_states, path):
+    """('band0', ...) of the moiré band index of every state (``band`` [n_states] ints); InputError
+    naming ``path`` unless every index lies in 0 .. n_states - 1 (a damaged file must not make the
+    reader allocate names for a huge index)."""
+    band = np.asarray(band)
+    if band.shape != (n_states,):
+        raise InputError(f"{path}: results/rates/band has shape {band.shape}, expected ({n_states},)")
+    if band.size and (band.min() < 0 or band.max() >= n_states):
+        raise InputError(f"{path}: results/rates/band holds indices outside 0 .. {n_states - 1} "
+                         f"({int(band.min())} .. {int(band.max())}): a damaged file")
+    return tuple(f"band{b}" for b in range(int(band.max()) + 1 if band.size else 0))
+
+
 def _table_sources(f, path):
     """({name: dataset, or None for weights absent from the file (all 1)}, group names)."""
     _require(f, path, [f"results/rates/{n}" for n in _TABLES])
@@ -83,8 +96,7 @@ def _table_sources(f, path):
     src["weight"] = rates["weight"] if "weight" in rates else None
     if "band" in rates:
         src["group"], src["k"] = rates["band"], rates["Q"]
-        n_bands = int(np.max(rates["band"][()])) + 1 if rates["band"].size else 0
-        names = tuple(f"band{b}" for b in range(n_bands))
+        names = band_names(rates["band"][()], rates["energy"].shape[0], path)
     else:
         src["group"], src["k"] = rates["valley"], rates["k"]
         names = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in rates["valley"].attrs["names"])

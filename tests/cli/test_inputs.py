@@ -113,3 +113,17 @@ def test_validate_fails_before_launch_for_missing_wrong_and_incomplete_inputs(wo
             assert str(configs / name) in lines[0]
             assert "phase" not in proc.stderr
     assert not list(tmp_path.glob("*.h5*"))
+
+
+def test_a_damaged_band_index_is_refused_before_any_allocation(tmp_path):
+    """A scattering file whose band index was overwritten (2**40) would have the readers build
+    2**40 band names; it is refused as damaged, naming the dataset, by validation and the reader."""
+    from hpcx.errors import InputError
+    from hpcx.io.tables import scattering_tables_layout
+    path = run_config(SCATTERING_SMALL, tmp_path / "s.h5")
+    with h5py.File(path, "a") as f:
+        f["results/rates/band"][0] = 2 ** 40
+    with pytest.raises(ConfigError, match=r"x.input: .*results/rates/band holds indices outside 0 \.\. "):
+        _check(path, "scattering")
+    with pytest.raises(InputError, match="results/rates/band holds indices outside"):
+        scattering_tables_layout(path)

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from ...io.tables import band_names
 from ...units import KB_MEV_PER_K
 
 
@@ -119,7 +120,7 @@ class Result:
                         read("rates/indices"), read("rates/cumulative"), read("rates/gamma"))
         group = read("rates/band" if moire else "rates/valley")
         if moire:
-            names = tuple(f"band{b}" for b in range(int(group.max()) + 1))
+            names = band_names(group, len(tables.gamma), run.path)
         keys = ("potential", "conduction_fraction", "A_point_particle_meV", "B_point_particle_meV", "A_eff_meV",
                 "B_eff_meV", "form_factor_electron", "form_factor_hole", "acoustic_scale")
         potential = {k: (res[k].decode() if isinstance(res[k], bytes) else res[k]) for k in keys if k in res}
