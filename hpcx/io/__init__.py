@@ -103,7 +103,9 @@ def check_output_path(path, overwrite, protect=()):
     Refused: a name ending in ``.partial``; an existing file without
     ``overwrite``; a directory (even with ``overwrite``); any file of
     ``protect`` (the config file itself); a missing directory, or one where no file can be created
-    (a probe file is made and removed).
+    (a probe file is made and removed): :class:`OutputExistsError` (exit 2), but
+    :class:`OutputWriteError` (exit 74) when the probe fails for full or failing storage (ENOSPC,
+    EDQUOT, EIO, EFBIG), which is not the output's fault.
     """
     path = Path(path)
     if path.name.endswith(PARTIAL_SUFFIX):
@@ -111,6 +113,9 @@ def check_output_path(path, overwrite, protect=()):
     if path.is_dir():
         raise OutputExistsError(f"{path} is a directory; give a file name for the run file, "
                                 f"e.g. {path / 'run.h5'}")
+    partial = Path(str(path) + PARTIAL_SUFFIX)
+    if partial.is_dir():
+        raise OutputExistsError(f"{partial} is a directory, where the unfinished run file goes; move it away")
     for other in protect:
         if other is not None and _same_file(path, other):
             raise OutputExistsError(f"{path} is the config file itself; give another output name")
@@ -125,8 +130,14 @@ def check_output_path(path, overwrite, protect=()):
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        if exc.errno in _STORAGE_ERRNOS:       # the place is right, the storage is not: exit 74
+            raise OutputWriteError(f"{path}: cannot create files in {parent}: {os_error_text(exc)}") from None
         raise OutputExistsError(f"{path}: cannot create files in {parent} ({exc.strerror})") from None
     return path
+
+
+#: errnos of storage that is full or failing (exit 74), not of a wrong or forbidden place (exit 2)
+_STORAGE_ERRNOS = {_errno.ENOSPC, _errno.EDQUOT, _errno.EIO, _errno.EFBIG}
 
 
 def _same_file(a, b):

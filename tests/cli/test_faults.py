@@ -215,3 +215,33 @@ def test_config_and_output_names(tmp_path, setup, args, fragment):
     proc = run_hpcx(args, tmp_path, timeout=120)
     assert proc.returncode == 2
     _one_line(proc.stderr, fragment)
+
+
+@pytest.mark.parametrize("code, kind, exit_code", [("ENOSPC", "OutputWriteError", 74),
+                                                    ("EDQUOT", "OutputWriteError", 74),
+                                                    ("EACCES", "OutputExistsError", 2),
+                                                    ("EROFS", "OutputExistsError", 2)])
+def test_the_output_probe_tells_full_storage_from_a_wrong_place(tmp_path, monkeypatch, code, kind, exit_code):
+    """Before any work a probe file is created in the output's directory: a full or failing disk
+    (no space, no inodes, quota) is exit 74 like a failed write, a forbidden place exit 2."""
+    import errno
+    import tempfile
+
+    from hpcx import errors
+    from hpcx.io import check_output_path
+
+    def refuse(*args, **kwargs):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(getattr(errors, kind), match=f"run.h5: cannot create files in {tmp_path}") as info:
+        check_output_path(tmp_path / "run.h5", False)
+    assert getattr(info.value, "exit_code", 2) == exit_code
+
+
+def test_a_partial_name_taken_by_a_directory_is_refused_before_any_work(tmp_path):
+    from hpcx.errors import OutputExistsError
+    from hpcx.io import check_output_path
+    (tmp_path / "run.h5.partial").mkdir()
+    with pytest.raises(OutputExistsError, match=r"run.h5.partial is a directory"):
+        check_output_path(tmp_path / "run.h5", True)
