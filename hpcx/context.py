@@ -78,14 +78,15 @@ class RunContext:
 
     def end_after_stop(self, store, what, status):
         """End the run on every rank after an agreed stop request: :class:`~hpcx.errors.CheckpointedStop`
-        (exit 75: "``what`` stopped on request with ``status`` (in PATH) ...") when ``store`` (the
+        (exit 75: "``what`` stopped on request with ``status`` (in PATH, if written) ...") when ``store`` (the
         phase's Checkpoint) keeps what is done, else at once with :meth:`interrupt` (no output path:
         nothing to resume into)."""
         if store is None:
             self.log.warning("%s: stop requested, no output path, so no checkpoint; stopping now", what, extra=ONCE)
             self.interrupt()
-        raise CheckpointedStop(f"{what} stopped on request with {status} (in {store.path}); rerun the same "
-                               f"command to continue")
+        where = f" (in {store.path})" if store.path.exists() else ""     # nothing of this phase kept yet
+        raise CheckpointedStop(f"{what} stopped on request with {status}{where}; rerun the same command to "
+                               f"continue")
 
     def checkpoint(self, name, fingerprint, comm=None):
         """The restart file ``<checkpoint_dir>/<name>.h5`` (:class:`hpcx.io.checkpoint.Checkpoint`)

@@ -66,7 +66,8 @@ def _checkpoint_only(path):
     checkpoint file; None when ``path`` is something else."""
     directory = Path(str(path) + ".checkpoint")
     if not path.exists() and not Path(str(path) + PARTIAL_SUFFIX).exists() and directory.is_dir():
-        return [f"{path}: not written yet: the run stopped before its end (exit 75) or is still running",
+        return [f"{path}: not written yet: the run stopped before its end (exit 75 at a checkpoint, or a "
+                f"failure) or is still running",
                 *_checkpoint_lines(directory)]
     if path.is_file() and path.parent.name.endswith(".checkpoint"):
         return [f"{path}: a checkpoint of the run {str(path.parent).removesuffix('.checkpoint')}",

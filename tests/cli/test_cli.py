@@ -261,8 +261,8 @@ def test_show_describes_a_stopped_run_by_its_checkpoints(tmp_path):
     assert what.startswith("point 0, t = ")
     lines = describe(tmp_path / "run.h5")
     directory = tmp_path / "run.h5.checkpoint"
-    assert lines[0] == f"{tmp_path / 'run.h5'}: not written yet: the run stopped before its end (exit 75) or is " \
-                       f"still running"
+    assert lines[0] == f"{tmp_path / 'run.h5'}: not written yet: the run stopped before its end (exit 75 at a " \
+                       f"checkpoint, or a failure) or is still running"
     assert lines[1] == f"  checkpoint  {directory}/ (1 file(s)): the same command continues the run"
     assert lines[2].startswith(f"    point_0000.h5: written {time.strftime('%Y')}") and lines[2].endswith(f": {what}")
     assert describe(directory / "point_0000.h5")[1] == lines[2]
