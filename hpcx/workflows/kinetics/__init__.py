@@ -13,8 +13,6 @@ from .schema import SCHEMA, Params, params
 #: the config keys the memory estimate depends on (named when a run is refused)
 MEMORY_KEYS = ("kinetics.energy_window", "kinetics.energy_step", "kinetics.n_times")
 
-#: resident size of the interpreter with hpcx, numpy, scipy, h5py and MPI loaded (bytes, measured)
-
 
 def estimate_memory(p, comm_size=1):
     """Peak bytes per rank.  With N = species x shells of the largest point: 16 dense (N + 4)^2
