@@ -3,16 +3,21 @@
 A checkpoint holds attributes (numbers, strings) and trees (nested dicts of arrays
 and string tuples), plus the ``fingerprint`` of the parameters that produced it and, for
 ``hpcx show``, what it holds (``hpcx_checkpoint``, the text of its log line) and when it was
-written (``written``, UTC).
+written (``written``, UTC).  The fingerprint (:func:`fingerprint`) covers the parameters
+and, for a workflow that reads run files of earlier runs, the identity of those files'
+content (:func:`hpcx.io.identity.run_file_identity`): the parameters hold only their paths.
 Rank 0 of the communicator writes it (:func:`hpcx.io.save_hdf5`: an in-memory image
 written to ``<name>.h5.tmp`` and renamed over the old one), so a checkpoint on disk is
-always complete; a write error (disk full) reaches every rank as one error naming the
-path and errno.  Reading it back (:meth:`Checkpoint.load`) checks the fingerprint: a
-checkpoint of other parameters (foreign) or one that cannot be read (truncated,
-not HDF5, fields missing) is logged by name, moved aside to
-``<output>.checkpoint-<name>.h5.foreign-<time>`` / ``...corrupt-<time>`` (beside the
-directory, so it outlives it), and the run starts afresh.  :func:`hpcx.api.run` removes
-the directory once the run file is finished.
+always complete; a write error (disk full, a checkpoint directory that cannot be created)
+reaches every rank as one :class:`~hpcx.errors.OutputWriteError` naming the path and errno.
+Reading it back (:meth:`Checkpoint.load`) checks the fingerprint and, with ``validate``,
+what the checkpoint holds: a checkpoint of other parameters or inputs (foreign), one that
+cannot be read (truncated, not HDF5) or one whose content the workflow refuses (fields
+missing, shapes, indices or counters that do not fit: corrupt) is logged by name, moved
+aside to ``<output>.checkpoint-<name>.h5.foreign-<time>`` / ``...corrupt-<time>`` (beside
+the directory, so it outlives it), and the run starts afresh.  Rank 0 decides and every
+rank gets its answer.  :func:`hpcx.api.run` removes the directory once the run file is
+finished.
 """
 
 from __future__ import annotations
@@ -25,17 +30,30 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import OutputWriteError
 from ..parallel import all_or_none, barrier, on_root
-from . import _now, save_hdf5
+from . import _now, os_error_text, save_hdf5
+from .identity import run_file_identity
 
 __all__ = ["Checkpoint", "fingerprint", "remove", "write_tree", "read_tree", "BOOKKEEPING"]
 
 BOOKKEEPING = ("fingerprint", "hpcx_checkpoint", "written")      # attributes that are not the workflow's
 
 
-def fingerprint(params):
-    """SHA-256 of ``repr(params)`` (a frozen dataclass of plain values): equal parameters, equal print."""
-    return hashlib.sha256(repr(params).encode("utf-8")).hexdigest()
+def fingerprint(params, inputs=(), comm=None):
+    """SHA-256 (hex) of ``repr(params)`` (a frozen dataclass of plain values) and of the content
+    identity (:func:`~hpcx.io.identity.run_file_identity`) of every run file in ``inputs`` (paths
+    the run reads, in a fixed order; None entries are skipped): equal parameters and inputs,
+    equal print.  Without inputs it is the digest of ``repr(params)`` alone.  With ``comm`` the
+    files are read on its rank 0 only and every rank gets the digest (collective); an
+    unreadable file is an InputError naming it (on every rank of ``comm``)."""
+    paths = [str(path) for path in inputs if path is not None]
+    if comm is not None and paths:
+        return on_root(fingerprint, comm, params, paths)
+    digest = hashlib.sha256(repr(params).encode("utf-8"))
+    for path in paths:
+        digest.update(f"\ninput {run_file_identity(path)}".encode())     # the paths are in the parameters
+    return digest.hexdigest()
 
 
 def write_tree(group, tree):
@@ -75,30 +93,44 @@ class Checkpoint:
         self.path = Path(directory) / f"{name}.h5"
         self.fingerprint, self.comm, self.log = fingerprint, comm, log
 
-    def load(self):
-        """None (nothing usable, see the module docstring) or {"attrs": {...}, tree name: tree}.  Collective."""
-        return on_root(self._load, self.comm)
+    def load(self, validate=None):
+        """None (nothing usable, see the module docstring) or {"attrs": {...}, tree name: tree}.
 
-    def _load(self):
+        ``validate(state)``, if given, checks what a checkpoint of the right fingerprint holds
+        before it is used; a ValueError, KeyError, TypeError or IndexError it raises marks the
+        checkpoint corrupt (moved aside, None returned).  Collective: rank 0 reads and decides."""
+        return on_root(self._load, self.comm, validate)
+
+    def _load(self, validate=None):
         if not self.path.exists():
             return None
         import h5py
         try:
             with h5py.File(self.path, "r") as f:
                 if f.attrs.get("fingerprint", "") != self.fingerprint:
-                    return self._set_aside("foreign", "it belongs to other parameters")
+                    return self._set_aside("foreign", "it belongs to other parameters or input files")
                 state = {"attrs": {k: v for k, v in f.attrs.items() if k not in BOOKKEEPING}}
                 for name in f:
                     state[name] = read_tree(f[name])
-            return state
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             return self._set_aside("corrupt", f"it cannot be read ({type(exc).__name__}: {exc})")
+        if validate is not None:
+            try:
+                validate(state)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+                return self._set_aside("corrupt", f"its content is damaged ({what})")
+        return state
 
     def _set_aside(self, kind, why):
         # next to the checkpoint directory, which is removed when the run finishes
         aside = self.path.parent.with_name(
             f"{self.path.parent.name}-{self.path.name}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.replace(self.path, aside)
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            raise OutputWriteError(f"{self.path}: cannot move the unusable checkpoint aside to {aside.name} "
+                                   f"({why}): {os_error_text(exc)}") from None
         self.log.warning("checkpoint %s not used: %s; moved to %s, starting afresh", self.path, why, aside)
         return None
 
@@ -118,7 +150,11 @@ class Checkpoint:
                 f.attrs[key] = value
             for name, tree in trees.items():
                 write_tree(f.create_group(name), tree)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:          # no inodes, read-only, a file of that name: as a failed write
+            raise OutputWriteError(f"{self.path.parent}: cannot create the checkpoint directory: "
+                                   f"{os_error_text(exc)}") from None
         save_hdf5(self.path, fill)
 
 

@@ -17,9 +17,11 @@ checkpoint stores) and calls the kernel's ``initialise``, ``push`` and ``sample`
 interval expected to take more than ``EVENTS_PER_PIECE`` scattering events per rank is pushed in
 pieces of the particles, with a callback between them (a safe point for progress and stops inside
 long intervals); particles are independent, so the pieces do not change any result.  A new
-per-particle quantity is a new field in ``PARTICLE_FIELDS`` (checkpointed automatically) and
-a new argument of the kernel functions and their twin; moments are added at the end of
-``MOMENTS`` (the kernel's ``sample`` fills them in that order).
+per-particle quantity is a new field in ``PARTICLE_FIELDS`` (checkpointed automatically, and
+checked by :func:`check_particles` before a resume; an integer field also goes into
+``_INTEGER_FIELDS``) and a new argument of the kernel functions and their twin; moments are
+added at the end of ``MOMENTS`` (the kernel's ``sample`` fills them in that order).
+:func:`check_record` checks a record to resume from.
 
 At every sampling time the ensemble records, per batch b and group g (band/valley):
 MOMENTS = count, sum x, sum y, sum x^2, sum y^2 (positions), sum dx, sum dy, sum dx^2,
@@ -38,7 +40,8 @@ from hpcx.parallel import block_range, gather_to_root, sum_over_ranks
 
 from .mc_table import McTable
 
-__all__ = ["MOMENTS", "McParams", "Record", "Ensemble", "simulate", "batch_bounds"]
+__all__ = ["MOMENTS", "McParams", "Record", "Ensemble", "simulate", "batch_bounds", "check_particles",
+           "check_record"]
 
 MOMENTS = ("n", "x", "y", "xx", "yy", "dx", "dy", "dxdx", "dydy", "energy")
 PARTICLE_FIELDS = ("state", "x", "y", "x0", "y0", "t", "tn", "ctr")
@@ -190,12 +193,80 @@ class Ensemble:
         return {f: np.concatenate([p[f] for p in parts]) for f in PARTICLE_FIELDS}
 
     def restore(self, arrays):
-        """Take this rank's slice of global particle arrays {field: [N]}."""
+        """Take this rank's slice of global particle arrays {field: [N]}; ValueError when they do not
+        fit the table (:func:`check_particles` of shapes and states: the kernel indexes the table
+        with the states unchecked)."""
+        check_particles(arrays, self.params.particles, self.table.n)
         for f in PARTICLE_FIELDS:
-            a = np.asarray(arrays[f])
-            if a.shape != (self.params.particles,):
-                raise ValueError(f"checkpoint field {f} has shape {a.shape}, expected ({self.params.particles},)")
-            getattr(self, f)[:] = a[self.p0:self.p1]
+            getattr(self, f)[:] = np.asarray(arrays[f])[self.p0:self.p1]
+
+
+_INTEGER_FIELDS = ("state", "ctr")
+
+
+def check_particles(arrays, particles, n_states, t_from=None, t_to=None):
+    """Raise ValueError (KeyError for a missing field) unless the global particle arrays
+    ``arrays`` ({field: [particles]}, as :meth:`Ensemble.gather_state` gives) can be pushed on a
+    table of ``n_states`` states: every field of ``PARTICLE_FIELDS`` present, one entry per
+    particle, integer ``state`` and ``ctr``, states in -1..n_states - 1 (-1: decayed), finite
+    positions and times, next events not before the particle's time.  With ``t_from`` and ``t_to``
+    (ps): every particle's time at most ``t_to``, a live particle's at least ``t_from`` (particles
+    are pushed to a sampling time, or partly to the next one)."""
+    a = {}
+    for f in PARTICLE_FIELDS:
+        a[f] = np.asarray(arrays[f])
+        if a[f].shape != (particles,):
+            raise ValueError(f"particle field {f} has shape {a[f].shape}, expected ({particles},)")
+        integer = a[f].dtype.kind in "iu"
+        if integer != (f in _INTEGER_FIELDS) or (not integer and a[f].dtype.kind != "f"):
+            raise ValueError(f"particle field {f} has dtype {a[f].dtype}")
+    state = a["state"]
+    if particles and (state.min() < -1 or state.max() >= n_states):
+        raise ValueError(f"particle states {state.min()}..{state.max()} outside -1..{n_states - 1}")
+    for f in ("x", "y", "x0", "y0", "t"):
+        if not np.all(np.isfinite(a[f])):
+            raise ValueError(f"particle field {f} is not finite")
+    if not np.all(a["tn"] >= a["t"]):               # NaN fails too: the push would never reach its end
+        raise ValueError("particle field tn: a next event before the particle's time")
+    if t_to is not None and a["t"].max(initial=-np.inf) > t_to:
+        raise ValueError(f"particle times after {t_to} ps")
+    if t_from is not None and np.any((a["t"] < t_from) & (state >= 0)):
+        raise ValueError(f"live particle times before {t_from} ps")
+
+
+def check_record(record, times, batches, particles, n_states, bins, filled):
+    """Number of groups of ``record`` (:meth:`Record.as_dict`) after checking that it fits: arrays
+    of the shapes of :meth:`Record.empty` for ``times`` (ps, equal to record["times"]), ``batches``,
+    ``n_states`` and ``bins``; in its first ``filled`` samples finite moments whose counts and
+    occupations (>= 0) add up to the live particles (``particles`` - decays), events and decays
+    non-decreasing, decays at most ``particles``.  ValueError (KeyError for a missing field) otherwise."""
+    r = {k: np.asarray(record[k]) for k in ("times", "moments", "occupation", "profiles", "events", "decays")}
+    nt = len(times)
+    if r["moments"].ndim != 4:
+        raise ValueError(f"record moments have {r['moments'].ndim} dimensions, expected 4")
+    groups = r["moments"].shape[2]
+    expect = {"times": (nt,), "moments": (nt, batches, groups, len(MOMENTS)), "occupation": (nt, n_states),
+              "profiles": (nt, groups, bins), "events": (nt,), "decays": (nt,)}
+    for key, shape in expect.items():
+        if r[key].shape != shape:
+            raise ValueError(f"record {key} has shape {r[key].shape}, expected {shape}")
+        if r[key].dtype.kind not in ("f" if key in ("times", "moments") else "iu"):
+            raise ValueError(f"record {key} has dtype {r[key].dtype}")
+    if not np.array_equal(r["times"], np.asarray(times, dtype=float)):
+        raise ValueError("record times differ from the sampling times")
+    k = int(filled)
+    if not 0 <= k <= nt:
+        raise ValueError(f"{k} samples filled of {nt}")
+    events, decays, occ, mom = r["events"][:k], r["decays"][:k], r["occupation"][:k], r["moments"][:k]
+    if not np.all(np.isfinite(mom)):
+        raise ValueError("record moments are not finite")
+    if np.any(np.diff(events) < 0) or np.any(events < 0) or np.any(np.diff(decays) < 0) or np.any(decays < 0) \
+            or np.any(decays > particles):
+        raise ValueError("record events or decays are not non-decreasing counts")
+    alive = particles - decays
+    if occ.min(initial=0) < 0 or np.any(occ.sum(axis=1) != alive) or np.any(mom[..., 0].sum(axis=(1, 2)) != alive):
+        raise ValueError("record occupations or counts do not add up to the live particles")
+    return groups
 
 
 def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, start=0, particles=None,
@@ -217,6 +288,8 @@ def simulate(table: McTable, params: McParams, times, cdf, comm, record=None, st
     G, nb = len(table.group_names), len(ens.edges) - 1
     if record is None:
         record = Record.empty(times, params.batches, G, table.n, nb)
+    elif check_record(record.as_dict(), times, params.batches, params.particles, table.n, nb, start) != G:
+        raise ValueError(f"record of {record.moments.shape[2]} groups, the table has {G}")
     if start == 0:
         ens.initialise(cdf)
     else:

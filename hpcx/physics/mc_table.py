@@ -81,6 +81,21 @@ class McTable:
         if n and (self.group.min() < 0 or self.group.max() >= len(self.group_names)):
             raise ValueError("McTable: group label without a name")
 
+    def check_values(self):
+        """Raise ValueError unless the values are usable (for tables read from a file; the shapes and
+        indices are checked on construction): finite energies, velocities, rates, weights and k,
+        cumulative probabilities in [0, 1] with every non-empty row ending at exactly 1.  O(n + nnz)
+        time, no copy of the entries; returns self."""
+        for name in ("energy", "velocity", "total_rate", "weight", "k", "decay"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"McTable: {name} is not finite")
+        if self.nnz and not (self.cumulative.min() >= 0.0 and self.cumulative.max() <= 1.0):
+            raise ValueError("McTable: cumulative probabilities outside [0, 1]")
+        ends = self.indptr[1:][np.diff(self.indptr) > 0] - 1
+        if np.any(self.cumulative[ends] != 1.0):
+            raise ValueError("McTable: a row's cumulative probabilities do not end at 1")
+        return self
+
     @property
     def n(self):
         return len(self.energy)

@@ -1,6 +1,8 @@
 """1 rank and several ranks give bit-identical Monte Carlo moments; a stop request on one rank
-stops every rank with a checkpoint; the tables are held once per node in shared memory and give
-the result of private copies (run under mpirun -n 2 and -n 3)."""
+stops every rank with a checkpoint; damaged checkpoints are set aside alike on every rank, and a
+checkpoint directory that cannot be created or damaged input tables are one error on every rank;
+the tables are held once per node in shared memory and give the result of private copies (run
+under mpirun -n 2 and -n 3)."""
 
 import types
 from pathlib import Path
@@ -9,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcx.errors import CheckpointedStop
+from hpcx.errors import CheckpointedStop, InputError, OutputWriteError
 from hpcx.parallel import SerialComm, block_range, broadcast, shared_arrays
 from hpcx.physics import mc_engine as me
 from hpcx.physics import mc_table as mt
@@ -74,6 +76,68 @@ def test_stop_on_one_rank_stops_all_and_resumes_bit_identical(comm, tmp_path_fac
     for name, value in ref.observables.items():
         np.testing.assert_array_equal(out.observables[name], value, err_msg=name)
     np.testing.assert_array_equal(out.occupation, ref.occupation)
+
+
+def test_damaged_checkpoints_are_set_aside_on_every_rank(comm, tmp_path_factory):
+    # both points stopped early; one checkpoint with a particle state beyond the table (a segfault
+    # in the push when used), the other without a particle field: rank 0 of each group refuses its
+    # checkpoint, every rank of the group starts that point afresh, and the rerun equals a serial
+    # uninterrupted run
+    text = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 300.0]")
+    base = broadcast(str(tmp_path_factory.mktemp("damaged")) if comm.rank == 0 else None, comm)
+    with pytest.raises(CheckpointedStop):
+        run_with_context(text, f"{base}/run.h5", comm, stop_after(7))
+    if comm.rank == 0:
+        with h5py.File(f"{base}/run.h5.checkpoint/point_0000.h5", "r+") as f:
+            f["particles/state"][5] = 10 ** 9
+        with h5py.File(f"{base}/run.h5.checkpoint/point_0001.h5", "r+") as f:
+            del f["particles/ctr"]
+    comm.Barrier()
+    with HpcxLog() as log:
+        out = run_with_context(text, f"{base}/run.h5", comm)
+    assert "resuming" not in log.text
+    aside = broadcast(sorted(p.name for p in Path(base).glob("run.h5.checkpoint-point_*.h5.corrupt-*")), comm)
+    assert [name[:len("run.h5.checkpoint-point_0000.h5")] for name in aside] == [
+        "run.h5.checkpoint-point_0000.h5", "run.h5.checkpoint-point_0001.h5"]
+    ref = run_with_context(text, f"{base}/ref_{comm.rank}.h5", SerialComm())
+    for name, value in ref.observables.items():
+        np.testing.assert_array_equal(out.observables[name], value, err_msg=name)
+    np.testing.assert_array_equal(out.occupation, ref.occupation)
+
+
+@pytest.mark.parametrize("temperatures", ["[150.0]", "[100.0, 300.0]"], ids=["one group", "groups"])
+def test_a_checkpoint_directory_that_cannot_be_created_is_one_error_on_every_rank(comm, tmp_path_factory,
+                                                                                  temperatures):
+    # its name taken by a file: the checkpoint at the stop is an OutputWriteError (exit 74) naming
+    # the directory and the errno on every rank, none left waiting (one sweep point on all ranks, or
+    # two on groups of ranks that each fail to write theirs)
+    text = SMALL.replace("temperatures = [150.0]", f"temperatures = {temperatures}")
+    base = broadcast(str(tmp_path_factory.mktemp("blocked")) if comm.rank == 0 else None, comm)
+    if comm.rank == 0:
+        Path(base, "run.h5.checkpoint").write_text("")
+    comm.Barrier()
+    with pytest.raises(OutputWriteError, match=r"run.h5.checkpoint: cannot create the checkpoint directory: "
+                                               r"\[Errno 17 EEXIST\]") as info:
+        run_with_context(text, f"{base}/run.h5", comm, stop_after(3))
+    assert info.value.exit_code == 74 and info.value.collective
+
+
+def test_damaged_input_tables_are_one_input_error_on_every_rank(comm, tmp_path_factory):
+    # a final-state index damaged inside the transport.input file: every rank raises the same
+    # InputError naming the file and the key (exit 2 once, no abort)
+    path = None
+    if comm.rank == 0:
+        path = str(run_config(SCAT.replace("table_temperature = 30.0", "table_temperature = 150.0"),
+                              tmp_path_factory.mktemp("scat") / "s.h5", SerialComm()))
+        with h5py.File(path, "r+") as f:
+            f["results/rates/indices"][3] = 10 ** 6
+    path = broadcast(path, comm)
+    base = broadcast(str(tmp_path_factory.mktemp("input")) if comm.rank == 0 else None, comm)
+    text = SMALL.replace("twist_deg = [3.0]\ntemperatures = [150.0]", f'input = "{path}"')
+    with pytest.raises(InputError, match="transport.input: the scattering tables cannot be used: McTable: "
+                                         "final-state index out of range") as info:
+        run_config(text, f"{base}/t.h5", comm)
+    assert str(info.value).startswith(f"{path}: ") and info.value.collective
 
 
 def _random_states_and_rows(n, comm):

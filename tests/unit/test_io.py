@@ -182,3 +182,92 @@ def test_save_hdf5_replaces_atomically_or_leaves_the_old_file(tmp_path, monkeypa
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["point_0000.h5"]
     with h5py.File(path) as f:
         assert list(f["x"][()]) == [0, 1, 2, 3]
+
+
+# -- checkpoints (hpcx.io.checkpoint) ------------------------------------------------------
+
+def _checkpoint(directory, fingerprint="f0"):
+    import logging
+
+    from hpcx.io.checkpoint import Checkpoint
+    return Checkpoint(directory, "point_0000", fingerprint, SerialComm(), logging.getLogger("hpcx.test"))
+
+
+def test_run_file_identity_follows_the_content_not_the_path_or_mtime(tmp_path):
+    # a copy elsewhere (staged input) keeps the identity, another run of the same config (written
+    # later), a run of another config and a file of another size do not; the fingerprint with the
+    # identity of its inputs differs exactly then, and without inputs it is that of repr(params)
+    import hashlib
+    import shutil
+    import time
+
+    from hpcx.io.checkpoint import fingerprint
+    from hpcx.io.identity import run_file_identity
+    first = _write(tmp_path / "a.h5")
+    copy = tmp_path / "staged" / "a.h5"
+    copy.parent.mkdir()
+    shutil.copyfile(first, copy)
+    os.utime(copy, (0, 0))
+    time.sleep(1.1)                         # `created`/`finished` are written to the second
+    again = _write(tmp_path / "b.h5")
+    with RunWriter(tmp_path / "c.h5", SerialComm(), workflow="wannier", config_text="[run]\nworkflow='other'\n",
+                   config_source="x.toml") as w:
+        w.finish({})
+    ident = run_file_identity(first)
+    assert run_file_identity(copy) == ident
+    assert len({ident, run_file_identity(again), run_file_identity(tmp_path / "c.h5")}) == 3
+    with open(copy, "ab") as grown:
+        grown.write(b"\0")
+    assert run_file_identity(copy) != ident
+    params = ("params", 1.0)
+    assert fingerprint(params) == hashlib.sha256(repr(params).encode()).hexdigest()
+    assert fingerprint(params, (first, None)) == fingerprint(params, (tmp_path / "a.h5",), comm=SerialComm())
+    assert fingerprint(params, (first,)) not in (fingerprint(params), fingerprint(params, (again,)))
+    with pytest.raises(InputError, match="nothing.h5: cannot read the run file's identity"):
+        run_file_identity(tmp_path / "nothing.h5")
+
+
+def test_a_checkpoint_refused_by_its_validation_is_moved_aside(tmp_path, caplog):
+    # a readable checkpoint of the right fingerprint whose content the workflow refuses (KeyError:
+    # a field missing; ValueError: a value out of range) is set aside as corrupt and not returned;
+    # one that passes is returned as written
+    def validate(state):
+        if state["tree"]["state"].max() >= 10:
+            raise ValueError("state index out of range")
+        state["tree"]["ctr"]
+    for tree, why in (({"state": np.arange(3), "ctr": np.zeros(3)}, None),
+                      ({"state": np.array([0, 10**9])}, "ValueError: state index out of range"),
+                      ({"state": np.arange(3)}, "missing field 'ctr'")):
+        ck = _checkpoint(tmp_path / "run.h5.checkpoint")
+        ck.save({"done": False}, {"tree": tree})
+        with caplog.at_level("WARNING", logger="hpcx.test"):
+            state = ck.load(validate)
+        aside = sorted(tmp_path.glob("run.h5.checkpoint-point_0000.h5.corrupt-*"))
+        if why is None:
+            assert state["attrs"] == {"done": False} and list(state["tree"]["state"]) == [0, 1, 2]
+            assert not aside
+            continue
+        assert state is None and not ck.path.exists() and aside
+        assert f"its content is damaged ({why})" in caplog.text and str(ck.path) in caplog.text
+        for path in aside:
+            path.unlink()
+
+
+def test_a_checkpoint_directory_that_cannot_be_created_is_an_output_write_error(tmp_path):
+    # a name taken by a file (as a full inode table or a read-only remount): one OutputWriteError
+    # naming the directory and the errno, exit 74, as for a failing write
+    (tmp_path / "run.h5.checkpoint").write_text("")
+    with pytest.raises(OutputWriteError, match=r"run.h5.checkpoint: cannot create the checkpoint directory: "
+                                               r"\[Errno 17 EEXIST\]") as info:
+        _checkpoint(tmp_path / "run.h5.checkpoint").save({"done": False}, {})
+    assert info.value.exit_code == 74
+
+
+def test_a_checkpoint_that_cannot_be_moved_aside_is_an_output_write_error(tmp_path, monkeypatch):
+    from hpcx.io import checkpoint
+    ck = _checkpoint(tmp_path / "run.h5.checkpoint")
+    ck.save({"done": False}, {})
+    foreign = _checkpoint(tmp_path / "run.h5.checkpoint", fingerprint="f1")
+    monkeypatch.setattr(checkpoint.os, "replace", _fail(OSError(errno.EROFS, "Read-only file system")))
+    with pytest.raises(OutputWriteError, match=r"point_0000.h5: cannot move the unusable checkpoint aside .*EROFS"):
+        foreign.load()

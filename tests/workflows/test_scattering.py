@@ -1,5 +1,6 @@
 """Scattering tensor: detailed balance, RTA limit, V -> 0 folding invariance, CSR tables, workflow."""
 
+import shutil
 from pathlib import Path
 
 import h5py
@@ -198,6 +199,39 @@ def test_a_stop_inside_the_self_consistency_resumes_at_that_iteration(tmp_path, 
         out = run_with_context(SMALL, tmp_path / "run.h5")
     _assert_same_result(out, ref)
     assert log.text.count("D_RTA =") == (1 if where == "rta" else 0)
+
+
+def test_a_damaged_or_foreign_checkpoint_is_moved_aside_and_the_run_starts_afresh(tmp_path):
+    # a readable checkpoint whose iterate does not fit (damaged), or one made with another moire
+    # bands file in place of `input` (its path unchanged), is set aside; the rerun equals a fresh run
+    moire = MOIRE_SMALL.replace("twist_scan = [2.0, 4.0, 6.0]", "")
+    bands = run_config(moire, tmp_path / "m.h5")
+    text = SMALL.replace("shells = 4", "shells = 6").replace("n_bands = 2", "n_bands = 4").replace(
+        "grid = 5", "grid = 6") + f'input = "{bands}"\n'
+    checkpoint = tmp_path / "run.h5.checkpoint" / "rta.h5"
+
+    def stop_in_the_second_temperature():
+        shutil.rmtree(checkpoint.parent, ignore_errors=True)     # the workflow alone does not remove it
+        with pytest.raises(CheckpointedStop, match="rta at 150 K"):
+            run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(60))
+        assert checkpoint.exists()
+
+    stop_in_the_second_temperature()
+    with h5py.File(checkpoint, "a") as f:
+        gamma = f["iterate/gamma"][()]
+        del f["iterate/gamma"]
+        f["iterate/gamma"] = gamma[:-1]
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "its content is damaged" in log.text and "starting afresh" in log.text
+    _assert_same_result(out, run_with_context(text, tmp_path / "ref.h5"))
+
+    stop_in_the_second_temperature()
+    run_config(moire.replace("twist_deg = 3.0", "twist_deg = 3.5"), tmp_path / "m.h5", overwrite=True)
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    assert "belongs to other parameters or input files" in log.text
+    _assert_same_result(out, run_with_context(text, tmp_path / "ref2.h5"))
 
 
 def _rta_polls(result):

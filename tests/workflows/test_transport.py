@@ -1,5 +1,6 @@
 """Monte Carlo transport: analytic limits, relaxation to equilibrium, RTA limit, workflow, restart."""
 
+import shutil
 from pathlib import Path
 
 import h5py
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hpcx.errors import CheckpointedStop, ConfigError
+from hpcx.errors import CheckpointedStop, ConfigError, InputError
 from hpcx.materials.phonons import phonon_params
 from hpcx.parallel import SerialComm
 from hpcx.physics import mc_engine as me
@@ -328,6 +329,129 @@ def test_bad_checkpoint_is_moved_aside_and_named(tmp_path, damage):
     assert len(aside) == 1 and str(path) in log.text and aside[0].name in log.text
     assert "starting afresh" in log.text and "resuming" not in log.text
     _assert_same(ref, run_with_context(text, tmp_path / "run.h5"))
+
+
+TWO_POINTS = SMALL.replace("temperatures = [150.0]", "temperatures = [100.0, 150.0]")
+
+
+@pytest.fixture(scope="module")
+def two_points_reference(tmp_path_factory):
+    """The uninterrupted Result of TWO_POINTS."""
+    return run_with_context(TWO_POINTS, tmp_path_factory.mktemp("reference") / "ref.h5")
+
+
+def _damage(name, path, value=None):
+    """Returns f -> None, a change of checkpoint field ``path`` in an open h5py file: deleted (value
+    None) or its element ``value[0]`` set to ``value[1]``; ``name`` is the test id."""
+    def change(f):
+        if value is None:
+            del f[path]
+        else:
+            f[path][value[0]] = value[1]
+    return pytest.param(path.split("/")[0] == "result", change, id=name)
+
+
+@pytest.mark.parametrize("done, change", [
+    _damage("particle field missing", "particles/ctr"),
+    _damage("state outside the table", "particles/state", (5, 10 ** 9)),
+    _damage("next event NaN", "particles/tn", (7, np.nan)),
+    _damage("time after the interval", "particles/t", (9, 1e3)),
+    _damage("counts decreasing", "record/events", (4, -1)),
+    _damage("occupation not adding up", "record/occupation", ((3, 0), 10 ** 6)),
+    _damage("finished point without states", "result/states/energy"),
+    _damage("finished point with a wrong count", "result/record/decays", (20, 1)),
+])
+def test_a_damaged_checkpoint_is_moved_aside_and_the_point_starts_afresh(tmp_path, two_points_reference, done,
+                                                                         change):
+    # a readable checkpoint whose content does not fit the run (a field missing, a state index
+    # beyond the table, times or counters that do not add up) is refused before it is used: named,
+    # moved aside as corrupt, and its point computed afresh; the other point still resumes, and the
+    # result equals an uninterrupted run.  (Before, these crashed every rerun: a KeyError, or a
+    # segfault in the push on a state index beyond the table.)  Stop at sample 12 of point 1, point
+    # 0 checkpointed as finished
+    with pytest.raises(CheckpointedStop):
+        run_with_context(TWO_POINTS, tmp_path / "run.h5", stop_flag=stop_after(20 + 13))
+    name = "point_0000" if done else "point_0001"
+    with h5py.File(tmp_path / "run.h5.checkpoint" / f"{name}.h5", "r+") as f:
+        assert bool(f.attrs["done"]) == done
+        change(f)
+    with HpcxLog() as log:
+        out = run_with_context(TWO_POINTS, tmp_path / "run.h5")
+    aside = list(tmp_path.glob(f"run.h5.checkpoint-{name}.h5.corrupt-*"))
+    assert len(aside) == 1 and aside[0].name in log.text and "its content is damaged" in log.text
+    assert "starting afresh" in log.text
+    assert ("point 0: finished in" in log.text) != done and ("at sample 13" in log.text) == done
+    _assert_same(two_points_reference, out)
+
+
+@pytest.fixture(scope="module")
+def scattering_runs(tmp_path_factory):
+    """Two `scattering` run files of tables of the same states and temperature (150 K) but other
+    rates (broadening shape beta 2 and 3)."""
+    base = tmp_path_factory.mktemp("inputs")
+    text = SCAT.replace("table_temperature = 30.0", "table_temperature = 150.0")
+    first = run_config(text, base / "beta2.h5")
+    other = run_config(text.replace("grid = 5", "grid = 5\nbeta = 3.0"), base / "beta3.h5")
+    with h5py.File(first) as a, h5py.File(other) as b:
+        assert a["results/rates/energy"].shape == b["results/rates/energy"].shape
+        assert not np.array_equal(a["results/rates/total_rate"][()], b["results/rates/total_rate"][()])
+    return first, other
+
+
+def _replace(target, source):
+    """Put a copy of run file ``source`` at ``target`` (a new file: new inode and modification time)."""
+    target.unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+@pytest.mark.parametrize("replacement", ["another run", "a copy of the same run"])
+def test_a_checkpoint_of_another_input_file_is_foreign(tmp_path, scattering_runs, replacement):
+    # the parameters hold only the path of transport.input; the checkpoints' fingerprint holds the
+    # identity of its content too.  A stopped run whose input is then replaced by another scattering
+    # run with tables of the same states (which used to resume the old particles on the new tables:
+    # a result of neither run, or a crash for another size) has foreign checkpoints: moved aside,
+    # and the rerun equals an uninterrupted run on the new file; a fresh copy of the same file (as
+    # when inputs are staged) keeps them, and the rerun resumes
+    first, other = scattering_runs
+    new = other if replacement == "another run" else first
+    text = SMALL.replace("twist_deg = [3.0]\ntemperatures = [150.0]", f'input = "{tmp_path / "in.h5"}"')
+    _replace(tmp_path / "in.h5", new)
+    ref = run_with_context(text, tmp_path / "ref.h5")
+    _replace(tmp_path / "in.h5", first)
+    with pytest.raises(CheckpointedStop):
+        run_with_context(text, tmp_path / "run.h5", stop_flag=stop_after(12))
+    _replace(tmp_path / "in.h5", new)
+    with HpcxLog() as log:
+        out = run_with_context(text, tmp_path / "run.h5")
+    aside = list(tmp_path.glob("run.h5.checkpoint-point_0000.h5.foreign-*"))
+    if new is other:
+        assert len(aside) == 1 and "other parameters or input files" in log.text and "resuming" not in log.text
+    else:
+        assert not aside and "at sample 12" in log.text
+    _assert_same(ref, out)
+
+
+@pytest.mark.parametrize("name, index, value, why", [
+    ("indices", 7, 10 ** 6, "final-state index out of range"),
+    ("indptr", 3, -4, "indptr must rise from 0 to nnz"),
+    ("cumulative", 11, 7.5, "cumulative probabilities outside [0, 1]"),
+    ("total_rate", 2, np.nan, "total_rate is not finite"),
+])
+def test_damaged_input_tables_are_an_input_error_naming_the_file_and_key(tmp_path, scattering_runs, name, index,
+                                                                          value, why):
+    # values damaged inside a scattering run file that still passes the input checks (a disk or
+    # copy error): one InputError naming the file and transport.input (exit 2), not an internal
+    # error of the table's own check nor a Monte Carlo on nonsense
+    bad = tmp_path / "bad.h5"
+    shutil.copyfile(scattering_runs[0], bad)
+    with h5py.File(bad, "r+") as f:
+        f[f"results/rates/{name}"][index] = value
+    text = SMALL.replace("twist_deg = [3.0]\ntemperatures = [150.0]", f'input = "{bad}"')
+    with pytest.raises(InputError) as info:
+        run_config(text, tmp_path / "t.h5")
+    message = str(info.value)
+    assert message.startswith(f"{bad}: transport.input: the scattering tables cannot be used: ") and why in message
+    assert "\n" not in message and not (tmp_path / "t.h5").exists()
 
 
 def test_radiative_decay_removes_light_cone_particles(tmp_path):

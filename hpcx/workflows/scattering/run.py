@@ -8,6 +8,8 @@ run (exit 75) recomputes the coupling terms and then continues where it stopped,
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands
 from ...parallel import allgather_concat, allreduce_sum, block_range, max_over_ranks, on_root
@@ -20,7 +22,7 @@ def run(p, ctx):
     """Tables and RTA curve of ``p`` (a :class:`~.schema.Params`)."""
     with ctx.phase("terms"):
         states, terms, potential = build_terms(p.model, p.twist_deg, p.bands_input, ctx)
-    kept = Kept(p, ctx)
+    kept = Kept(p, states.n, ctx)
     with ctx.phase("rta"):
         rta = _rta_curve(p, kept, states, terms, ctx)
     with ctx.phase("table"):
@@ -82,10 +84,10 @@ class Kept:
     temperature under way ({phase, temperature, gamma, iteration}, or None).  ``store`` is None
     without an output path (nothing is kept)."""
 
-    def __init__(self, p, ctx):
+    def __init__(self, p, n_states, ctx):
         self.total = len(p.temperatures)
-        self.store = ctx.checkpoint("rta", ck.fingerprint(p))
-        saved = self.store.load() if self.store is not None else None
+        self.store = ctx.checkpoint("rta", ck.fingerprint(p, inputs=(p.bands_input,), comm=ctx.comm))
+        saved = self.store.load(_kept_check(p, n_states)) if self.store is not None else None
         rows = zip(saved["rta"]["temperature"], saved["rta"]["values"]) if saved else ()
         self.done = {float(T): (float(d), float(v2), float(tau), int(it)) for T, (d, v2, tau, it) in rows}
         self.iterate = saved.get("iterate") if saved else None
@@ -114,6 +116,26 @@ class Kept:
                 self.save(status, {"phase": phase, "temperature": T, "gamma": gamma, "iteration": iteration})
                 ctx.end_after_stop(self.store, "scattering", status)
         return after
+
+
+def _kept_check(p, n_states):
+    """The ``validate`` of the checkpoint's load: ValueError (KeyError for a missing field) unless
+    it holds RTA rows of temperatures of ``p`` and, if any, an iterate of ``n_states`` dephasings
+    of a temperature of ``p`` stopped before ``max_iter``."""
+    def check(state):
+        temps, values = np.asarray(state["rta"]["temperature"]), np.asarray(state["rta"]["values"])
+        if (len(temps) and values.shape != (len(temps), 4)) or not set(temps.tolist()) <= set(p.temperatures):
+            raise ValueError(f"RTA rows of shape {values.shape} at {temps.tolist()} K")
+        it = state.get("iterate")
+        if it is None:
+            return
+        allowed = {"rta": p.temperatures, "table": (p.table_temperature,)}.get(str(it["phase"]), ())
+        gamma = np.asarray(it["gamma"])
+        if float(it["temperature"]) not in allowed or not 1 <= int(it["iteration"]) < p.settings.max_iter or \
+                gamma.shape != (n_states,) or not np.all(np.isfinite(gamma)):
+            raise ValueError(f"iterate of {it['phase']} at {it['temperature']} K, iteration {it['iteration']}, "
+                             f"{gamma.shape} dephasings")
+    return check
 
 
 def _rta_curve(p, kept, states, terms, ctx):

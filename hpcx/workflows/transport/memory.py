@@ -18,8 +18,9 @@ SHARED_ENTRY_BYTES = 48         # per table entry in shared memory: final state,
 ALIAS_BUILD_BYTES = 72          # per entry while the node root builds the alias tables (kernel temporaries)
 
 
-def _states(p):
-    """(number of states, table entries (a file's, else the bound of every pair), groups) of the points' tables."""
+def table_sizes(p):
+    """(number of states, table entries (a file's, else the bound of every pair), groups) of the points'
+    tables, from the parameters ``p`` (the header of an input file; nothing is solved)."""
     if p.input is not None:
         layout, names = scattering_tables_layout(p.input)
         return layout["energy"][0][0], layout["indices"][0][0], len(names)
@@ -49,7 +50,7 @@ def estimate_memory(p, comm_size=1):
     n_groups = max(1, min(comm_size, n_points))
     ranks = max(1, comm_size // n_groups)                     # the smallest group holds the most per rank
     sharing = min(ranks, ranks_per_node(comm_size))
-    n, nnz, groups = _states(p)
+    n, nnz, groups = table_sizes(p)
     held = 1 if p.input is not None else math.ceil(n_points / n_groups)     # tables of the group's points
     tables = held * SHARED_ENTRY_BYTES * nnz + ALIAS_BUILD_BYTES * nnz
     ensemble = sm.ensemble_bytes(mc.particles, mc.batches, ranks, n, 0, mc.samples + 1, groups, mc.profile_bins,

@@ -6,16 +6,21 @@ over its ranks.  The group's tables are held once per node, in shared memory of
 the group's ranks on that node (:class:`hpcx.parallel.SharedArrays`), and freed
 when the Monte Carlo ends.  Every point checkpoints to ``<output>.checkpoint/point_NNNN.h5``
 (every ``checkpoint_every`` samples, when it is finished, and when the run is
-asked to stop); rerunning the same config resumes from them.
+asked to stop); rerunning the same config resumes from them.  Their fingerprint covers the
+parameters and the content of the input files (``transport.input``, ``scattering.input``),
+and what a checkpoint holds is checked against the parameters and the tables' size before
+it is used (:func:`_check_saved`): a checkpoint of another input, or a damaged one, is moved
+aside and the point starts afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 
-from ...errors import CheckpointedStop
+from ...errors import CheckpointedStop, HpcxError, InputError
 from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands, read_scattering_tables, scattering_tables_layout
 from ...log import ONCE
@@ -25,6 +30,7 @@ from ...physics import mc_table as mt
 from ...physics import scattering_states as ss
 from ...physics import scattering_tables as st
 from ...physics import transport as tr
+from .memory import table_sizes
 from .result import STACKED, STATES, Result
 
 
@@ -40,7 +46,8 @@ def run(p, ctx):
     ctx.log.info("transport: %d sweep point(s) on %d group(s) of ranks, %d particles in %d batches, %d samples "
                  "to %.4g ps", len(p.points), n_groups, p.mc.particles, p.mc.batches, p.mc.samples, p.mc.t_max)
     ckpts = _checkpoints(p, mine, sub, ctx)
-    saved = {i: (ckpts[i].load() if ckpts[i] else None) for i in mine}
+    with _raised_on_every_group(sub, ctx.comm):         # e.g. a checkpoint that cannot be moved aside
+        saved = {i: (ckpts[i].load(_check_saved(p, i, times)) if ckpts[i] else None) for i in mine}
     todo = [i for i in mine if not (saved[i] and saved[i]["attrs"]["done"])]
     with shared_arrays(sub) as arena:                       # the tables, once per node: freed at the end
         with ctx.phase("tables"):
@@ -69,19 +76,83 @@ def _groups(comm, n_points):
 
 
 def _checkpoints(p, mine, sub, ctx):
-    """{point: Checkpoint or None (no output path: nothing to resume into)}."""
-    print_ = ck.fingerprint(p)
+    """{point: Checkpoint or None (no output path: nothing to resume into)}; the fingerprint covers
+    ``p`` and the content of its input run files (read on rank 0).  Collective over ``ctx.comm``."""
+    print_ = ck.fingerprint(p, inputs=(p.input, p.bands_input), comm=ctx.comm)
     return {i: ctx.checkpoint(f"point_{i:04d}", print_, sub) for i in mine}
+
+
+def _check_saved(p, i, times):
+    """The ``validate`` of :meth:`~hpcx.io.checkpoint.Checkpoint.load` for point ``i``'s checkpoint:
+    raises ValueError (KeyError for a missing field) unless it fits ``p``, the sampling ``times``
+    (ps) and the size of the point's table (:func:`~.memory.table_sizes`): a finished point's
+    result, or the record and particles to resume from, with consistent counters."""
+    def check(state):
+        n_states, _, groups = table_sizes(p)
+        mc, attrs = p.mc, state["attrs"]
+        if not isinstance(attrs["done"], (bool, np.bool_)):
+            raise ValueError(f"attribute done is {attrs['done']!r}")
+        if attrs["done"]:
+            _check_result(state["result"], p, i, times, n_states, groups)
+            return
+        start = int(attrs["next_sample"])
+        if not 1 <= start < len(times):
+            raise ValueError(f"next_sample {start} outside 1..{len(times) - 1}")
+        if me.check_record(state["record"], times, mc.batches, mc.particles, n_states, mc.profile_bins,
+                           start) != groups:
+            raise ValueError(f"record of other than {groups} groups")
+        events, decays = state["record"]["events"][start - 1], state["record"]["decays"][start - 1]
+        if "events" in attrs:           # taken between the pieces of the interval before times[start]
+            events, decays = _counts_after(attrs, events, decays, mc.particles)
+        me.check_particles(state["particles"], mc.particles, n_states, times[start - 1], times[start])
+        if np.count_nonzero(np.asarray(state["particles"]["state"]) >= 0) != mc.particles - decays:
+            raise ValueError(f"{mc.particles - decays} live particles counted, other states held")
+    return check
+
+
+def _counts_after(attrs, events, decays, particles):
+    """(events, decays) of a checkpoint between pieces; ValueError unless they continue the record's."""
+    new = int(attrs["events"]), int(attrs["decays"])
+    if not (events <= new[0] and decays <= new[1] <= particles):
+        raise ValueError(f"counts {new} do not continue the record's ({events}, {decays})")
+    return new
+
+
+def _check_result(r, p, i, times, n_states, groups):
+    """ValueError unless ``r`` is the result dict of point ``i`` (:func:`_simulate_point`) of a table of
+    ``n_states`` states in ``groups`` groups, sampled at ``times``."""
+    theta, T = p.points[i]
+    if int(r["index"]) != i or float(r["T"]) != T or not np.array_equal([float(r["theta"])], [theta], equal_nan=True):
+        raise ValueError(f"result of point {r['index']} ({r['theta']} deg, {r['T']} K), not of point {i}")
+    for key in ("D_rta", "D_exact"):
+        if np.ndim(r[key]) != 0:
+            raise ValueError(f"result {key} is not a number")
+    names = r["group_names"]
+    if not isinstance(names, tuple) or len(names) != groups:
+        raise ValueError(f"result group_names {names!r}, expected {groups} names")
+    for key, _ in STATES:
+        a = np.asarray(r["states"][key])
+        shape = (n_states, 2) if key in ("velocity", "k") else (n_states,)
+        if a.shape != shape or a.dtype.kind not in "iuf" or not np.all(np.isfinite(a)):
+            raise ValueError(f"result states/{key} of shape {a.shape}, expected {shape} finite numbers")
+    if me.check_record(r["record"], times, p.mc.batches, p.mc.particles, n_states, p.mc.profile_bins,
+                       len(times)) != groups:
+        raise ValueError(f"result record of other than {groups} groups")
 
 
 def _file_tables(p, todo, arena):
     """{point: (McTable, D_RTA cm^2/s)} of the tables of a scattering run file, read by each node's
-    root straight into the node-shared ``arena``."""
+    root straight into the node-shared ``arena``; InputError naming the file and ``transport.input``
+    when they cannot be read or do not hold a usable table (:meth:`McTable.check_values`)."""
     if not todo:
         return {}
-    layout, names = on_root(scattering_tables_layout, arena.comm, p.input)
-    arrays = arena.arrays(layout, lambda out: read_scattering_tables(p.input, out))
-    table = mt.McTable(group_names=names, **arrays)
+    try:
+        layout, names = on_root(scattering_tables_layout, arena.comm, p.input)
+        arrays = arena.arrays(layout, lambda out: read_scattering_tables(p.input, out))
+        table = mt.McTable(group_names=names, **arrays).check_values()
+    except (HpcxError, OSError, ValueError) as exc:     # an error of another rank arrives as RemoteError
+        detail = str(exc).removeprefix(f"{p.input}: ")
+        raise InputError(f"{p.input}: transport.input: the scattering tables cannot be used: {detail}") from None
     rta = lambda T: st.sc.rta_curve(table.energy, table.velocity, 1.0 / table.total_rate, T, table.weight)[0]  # noqa: E731
     return {i: (table, rta(p.points[i][1])) for i in todo}
 
@@ -129,26 +200,47 @@ def _monte_carlo(p, mine, todo, tables, times, sub, ckpts, saved, ctx):
     progress = ctx.progress(len(todo) * p.mc.particles * p.mc.samples, "Monte Carlo (points of rank 0's group)",
                             unit="particle-samples")
     results, stopped = [], False
-    for i in mine:
-        if i not in todo:
-            ctx.log.info("point %d: finished in %s, not recomputed", i, ckpts[i].path)
-            results.append(saved[i]["result"])
-            continue
-        try:
-            results.append(_simulate_point(p, i, tables[i], times, sub, ckpts[i], saved[i], ctx, progress))
-        except _Stop:
-            stopped = True
-            break
-    if not stopped:     # the last safe point of the loop: a request during the last samples still checkpoints
-        stopped = ctx.stop_requested(sub, final=True)
+    with _raised_on_every_group(sub, ctx.comm):
+        for i in mine:
+            if i not in todo:
+                ctx.log.info("point %d: finished in %s, not recomputed", i, ckpts[i].path)
+                results.append(saved[i]["result"])
+                continue
+            try:
+                results.append(_simulate_point(p, i, tables[i], times, sub, ckpts[i], saved[i], ctx, progress))
+            except _Stop:
+                stopped = True
+                break
+        if not stopped:     # the last safe point of the loop: a request during the last samples still checkpoints
+            stopped = ctx.stop_requested(sub, final=True)
     if max_over_ranks(int(stopped), ctx.comm):
-        _save_finished(p, results, todo, ckpts)
+        with _raised_on_every_group(sub, ctx.comm):
+            _save_finished(p, results, todo, ckpts)
         stop = CheckpointedStop(f"stopped on request; checkpoints in {ctx.checkpoint_dir}: rerun the same "
                                 f"command to continue")
         stop.collective = True          # raised on every rank at the same point
         raise stop
     every = allgather_blocks(results if sub.rank == 0 else [], ctx.comm)      # waits for the other groups
     return sorted(every, key=lambda r: int(r["index"]))
+
+
+@contextlib.contextmanager
+def _raised_on_every_group(sub, comm):
+    """Run a block of one group's work (collectives on ``sub`` only) and raise an error that every
+    rank of the group raised and a user can act on (:class:`~hpcx.errors.HpcxError`: a checkpoint
+    that cannot be written) on every rank of ``comm`` at the block's end, once the other groups
+    get there (:func:`~hpcx.parallel.all_or_none`): one error line and exit code for the run.  Any
+    other error leaves at once (the CLI names it and ends every rank)."""
+    error = None
+    try:
+        yield
+    except HpcxError as exc:
+        if sub.size > 1 and not exc.collective:
+            raise
+        error = exc
+    with all_or_none(comm):
+        if error is not None:
+            raise error
 
 
 def _save_finished(p, results, todo, ckpts):
