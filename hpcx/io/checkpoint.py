@@ -22,6 +22,7 @@ finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -155,7 +156,12 @@ class Checkpoint:
         except OSError as exc:          # no inodes, read-only, a file of that name: as a failed write
             raise OutputWriteError(f"{self.path.parent}: cannot create the checkpoint directory: "
                                    f"{os_error_text(exc)}") from None
-        save_hdf5(self.path, fill)
+        try:
+            save_hdf5(self.path, fill)
+        except OutputWriteError:
+            with contextlib.suppress(OSError):      # a directory left empty would look like a stopped run
+                self.path.parent.rmdir()
+            raise
 
 
 def remove(directory, comm):

@@ -263,6 +263,14 @@ def test_a_checkpoint_directory_that_cannot_be_created_is_an_output_write_error(
     assert info.value.exit_code == 74
 
 
+def test_a_first_checkpoint_that_cannot_be_written_leaves_no_empty_directory(tmp_path, monkeypatch):
+    # an empty <output>.checkpoint/ would make `hpcx show` describe a stopped run
+    monkeypatch.setattr(hpcx_io.os, "fsync", _fail(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OutputWriteError, match="ENOSPC"):
+        _checkpoint(tmp_path / "run.h5.checkpoint").save({"done": False}, {})
+    assert not (tmp_path / "run.h5.checkpoint").exists()
+
+
 def test_a_checkpoint_that_cannot_be_moved_aside_is_an_output_write_error(tmp_path, monkeypatch):
     from hpcx.io import checkpoint
     ck = _checkpoint(tmp_path / "run.h5.checkpoint")
