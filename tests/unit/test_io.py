@@ -227,10 +227,12 @@ def test_run_file_identity_follows_the_content_not_the_path_or_mtime(tmp_path):
         run_file_identity(tmp_path / "nothing.h5")
 
 
-def test_a_checkpoint_refused_by_its_validation_is_moved_aside(tmp_path, caplog):
+def test_a_checkpoint_refused_by_its_validation_is_moved_aside(tmp_path):
     # a readable checkpoint of the right fingerprint whose content the workflow refuses (KeyError:
     # a field missing; ValueError: a value out of range) is set aside as corrupt and not returned;
     # one that passes is returned as written
+    from helpers import HpcxLog
+
     def validate(state):
         if state["tree"]["state"].max() >= 10:
             raise ValueError("state index out of range")
@@ -240,7 +242,7 @@ def test_a_checkpoint_refused_by_its_validation_is_moved_aside(tmp_path, caplog)
                       ({"state": np.arange(3)}, "missing field 'ctr'")):
         ck = _checkpoint(tmp_path / "run.h5.checkpoint")
         ck.save({"done": False}, {"tree": tree})
-        with caplog.at_level("WARNING", logger="hpcx.test"):
+        with HpcxLog() as log:
             state = ck.load(validate)
         aside = sorted(tmp_path.glob("run.h5.checkpoint-point_0000.h5.corrupt-*"))
         if why is None:
@@ -248,7 +250,7 @@ def test_a_checkpoint_refused_by_its_validation_is_moved_aside(tmp_path, caplog)
             assert not aside
             continue
         assert state is None and not ck.path.exists() and aside
-        assert f"its content is damaged ({why})" in caplog.text and str(ck.path) in caplog.text
+        assert f"its content is damaged ({why})" in log.text and str(ck.path) in log.text
         for path in aside:
             path.unlink()
 
