@@ -95,10 +95,11 @@ class Kept:
     def status(self):
         return f"{len(self.done)} of {self.total} temperatures done"
 
-    def save(self, status, iterate=None):
+    def save(self, status):
+        """Write ``done`` and ``iterate`` (if any) to the checkpoint, logged with ``status``."""
         if self.store is not None:
             trees = {"rta": {"temperature": list(self.done), "values": list(self.done.values())}}
-            self.store.save({}, {**trees, **({"iterate": iterate} if iterate else {})}, status)
+            self.store.save({}, {**trees, **({"iterate": self.iterate} if self.iterate else {})}, status)
 
     def resume(self, phase, T):
         """(gamma, iterations) saved for ``phase`` at T, or None."""
@@ -113,7 +114,8 @@ class Kept:
         def after(gamma, iteration):
             if max_over_ranks(int(ctx.stop_requested()), ctx.comm):
                 status = f"{self.status()}; {phase} at {T:g} K after {iteration} self-consistent iterations"
-                self.save(status, {"phase": phase, "temperature": T, "gamma": gamma, "iteration": iteration})
+                self.iterate = {"phase": phase, "temperature": T, "gamma": gamma, "iteration": iteration}
+                self.save(status)
                 ctx.end_after_stop(self.store, "scattering", status)
         return after
 
@@ -152,6 +154,7 @@ def _rta_curve(p, kept, states, terms, ctx):
         if n == len(todo):
             break
         kept.done[todo[n]] = _rta_point(p, kept, states, terms, todo[n], ctx)
+        kept.iterate = None                 # a saved iterate was of this temperature (the first to do)
         kept.save(kept.status())
     return [kept.done[T] for T in p.temperatures]
 
