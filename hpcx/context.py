@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import CheckpointedStop
 from .log import ONCE, PhaseTimer, Progress, get_logger
-from .parallel import SerialComm
+from .parallel import SerialComm, max_over_ranks
 from .stopping import Interrupted, StopFlag
 
 
@@ -68,7 +68,8 @@ class RunContext:
             return False
         if isinstance(self.stop_flag, StopFlag):
             return bool(self.stop_flag(comm, final=final))
-        return bool(self.stop_flag() if comm is None else self.stop_flag(comm))   # a test's plain callable
+        asked = self.stop_flag() if comm is None else self.stop_flag(comm)     # a test's plain callable,
+        return bool(max_over_ranks(int(bool(asked)), comm or self.comm))       # per rank: agreed here
 
     def interrupt(self):
         """Raise :class:`hpcx.stopping.Interrupted` after :meth:`stop_requested` agreed, in a phase

@@ -27,7 +27,7 @@ def solve_in_rounds(todo, solve, done, ctx, *, store, tree, name, unit):
     progress = ctx.progress(len(todo), f"{name} {unit}", unit=unit)
     rounds = max_over_ranks(len(mine), comm)
     for n in range(rounds + 1):                 # a safe point before each round and after the last
-        if max_over_ranks(int(ctx.stop_requested(final=n == rounds)), comm):
+        if ctx.stop_requested(final=n == rounds):
             ctx.end_after_stop(store, name, f"{len(done)} of {total} {unit} done")
         if n == rounds:
             break

@@ -32,6 +32,7 @@ nev]; :meth:`EigenPairs.gather` gives [N, nev] on every rank.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import traceback
 
@@ -62,6 +63,20 @@ def petsc_reason(exc):
     return "; ".join(line for line in lines if line and "() at " not in line) or f"error code {exc.ierr}"
 
 
+@contextlib.contextmanager
+def _options_set(prefix, options):
+    """PETSc's options database holds ``options`` ({name: value}) as -<prefix><name> inside the block only."""
+    from petsc4py import PETSc
+    opts = PETSc.Options()
+    for key, value in (options or {}).items():
+        opts[prefix + key] = value
+    try:
+        yield
+    finally:
+        for key in options or {}:
+            opts.delValue(prefix + key)
+
+
 def slepc_option_problem(options):
     """Why SLEPc refuses ``options`` ({name: value} of EPS options without the leading '-', e.g.
     {'eps_max_it': '500'}), or None: they are set on a small eigensolver on this rank alone and
@@ -71,20 +86,17 @@ def slepc_option_problem(options):
         return None
     from petsc4py import PETSc
     from slepc4py import SLEPc
-    prefix, opts = "hpcx_option_check_", PETSc.Options()
+    prefix = "hpcx_option_check_"
     eps = SLEPc.EPS().create(comm=PETSc.COMM_SELF)
     try:
         eps.setOptionsPrefix(prefix)
-        for key, value in options.items():
-            opts[prefix + key] = value
-        eps.setFromOptions()
+        with _options_set(prefix, options):
+            eps.setFromOptions()
         return None
     except PETSc.Error as exc:
         return petsc_reason(exc)
     finally:
         eps.destroy()
-        for key in options:
-            opts.delValue(prefix + key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,24 +339,17 @@ def _run_eps(eps, nev, o, op):
     from petsc4py import PETSc
     from slepc4py import SLEPc
     eps.setOptionsPrefix(o.prefix)
-    opts = PETSc.Options()
-    inserted = []
-    for key, value in (o.options or {}).items():
-        opts[o.prefix + key] = value
-        inserted.append(o.prefix + key)
     held = HeldSignals(op.comm)
     try:
-        eps.setFromOptions()
-        if eps.getType() not in _DIRECT_TYPES:   # these take no stopping test (and call no product)
-            eps.setStoppingTest(_stopping_test(op, held))
-        with held:
-            eps.solve()
+        with _options_set(o.prefix, o.options):
+            eps.setFromOptions()
+            if eps.getType() not in _DIRECT_TYPES:   # these take no stopping test (and call no product)
+                eps.setStoppingTest(_stopping_test(op, held))
+            with held:
+                eps.solve()
     except PETSc.Error as exc:
         raise ConvergenceError(f"SLEPc failed (error code {exc.ierr}: {petsc_reason(exc)}) with options "
                                f"{o.options or {}}") from None
-    finally:
-        for key in inserted:
-            opts.delValue(key)
     if held.agreed:                 # delivered, but its handler only noted it (a polled phase)
         raise Interrupted(held.agreed)
     failed = getattr(op, "product_error", None)

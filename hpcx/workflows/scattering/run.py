@@ -12,7 +12,7 @@ import numpy as np
 
 from ...io import checkpoint as ck
 from ...io.tables import read_moire_bands
-from ...parallel import allgather_concat, allreduce_sum, block_range, max_over_ranks, on_root
+from ...parallel import allgather_concat, allreduce_sum, block_range, on_root
 from ...physics import scattering_states as ss
 from ...physics import scattering_tables as st
 from .result import Result, Tables
@@ -101,6 +101,11 @@ class Kept:
             trees = {"rta": {"temperature": list(self.done), "values": list(self.done.values())}}
             self.store.save({}, {**trees, **({"iterate": self.iterate} if self.iterate else {})}, status)
 
+    def end(self, ctx, what, status):
+        """After an agreed stop request: save, then end the run (:meth:`RunContext.end_after_stop`)."""
+        self.save(status)
+        ctx.end_after_stop(self.store, what, status)
+
     def resume(self, phase, T):
         """(gamma, iterations) saved for ``phase`` at T, or None."""
         it = self.iterate
@@ -112,11 +117,10 @@ class Kept:
         """The ``after(gamma, iterations)`` hook: on an agreed stop request the iterate is saved and
         the run ends (every rank iterates the same allgathered Gamma, so all call it alike)."""
         def after(gamma, iteration):
-            if max_over_ranks(int(ctx.stop_requested()), ctx.comm):
+            if ctx.stop_requested():
                 status = f"{self.status()}; {phase} at {T:g} K after {iteration} self-consistent iterations"
                 self.iterate = {"phase": phase, "temperature": T, "gamma": gamma, "iteration": iteration}
-                self.save(status)
-                ctx.end_after_stop(self.store, "scattering", status)
+                self.end(ctx, "scattering", status)
         return after
 
 
@@ -148,9 +152,8 @@ def _rta_curve(p, kept, states, terms, ctx):
                      f"; {it['phase']} at {float(it['temperature']):g} K from iteration {int(it['iteration'])}")
     todo = [T for T in p.temperatures if T not in kept.done]
     for n in range(len(todo) + 1):          # a safe point before each temperature and after the last
-        if max_over_ranks(int(ctx.stop_requested(final=n == len(todo))), ctx.comm):
-            kept.save(kept.status())
-            ctx.end_after_stop(kept.store, "RTA curve", kept.status())
+        if ctx.stop_requested(final=n == len(todo)):
+            kept.end(ctx, "RTA curve", kept.status())
         if n == len(todo):
             break
         kept.done[todo[n]] = _rta_point(p, kept, states, terms, todo[n], ctx)
@@ -168,9 +171,8 @@ def _rta_point(p, kept, states, terms, T, ctx):
 
 def _tables(p, kept, states, terms, ctx):
     T, s = p.table_temperature, p.settings
-    if max_over_ranks(int(ctx.stop_requested(final=True)), ctx.comm):      # the RTA curve is kept
-        kept.save(kept.status())
-        ctx.end_after_stop(kept.store, "scattering", f"{kept.status()}, tables not started")
+    if ctx.stop_requested(final=True):      # the RTA curve is kept
+        kept.end(ctx, "scattering", f"{kept.status()}, tables not started")
     tab = local_table(states, terms, T, s, ctx, kept, "table")
     rows = st.csr_rows(tab.W, s.threshold, ctx.comm)
     dropped = allgather_concat(rows.local["dropped"], ctx.comm)

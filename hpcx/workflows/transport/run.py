@@ -16,6 +16,7 @@ aside and the point starts afresh.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 
 import numpy as np
@@ -47,7 +48,8 @@ def run(p, ctx):
                  "to %.4g ps", len(p.points), n_groups, p.mc.particles, p.mc.batches, p.mc.samples, p.mc.t_max)
     ckpts = _checkpoints(p, mine, sub, ctx)
     with _raised_on_every_group(sub, ctx.comm):         # e.g. a checkpoint that cannot be moved aside
-        saved = {i: (ckpts[i].load(_check_saved(p, i, times)) if ckpts[i] else None) for i in mine}
+        sizes = functools.cache(lambda: table_sizes(p))     # read once, on rank 0, if a checkpoint is there
+        saved = {i: (ckpts[i].load(_check_saved(p, i, times, sizes)) if ckpts[i] else None) for i in mine}
     todo = [i for i in mine if not (saved[i] and saved[i]["attrs"]["done"])]
     with shared_arrays(sub) as arena:                       # the tables, once per node: freed at the end
         with ctx.phase("tables"):
@@ -82,13 +84,13 @@ def _checkpoints(p, mine, sub, ctx):
     return {i: ctx.checkpoint(f"point_{i:04d}", print_, sub) for i in mine}
 
 
-def _check_saved(p, i, times):
+def _check_saved(p, i, times, sizes):
     """The ``validate`` of :meth:`~hpcx.io.checkpoint.Checkpoint.load` for point ``i``'s checkpoint:
     raises ValueError (KeyError for a missing field) unless it fits ``p``, the sampling ``times``
-    (ps) and the size of the point's table (:func:`~.memory.table_sizes`): a finished point's
+    (ps) and the size of the point's table (``sizes()``: :func:`~.memory.table_sizes`): a finished point's
     result, or the record and particles to resume from, with consistent counters."""
     def check(state):
-        n_states, _, groups = table_sizes(p)
+        n_states, _, groups = sizes()
         mc, attrs = p.mc, state["attrs"]
         if not isinstance(attrs["done"], (bool, np.bool_)):
             raise ValueError(f"attribute done is {attrs['done']!r}")
@@ -287,14 +289,10 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
             ckpt.save({"done": False, **attrs}, {"record": rec.as_dict(), "particles": state},
                       f"point {i}, {where}; {rate:.3g} scattering events/s")
 
-    def stop_agreed():
-        # agreed within the group (every rank of it polls here); groups agree after their points
-        return max_over_ranks(int(ctx.stop_requested(comm)), comm)
-
     def on_piece(k, rec, ens, pushed, counts):
         progress.update(pushed - reported[0])
         reported[0] = pushed
-        if stop_agreed():
+        if ctx.stop_requested(comm):     # agreed in the group; groups agree after their points
             events, decays = counts
             save({"next_sample": k, "events": events, "decays": decays}, rec, ens, events,
                  f"between {times[k - 1]:.4g} and {times[k]:.4g} ps, stop requested")
@@ -310,7 +308,7 @@ def _simulate_point(p, i, table_rta, times, comm, ckpt, saved, ctx, progress):
         periodic = mc.checkpoint_every and (k + 1) % mc.checkpoint_every == 0
         if periodic:
             save({"next_sample": k + 1}, rec, ens, rec.events[k], f"{where}, periodic")
-        if stop_agreed():
+        if ctx.stop_requested(comm):
             if not periodic:
                 save({"next_sample": k + 1}, rec, ens, rec.events[k], f"{where}, stop requested")
             raise _Stop
